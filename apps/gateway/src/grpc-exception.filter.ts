@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+import { status } from '@grpc/grpc-js';
+import { ValidationException } from '@mailgateway/validation';
+import { Observable, throwError } from 'rxjs';
+import { IdempotencyConflictException, MessageNotFoundException } from './mail/mail.exceptions';
+
+interface GrpcError {
+  code: status;
+  message: string;
+}
+
+/** Database faults a caller should retry: the database is down, restarting, or out of space. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08003',
+  '08006', // connection failures
+  '53100', // disk_full
+  '53300', // too_many_connections
+  'SQLITE_FULL',
+  'SQLITE_BUSY',
+  'SQLITE_IOERR',
+]);
+
+/**
+ * The one place errors become gRPC statuses. Anything unexpected is logged with an id and reaches
+ * the caller as INTERNAL with that id, never as UNKNOWN and never with its inner details.
+ */
+@Catch()
+export class GrpcExceptionFilter implements RpcExceptionFilter {
+  private readonly logger = new Logger('GrpcExceptionFilter');
+
+  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+    return throwError(() => this.toGrpcError(exception));
+  }
+
+  private toGrpcError(exception: unknown): GrpcError {
+    if (exception instanceof ValidationException) {
+      return { code: status.INVALID_ARGUMENT, message: exception.message };
+    }
+    if (exception instanceof IdempotencyConflictException) {
+      return { code: status.INVALID_ARGUMENT, message: exception.message };
+    }
+    if (exception instanceof MessageNotFoundException) {
+      return { code: status.NOT_FOUND, message: exception.message };
+    }
+    if (exception instanceof RpcException) {
+      const error = exception.getError();
+      if (typeof error === 'object' && error !== null && 'code' in error) return error as GrpcError;
+    }
+    if (isUnavailable(exception)) {
+      this.logger.warn(`Storage unavailable: ${describe(exception)}`);
+      return { code: status.UNAVAILABLE, message: 'storage is unavailable; retry with backoff' };
+    }
+    const errorId = randomUUID();
+    this.logger.error(`Internal error ${errorId}: ${describe(exception)}`, (exception as Error)?.stack);
+    return { code: status.INTERNAL, message: `internal error (id ${errorId})` };
+  }
+}
+
+function isUnavailable(exception: unknown): boolean {
+  for (
+    let error = exception as { code?: unknown; driverError?: unknown; cause?: unknown } | undefined;
+    error;
+  ) {
+    if (typeof error.code === 'string' && UNAVAILABLE_CODES.has(error.code)) return true;
+    const message = (error as { message?: unknown }).message;
+    if (
+      typeof message === 'string' &&
+      /timeout exceeded when trying to connect|Connection terminated/i.test(message)
+    ) {
+      return true;
+    }
+    error = (error.driverError ?? error.cause) as typeof error;
+  }
+  return false;
+}
+
+function describe(exception: unknown): string {
+  return exception instanceof Error ? `${exception.name}: ${exception.message}` : String(exception);
+}

@@ -1,0 +1,60 @@
+import {
+  GetMessageResponse,
+  MessageEventType as ProtoEventType,
+  MessageStatus as ProtoStatus,
+  SendMailResponse,
+  Timestamp,
+} from '@mailgateway/contracts';
+import { MessageEventType, MessageHistory, MessageStatus } from '@mailgateway/outbox';
+
+const STATUS: Record<MessageStatus, ProtoStatus> = {
+  [MessageStatus.Queued]: ProtoStatus.MESSAGE_STATUS_QUEUED,
+  [MessageStatus.Sending]: ProtoStatus.MESSAGE_STATUS_SENDING,
+  [MessageStatus.Retrying]: ProtoStatus.MESSAGE_STATUS_RETRYING,
+  [MessageStatus.Delivered]: ProtoStatus.MESSAGE_STATUS_DELIVERED,
+  [MessageStatus.Failed]: ProtoStatus.MESSAGE_STATUS_FAILED,
+  [MessageStatus.Expired]: ProtoStatus.MESSAGE_STATUS_EXPIRED,
+  [MessageStatus.Cancelled]: ProtoStatus.MESSAGE_STATUS_CANCELLED,
+  [MessageStatus.Suppressed]: ProtoStatus.MESSAGE_STATUS_SUPPRESSED,
+};
+
+const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
+  [MessageEventType.Accepted]: ProtoEventType.MESSAGE_EVENT_TYPE_ACCEPTED,
+  [MessageEventType.AttemptStarted]: ProtoEventType.MESSAGE_EVENT_TYPE_ATTEMPT_STARTED,
+  [MessageEventType.Delivered]: ProtoEventType.MESSAGE_EVENT_TYPE_DELIVERED,
+  [MessageEventType.RetryScheduled]: ProtoEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED,
+  [MessageEventType.Failed]: ProtoEventType.MESSAGE_EVENT_TYPE_FAILED,
+  [MessageEventType.Expired]: ProtoEventType.MESSAGE_EVENT_TYPE_EXPIRED,
+  [MessageEventType.Released]: ProtoEventType.MESSAGE_EVENT_TYPE_RELEASED,
+};
+
+export function toTimestamp(epochMillis: number): Timestamp {
+  return { seconds: Math.floor(epochMillis / 1000), nanos: (epochMillis % 1000) * 1_000_000 };
+}
+
+export function toSendMailResponse(
+  messageId: string,
+  acceptedAt: number,
+  replayed: boolean,
+): SendMailResponse {
+  return { messageId, acceptedAt: toTimestamp(acceptedAt), replayed };
+}
+
+export function toGetMessageResponse({ message, events }: MessageHistory): GetMessageResponse {
+  return {
+    messageId: message.id,
+    status: STATUS[message.status],
+    acceptedAt: toTimestamp(message.acceptedAt),
+    updatedAt: toTimestamp(message.updatedAt),
+    attempts: message.attempts,
+    provider: message.provider ?? '',
+    providerMessageId: message.providerMessageId ?? '',
+    events: events.map((event) => ({
+      sequence: event.sequence,
+      type: EVENT_TYPE[event.type],
+      occurredAt: toTimestamp(event.occurredAt),
+      attempt: event.attempt,
+      detail: event.detail,
+    })),
+  };
+}

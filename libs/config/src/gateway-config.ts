@@ -1,0 +1,123 @@
+import { SettingName, settings, SettingValues } from './settings';
+
+export type DatabaseConfig =
+  | { readonly type: 'sqlite'; readonly path: string }
+  | {
+      readonly type: 'postgres';
+      readonly url: string;
+      readonly poolSize: number;
+      readonly connectTimeoutMs: number;
+    };
+
+export interface GatewayConfig {
+  readonly grpc: { readonly host: string; readonly port: number; readonly maxReceiveMessageBytes: number };
+  readonly database: DatabaseConfig;
+  readonly limits: {
+    readonly maxMessageBytes: number;
+    readonly maxAttachmentBytes: number;
+    readonly maxRecipients: number;
+    readonly maxBatchItems: number;
+  };
+  readonly delivery: {
+    readonly enabled: boolean;
+    readonly driver: string;
+    readonly concurrency: number;
+    readonly pollIntervalMs: number;
+    readonly leaseMs: number;
+    readonly retryBaseDelayMs: number;
+    readonly retryMaxDelayMs: number;
+    readonly maxAttempts: number;
+    readonly messageMaxAgeMs: number;
+  };
+  readonly sandbox: { readonly outputPath?: string; readonly latencyMs: number };
+  readonly defaultSource: string;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: SettingValues['LOG_LEVEL'];
+}
+
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
+
+/** The most items one SendMailBatch call may carry (part of the contract). */
+export const MAX_BATCH_ITEMS = 500;
+/** Room for the protobuf envelope around the largest allowed message or batch. */
+const GRPC_ENVELOPE_BYTES = 64 * 1024;
+
+export class ConfigurationError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    this.name = ConfigurationError.name;
+  }
+}
+
+/** Reads and validates every setting once; throws a ConfigurationError naming each bad variable. */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const values = readSettings(env);
+  const problems = crossCheck(values);
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return {
+    grpc: {
+      host: values.GRPC_HOST,
+      port: values.GRPC_PORT,
+      maxReceiveMessageBytes: values.MAX_MESSAGE_BYTES + GRPC_ENVELOPE_BYTES,
+    },
+    database: values.DATABASE_URL
+      ? {
+          type: 'postgres',
+          url: values.DATABASE_URL,
+          poolSize: values.DATABASE_POOL_SIZE,
+          connectTimeoutMs: values.DATABASE_CONNECT_TIMEOUT_MS,
+        }
+      : { type: 'sqlite', path: values.SQLITE_PATH },
+    limits: {
+      maxMessageBytes: values.MAX_MESSAGE_BYTES,
+      maxAttachmentBytes: values.MAX_ATTACHMENT_BYTES,
+      maxRecipients: values.MAX_RECIPIENTS,
+      maxBatchItems: MAX_BATCH_ITEMS,
+    },
+    delivery: {
+      enabled: values.DELIVERY_ENABLED,
+      driver: values.MAIL_DRIVER,
+      concurrency: values.DELIVERY_CONCURRENCY,
+      pollIntervalMs: values.DELIVERY_POLL_INTERVAL_MS,
+      leaseMs: values.DELIVERY_LEASE_MS,
+      retryBaseDelayMs: values.RETRY_BASE_DELAY_MS,
+      retryMaxDelayMs: values.RETRY_MAX_DELAY_MS,
+      maxAttempts: values.DELIVERY_MAX_ATTEMPTS,
+      messageMaxAgeMs: values.MESSAGE_MAX_AGE_MS,
+    },
+    sandbox: { outputPath: values.SANDBOX_OUTPUT_PATH, latencyMs: values.SANDBOX_LATENCY_MS },
+    defaultSource: values.DEFAULT_SOURCE,
+    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    logLevel: values.LOG_LEVEL,
+  };
+}
+
+function readSettings(env: NodeJS.ProcessEnv): SettingValues {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, { schema, sensitive }] of Object.entries(settings)) {
+    // An empty variable counts as unset, as in most shells' `VAR= command`.
+    const raw = env[name] === '' ? undefined : env[name];
+    const result = schema.safeParse(raw);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const shown = sensitive || raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`;
+      problems.push(`${name}: ${result.error.issues.map((issue) => issue.message).join('; ')}${shown}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return values as SettingValues;
+}
+
+function crossCheck(values: SettingValues): string[] {
+  const problems: string[] = [];
+  const fail = (name: SettingName, message: string) => problems.push(`${name}: ${message}`);
+  if (values.MAX_ATTACHMENT_BYTES > values.MAX_MESSAGE_BYTES) {
+    fail('MAX_ATTACHMENT_BYTES', 'must not exceed MAX_MESSAGE_BYTES');
+  }
+  if (values.RETRY_BASE_DELAY_MS > values.RETRY_MAX_DELAY_MS) {
+    fail('RETRY_BASE_DELAY_MS', 'must not exceed RETRY_MAX_DELAY_MS');
+  }
+  return problems;
+}

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+/** One environment variable: how it is parsed, its default, and what it does (for the docs). */
+export interface Setting<T> {
+  readonly description: string;
+  readonly schema: z.ZodType<T>;
+  /** Never printed, not even in a validation error. */
+  readonly sensitive?: boolean;
+}
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const boolean = z.enum(['true', 'false']).transform((value) => value === 'true');
+const mebibytes = 1024 * 1024;
+
+const setting = <T>(definition: Setting<T>): Setting<T> => definition;
+
+export const settings = {
+  GRPC_HOST: setting({
+    description: 'Address the gRPC server binds to (0.0.0.0 in containers).',
+    schema: z.string().min(1).default('127.0.0.1'),
+  }),
+  GRPC_PORT: setting({
+    description: 'Port of the gRPC server.',
+    schema: integer(0, 65535).default(50051),
+  }),
+  DATABASE_URL: setting({
+    description: 'PostgreSQL connection URL. When unset the gateway uses the embedded SQLite file.',
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    sensitive: true,
+  }),
+  SQLITE_PATH: setting({
+    description: 'SQLite database file, used when DATABASE_URL is unset. Created with its folder.',
+    schema: z.string().min(1).default('data/mailgateway.sqlite'),
+  }),
+  DATABASE_POOL_SIZE: setting({
+    description: 'PostgreSQL connections per process.',
+    schema: integer(1, 200).default(10),
+  }),
+  DATABASE_CONNECT_TIMEOUT_MS: setting({
+    description: 'How long to wait for a PostgreSQL connection (from the pool or a new one) before failing.',
+    schema: integer(100, 120_000).default(5_000),
+  }),
+  MAX_MESSAGE_BYTES: setting({
+    description:
+      'Largest accepted message: bodies, headers and attachments together. The gRPC receive limit follows it.',
+    schema: integer(1024, 64 * mebibytes).default(10 * mebibytes),
+  }),
+  MAX_ATTACHMENT_BYTES: setting({
+    description: 'Largest single attachment.',
+    schema: integer(1, 64 * mebibytes).default(7 * mebibytes),
+  }),
+  MAX_RECIPIENTS: setting({
+    description: 'Most recipients (to + cc + bcc) in one message.',
+    schema: integer(1, 1000).default(50),
+  }),
+  MAIL_DRIVER: setting({
+    description:
+      'Provider driver that delivers messages. "sandbox" records messages instead of sending them.',
+    schema: z.string().min(1).default('sandbox'),
+  }),
+  DELIVERY_ENABLED: setting({
+    description: 'Run the delivery loop in this process.',
+    schema: boolean.default(true),
+  }),
+  DELIVERY_CONCURRENCY: setting({
+    description: 'Deliveries in flight at once in this process.',
+    schema: integer(1, 1000).default(10),
+  }),
+  DELIVERY_POLL_INTERVAL_MS: setting({
+    description: 'Pause between outbox polls when nothing is due.',
+    schema: integer(10, 60_000).default(250),
+  }),
+  DELIVERY_LEASE_MS: setting({
+    description:
+      'How long a claimed message belongs to one delivery attempt; after that any process may claim it again.',
+    schema: integer(1_000, 3_600_000).default(60_000),
+  }),
+  RETRY_BASE_DELAY_MS: setting({
+    description: 'First retry delay; each retry doubles it (with full jitter) up to RETRY_MAX_DELAY_MS.',
+    schema: integer(1, 3_600_000).default(1_000),
+  }),
+  RETRY_MAX_DELAY_MS: setting({
+    description: 'Longest delay between two attempts.',
+    schema: integer(1, 86_400_000).default(600_000),
+  }),
+  DELIVERY_MAX_ATTEMPTS: setting({
+    description: 'Attempts before a message that keeps failing is marked failed.',
+    schema: integer(1, 1000).default(25),
+  }),
+  MESSAGE_MAX_AGE_MS: setting({
+    description: 'A message not delivered this long after it was accepted is marked expired.',
+    schema: integer(1_000, 30 * 86_400_000).default(86_400_000),
+  }),
+  SANDBOX_OUTPUT_PATH: setting({
+    description:
+      'Sandbox driver: append one JSON line per delivered message (id, sender, recipients, subject) to this file.',
+    schema: z.string().min(1).optional(),
+  }),
+  SANDBOX_LATENCY_MS: setting({
+    description: 'Sandbox driver: pretend each send takes this long.',
+    schema: integer(0, 600_000).default(0),
+  }),
+  DEFAULT_SOURCE: setting({
+    description: 'Source name recorded for calls (idempotency keys are scoped to it).',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes')
+      .default('default'),
+  }),
+  SHUTDOWN_TIMEOUT_MS: setting({
+    description:
+      'On SIGTERM: time allowed for in-flight calls and deliveries to finish before claims are released and the process exits.',
+    schema: integer(100, 600_000).default(25_000),
+  }),
+  LOG_LEVEL: setting({
+    description: 'Least severe log level written.',
+    schema: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  }),
+};
+
+export type SettingName = keyof typeof settings;
+export type SettingValues = { [K in SettingName]: z.output<(typeof settings)[K]['schema']> };

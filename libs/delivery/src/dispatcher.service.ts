@@ -1,0 +1,131 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { ClaimedMessage, OutboxRepository } from '@mailgateway/outbox';
+import { DeliveryOutcome, MAIL_DRIVER, MailDriver } from './drivers/mail-driver.interface';
+import { RetryPolicy } from './retry-policy';
+
+/** Share of the shutdown deadline given to in-flight deliveries; the rest releases their claims. */
+const DRAIN_SHARE = 0.8;
+
+/**
+ * The delivery loop: claims due messages from the outbox, sends each through the driver outside
+ * any transaction, and records every attempt. It meets the accept path only at the outbox table.
+ */
+@Injectable()
+export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(Dispatcher.name);
+  private readonly inFlight = new Map<string, { claim: ClaimedMessage; done: Promise<void> }>();
+  private readonly abort = new AbortController();
+  private readonly idle = new AbortController();
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly outbox: OutboxRepository,
+    @Inject(MAIL_DRIVER) private readonly driver: MailDriver,
+    private readonly retryPolicy: RetryPolicy,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.delivery.enabled) this.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop(this.config.shutdownTimeoutMs * DRAIN_SHARE);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+    this.logger.log(
+      `Delivering with driver "${this.driver.name}", ${this.config.delivery.concurrency} at a time`,
+    );
+  }
+
+  /**
+   * Stops claiming, lets in-flight deliveries finish within `drainMs`, then aborts the rest and
+   * hands their claims back so another process can take them at once.
+   */
+  async stop(drainMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.idle.abort();
+    await this.loop;
+    const drained = Promise.allSettled([...this.inFlight.values()].map(({ done }) => done));
+    const timedOut = await Promise.race([drained.then(() => false), sleep(drainMs, true, { ref: false })]);
+    if (!timedOut) return;
+    this.abort.abort();
+    const unfinished = [...this.inFlight.values()].map(({ claim }) => claim);
+    await Promise.allSettled(unfinished.map((claim) => this.outbox.release(claim, 'released at shutdown')));
+    this.logger.warn(`Released ${unfinished.length} unfinished deliveries at shutdown`);
+  }
+
+  private async run(): Promise<void> {
+    const { concurrency, leaseMs, pollIntervalMs } = this.config.delivery;
+    while (!this.stopping) {
+      const free = concurrency - this.inFlight.size;
+      if (free === 0) {
+        await Promise.race([...this.inFlight.values()].map(({ done }) => done));
+        continue;
+      }
+      let claims: ClaimedMessage[] = [];
+      try {
+        claims = await this.outbox.claimDue(free, leaseMs);
+      } catch (error) {
+        this.logger.warn(`Claiming due messages failed: ${describe(error)}`);
+      }
+      for (const claim of claims) this.track(claim);
+      if (claims.length < free) await this.pause(pollIntervalMs);
+    }
+  }
+
+  private track(claim: ClaimedMessage): void {
+    const done = this.attempt(claim).finally(() => this.inFlight.delete(claim.id));
+    this.inFlight.set(claim.id, { claim, done });
+  }
+
+  private async attempt(claim: ClaimedMessage): Promise<void> {
+    const settlement =
+      claim.expiresAt <= Date.now()
+        ? this.retryPolicy.expire(claim)
+        : this.retryPolicy.settle(claim, await this.send(claim), this.driver.name, Date.now());
+    if (this.abort.signal.aborted) return; // stop() has released the claim
+    try {
+      const recorded = await this.outbox.complete(claim, settlement.outcome, settlement.detail);
+      if (!recorded) {
+        this.logger.warn(
+          `Message ${claim.id} attempt ${claim.attempt}: outcome dropped, a newer claim owns it`,
+        );
+      }
+    } catch (error) {
+      // The lease runs out and another attempt follows: nothing is lost, at worst sent twice.
+      this.logger.error(`Message ${claim.id} attempt ${claim.attempt}: recording failed: ${describe(error)}`);
+    }
+  }
+
+  private async send(claim: ClaimedMessage): Promise<DeliveryOutcome> {
+    try {
+      return await this.driver.send(
+        { id: claim.id, attempt: claim.attempt, idempotencyKey: claim.id, mail: claim.mail },
+        this.abort.signal,
+      );
+    } catch (error) {
+      return { kind: 'retry', reason: `driver error: ${describe(error)}` };
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.idle.signal }).catch(() => undefined);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,4 @@
+export * from './delivery.module';
+export * from './dispatcher.service';
+export * from './retry-policy';
+export * from './drivers';

@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { AttemptOutcome, ClaimedMessage, MessageStatus } from '@mailgateway/outbox';
+import type { DeliveryOutcome } from './drivers/mail-driver.interface';
+
+export interface Settlement {
+  readonly outcome: AttemptOutcome;
+  /** For the event history: what happened, in words. */
+  readonly detail: string;
+}
+
+/** Turns a driver's answer into the message's next state: exponential backoff with full jitter. */
+@Injectable()
+export class RetryPolicy {
+  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
+
+  settle(claim: ClaimedMessage, result: DeliveryOutcome, provider: string, now: number): Settlement {
+    switch (result.kind) {
+      case 'accepted':
+        return {
+          outcome: {
+            status: MessageStatus.Delivered,
+            provider,
+            providerMessageId: result.providerMessageId ?? null,
+          },
+          detail: `delivered by ${provider}${result.providerMessageId ? ` as ${result.providerMessageId}` : ''}`,
+        };
+      case 'permanent':
+        return {
+          outcome: { status: MessageStatus.Failed, provider, error: result.reason },
+          detail: `refused by ${provider}: ${result.reason}`,
+        };
+      case 'retry':
+        return this.scheduleRetry(claim, result, provider, now);
+    }
+  }
+
+  /** Full jitter (uniform in [0, cap]) spreads retries of many messages apart; Retry-After is a floor. */
+  delayBeforeNextAttempt(attempt: number, retryAfterMs?: number): number {
+    const { retryBaseDelayMs, retryMaxDelayMs } = this.config.delivery;
+    const ceiling = Math.min(retryMaxDelayMs, retryBaseDelayMs * 2 ** Math.min(attempt - 1, 30));
+    const jittered = Math.round(Math.random() * ceiling);
+    return Math.max(jittered, Math.min(retryAfterMs ?? 0, retryMaxDelayMs));
+  }
+
+  expire(claim: ClaimedMessage): Settlement {
+    return {
+      outcome: {
+        status: MessageStatus.Expired,
+        provider: null,
+        error: 'maximum age reached before delivery',
+      },
+      detail: `expired: not delivered within ${this.config.delivery.messageMaxAgeMs} ms of acceptance (attempt ${claim.attempt} not sent)`,
+    };
+  }
+
+  private scheduleRetry(
+    claim: ClaimedMessage,
+    result: Extract<DeliveryOutcome, { kind: 'retry' }>,
+    provider: string,
+    now: number,
+  ): Settlement {
+    const { maxAttempts } = this.config.delivery;
+    if (claim.attempt >= maxAttempts) {
+      return {
+        outcome: { status: MessageStatus.Failed, provider, error: result.reason },
+        detail: `gave up after ${claim.attempt} attempts: ${result.reason}`,
+      };
+    }
+    const nextAttemptAt = now + this.delayBeforeNextAttempt(claim.attempt, result.retryAfterMs);
+    if (nextAttemptAt >= claim.expiresAt) {
+      return {
+        outcome: { status: MessageStatus.Expired, provider, error: result.reason },
+        detail: `expired: the next attempt would come after the maximum age; last error: ${result.reason}`,
+      };
+    }
+    return {
+      outcome: { status: MessageStatus.Retrying, provider, nextAttemptAt, error: result.reason },
+      detail: `${result.reason}; retry at ${new Date(nextAttemptAt).toISOString()}`,
+    };
+  }
+}

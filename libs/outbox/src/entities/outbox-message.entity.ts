@@ -1,0 +1,56 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { MessageStatus } from '../message-status';
+import { bigintAsNumber } from './bigint-number.transformer';
+
+@Entity({ name: 'outbox_message' })
+@Index('outbox_message_source_idempotency_key', ['source', 'idempotencyKey'], { unique: true })
+@Index('outbox_message_due', ['nextAttemptAt'], { where: "status IN ('queued', 'sending', 'retrying')" })
+export class OutboxMessageEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  source!: string;
+
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
+  idempotencyKey!: string | null;
+
+  @Column({ name: 'content_hash', type: 'varchar', length: 64 })
+  contentHash!: string;
+
+  /** The validated Mail as JSON; attachment bytes as base64. */
+  @Column({ type: 'text' })
+  payload!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: MessageStatus;
+
+  @Column({ type: 'integer' })
+  attempts!: number;
+
+  /** Fencing token: raised by every claim, so a stale attempt cannot record its outcome. */
+  @Column({ name: 'lease_token', type: 'integer' })
+  leaseToken!: number;
+
+  /** When the message is due: the next attempt, or while sending, when its lease runs out. */
+  @Column({ name: 'next_attempt_at', type: 'bigint', transformer: bigintAsNumber })
+  nextAttemptAt!: number;
+
+  @Column({ name: 'accepted_at', type: 'bigint', transformer: bigintAsNumber })
+  acceptedAt!: number;
+
+  @Column({ name: 'expires_at', type: 'bigint', transformer: bigintAsNumber })
+  expiresAt!: number;
+
+  @Column({ name: 'updated_at', type: 'bigint', transformer: bigintAsNumber })
+  updatedAt!: number;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  provider!: string | null;
+
+  @Column({ name: 'provider_message_id', type: 'varchar', length: 255, nullable: true })
+  providerMessageId!: string | null;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+}

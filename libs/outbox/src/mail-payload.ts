@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { EmailAddress, Mail } from '@mailgateway/contracts';
+
+interface StoredAttachment {
+  fileName: string;
+  contentType: string;
+  contentBase64: string;
+}
+
+type StoredMail = Omit<Mail, 'attachments'> & { attachments: StoredAttachment[] };
+
+export function serializeMail(mail: Mail): string {
+  const stored: StoredMail = {
+    ...mail,
+    attachments: mail.attachments.map(({ fileName, contentType, content }) => ({
+      fileName,
+      contentType,
+      contentBase64: Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64'),
+    })),
+  };
+  return JSON.stringify(stored);
+}
+
+export function deserializeMail(payload: string): Mail {
+  const stored = JSON.parse(payload) as StoredMail;
+  return {
+    ...stored,
+    attachments: stored.attachments.map(({ fileName, contentType, contentBase64 }) => ({
+      fileName,
+      contentType,
+      content: Buffer.from(contentBase64, 'base64'),
+    })),
+  };
+}
+
+/**
+ * A digest of everything the caller sent, to tell a replay (same key, same content) from a
+ * conflict (same key, other content). Metadata is a map, so its order on the wire does not count.
+ */
+export function mailFingerprint(mail: Mail): string {
+  const addresses = (list: EmailAddress[]) => list.map(({ address, name }) => [address, name]);
+  const canonical = [
+    mail.from ? [mail.from.address, mail.from.name] : null,
+    addresses(mail.to),
+    addresses(mail.cc),
+    addresses(mail.bcc),
+    addresses(mail.replyTo),
+    mail.subject,
+    mail.textBody,
+    mail.htmlBody,
+    mail.headers.map(({ name, value }) => [name, value]),
+    mail.tags,
+    Object.entries(mail.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    mail.attachments.map(({ fileName, contentType, content }) => [fileName, contentType, content.byteLength]),
+  ];
+  const hash = createHash('sha256').update(JSON.stringify(canonical));
+  for (const { content } of mail.attachments) hash.update(content);
+  return hash.digest('hex');
+}

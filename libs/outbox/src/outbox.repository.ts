@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import type { Mail } from '@mailgateway/contracts';
+import { EntityManager, In, QueryFailedError } from 'typeorm';
+import { MessageEventEntity } from './entities/message-event.entity';
+import { OutboxMessageEntity } from './entities/outbox-message.entity';
+import { deserializeMail, mailFingerprint, serializeMail } from './mail-payload';
+import { ACTIVE_STATUSES, FinalStatus, MessageEventType, MessageStatus } from './message-status';
+import { TransactionRunner } from './transaction-runner';
+
+export interface EnqueueRequest {
+  readonly source: string;
+  readonly idempotencyKey: string | null;
+  readonly mail: Mail;
+}
+
+export type EnqueueResult =
+  | {
+      readonly kind: 'accepted';
+      readonly messageId: string;
+      readonly acceptedAt: number;
+      readonly replayed: boolean;
+    }
+  | { readonly kind: 'idempotency-conflict'; readonly messageId: string };
+
+/** A message claimed for one delivery attempt; leaseToken fences the attempt's outcome. */
+export interface ClaimedMessage {
+  readonly id: string;
+  readonly source: string;
+  readonly idempotencyKey: string | null;
+  readonly mail: Mail;
+  readonly attempt: number;
+  readonly leaseToken: number;
+  readonly acceptedAt: number;
+  readonly expiresAt: number;
+}
+
+export type AttemptOutcome =
+  | {
+      readonly status: MessageStatus.Delivered;
+      readonly provider: string;
+      readonly providerMessageId: string | null;
+    }
+  | {
+      readonly status: MessageStatus.Retrying;
+      readonly provider: string;
+      readonly nextAttemptAt: number;
+      readonly error: string;
+    }
+  | {
+      readonly status: Exclude<FinalStatus, MessageStatus.Delivered>;
+      readonly provider: string | null;
+      readonly error: string;
+    };
+
+export interface MessageHistory {
+  readonly message: OutboxMessageEntity;
+  readonly events: MessageEventEntity[];
+}
+
+const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
+  [MessageStatus.Delivered]: MessageEventType.Delivered,
+  [MessageStatus.Retrying]: MessageEventType.RetryScheduled,
+  [MessageStatus.Failed]: MessageEventType.Failed,
+  [MessageStatus.Expired]: MessageEventType.Expired,
+  [MessageStatus.Cancelled]: MessageEventType.Failed,
+  [MessageStatus.Suppressed]: MessageEventType.Failed,
+};
+
+const MAX_DETAIL_LENGTH = 1000;
+const ENQUEUE_TRIES = 3;
+
+@Injectable()
+export class OutboxRepository {
+  constructor(
+    private readonly transactions: TransactionRunner,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  /**
+   * Commits every new message in one transaction and resolves only after the commit. Requests
+   * whose idempotency key is already taken come back as replays or conflicts and store nothing.
+   */
+  async enqueue(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactions.run((manager) => this.enqueueWith(manager, requests));
+      } catch (error) {
+        // Two callers raced on one idempotency key: the retry finds the winner's row.
+        if (attempt < ENQUEUE_TRIES && isUniqueViolation(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Claims up to `limit` due messages with one UPDATE ... RETURNING and commits the claim. On
+   * PostgreSQL, SKIP LOCKED lets replicas claim side by side without taking the same row.
+   */
+  async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+    return this.transactions.run(async (manager) => {
+      const now = Date.now();
+      const postgres = this.transactions.dialect === 'postgres';
+      const at = (index: number) => (postgres ? `$${index}` : '?');
+      const rows = await runQuery<ClaimedRow>(
+        manager,
+        `UPDATE outbox_message
+            SET status = '${MessageStatus.Sending}', attempts = attempts + 1, lease_token = lease_token + 1,
+                next_attempt_at = ${at(1)}, updated_at = ${at(2)}
+          WHERE id IN (SELECT id FROM outbox_message
+                        WHERE status IN (${ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ')})
+                          AND next_attempt_at <= ${at(3)}
+                        ORDER BY next_attempt_at
+                        LIMIT ${at(4)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+          RETURNING id, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at`,
+        [now + leaseMs, now, now, limit],
+      );
+      if (rows.records.length === 0) return [];
+      const claims = rows.records.map(toClaimedMessage);
+      await manager.insert(
+        MessageEventEntity,
+        claims.map((claim) =>
+          newEvent(claim.id, MessageEventType.AttemptStarted, claim.attempt, `attempt ${claim.attempt}`, now),
+        ),
+      );
+      return claims;
+    });
+  }
+
+  /**
+   * Records how an attempt ended, unless a newer claim has taken the message since (its lease ran
+   * out): then nothing changes and the result is false.
+   */
+  async complete(claim: ClaimedMessage, outcome: AttemptOutcome, detail: string): Promise<boolean> {
+    const now = Date.now();
+    const changes: Partial<OutboxMessageEntity> = {
+      status: outcome.status,
+      updatedAt: now,
+      provider: outcome.provider,
+      lastError: outcome.status === MessageStatus.Delivered ? null : truncate(outcome.error),
+    };
+    if (outcome.status === MessageStatus.Delivered) changes.providerMessageId = outcome.providerMessageId;
+    if (outcome.status === MessageStatus.Retrying) changes.nextAttemptAt = outcome.nextAttemptAt;
+    return this.fencedUpdate(claim, changes, EVENT_FOR_OUTCOME[outcome.status], detail, now);
+  }
+
+  /** Hands an unfinished attempt back so any process may claim it again at once. */
+  async release(claim: ClaimedMessage, reason: string): Promise<boolean> {
+    const now = Date.now();
+    const changes = { status: MessageStatus.Retrying, nextAttemptAt: now, updatedAt: now };
+    return this.fencedUpdate(claim, changes, MessageEventType.Released, reason, now);
+  }
+
+  /** The message and its history, or null when it does not exist or belongs to another source. */
+  async findHistory(source: string, messageId: string): Promise<MessageHistory | null> {
+    return this.transactions.run(async (manager) => {
+      const message = await manager.findOneBy(OutboxMessageEntity, { id: messageId, source });
+      if (!message) return null;
+      const events = await manager.find(MessageEventEntity, {
+        where: { messageId },
+        order: { sequence: 'ASC' },
+      });
+      return { message, events };
+    });
+  }
+
+  private async enqueueWith(
+    manager: EntityManager,
+    requests: readonly EnqueueRequest[],
+  ): Promise<EnqueueResult[]> {
+    const now = Date.now();
+    const taken = await this.findTakenKeys(manager, requests);
+    const messages: OutboxMessageEntity[] = [];
+    const results = requests.map((request): EnqueueResult => {
+      const contentHash = mailFingerprint(request.mail);
+      const keyOfRequest = request.idempotencyKey && idempotencyScope(request.source, request.idempotencyKey);
+      const earlier = keyOfRequest ? taken.get(keyOfRequest) : undefined;
+      if (earlier) {
+        return earlier.contentHash === contentHash
+          ? { kind: 'accepted', messageId: earlier.id, acceptedAt: earlier.acceptedAt, replayed: true }
+          : { kind: 'idempotency-conflict', messageId: earlier.id };
+      }
+      const message = this.newMessage(request, contentHash, now);
+      messages.push(message);
+      // A later item of the same batch with the same key replays this one.
+      if (keyOfRequest) taken.set(keyOfRequest, message);
+      return { kind: 'accepted', messageId: message.id, acceptedAt: now, replayed: false };
+    });
+    if (messages.length > 0) {
+      await manager.insert(OutboxMessageEntity, messages);
+      await manager.insert(
+        MessageEventEntity,
+        messages.map((message) => newEvent(message.id, MessageEventType.Accepted, 0, 'accepted', now)),
+      );
+    }
+    return results;
+  }
+
+  private async findTakenKeys(
+    manager: EntityManager,
+    requests: readonly EnqueueRequest[],
+  ): Promise<Map<string, Pick<OutboxMessageEntity, 'id' | 'contentHash' | 'acceptedAt'>>> {
+    const keysBySource = new Map<string, string[]>();
+    for (const { source, idempotencyKey } of requests) {
+      if (idempotencyKey) keysBySource.set(source, [...(keysBySource.get(source) ?? []), idempotencyKey]);
+    }
+    const taken = new Map<string, Pick<OutboxMessageEntity, 'id' | 'contentHash' | 'acceptedAt'>>();
+    for (const [source, keys] of keysBySource) {
+      const rows = await manager.find(OutboxMessageEntity, {
+        select: { id: true, idempotencyKey: true, contentHash: true, acceptedAt: true },
+        where: { source, idempotencyKey: In(keys) },
+      });
+      for (const row of rows) taken.set(idempotencyScope(source, row.idempotencyKey!), row);
+    }
+    return taken;
+  }
+
+  private newMessage(request: EnqueueRequest, contentHash: string, now: number): OutboxMessageEntity {
+    return Object.assign(new OutboxMessageEntity(), {
+      id: randomUUID(),
+      source: request.source,
+      idempotencyKey: request.idempotencyKey,
+      contentHash,
+      payload: serializeMail(request.mail),
+      status: MessageStatus.Queued,
+      attempts: 0,
+      leaseToken: 0,
+      nextAttemptAt: now,
+      acceptedAt: now,
+      expiresAt: now + this.config.delivery.messageMaxAgeMs,
+      updatedAt: now,
+      provider: null,
+      providerMessageId: null,
+      lastError: null,
+    });
+  }
+
+  private async fencedUpdate(
+    claim: ClaimedMessage,
+    changes: Partial<OutboxMessageEntity>,
+    eventType: MessageEventType,
+    detail: string,
+    now: number,
+  ): Promise<boolean> {
+    return this.transactions.run(async (manager) => {
+      const result = await manager
+        .createQueryBuilder()
+        .update(OutboxMessageEntity)
+        .set(changes)
+        .where('id = :id AND lease_token = :leaseToken AND status = :sending', {
+          id: claim.id,
+          leaseToken: claim.leaseToken,
+          sending: MessageStatus.Sending,
+        })
+        .execute();
+      if (result.affected !== 1) return false;
+      await manager.insert(MessageEventEntity, newEvent(claim.id, eventType, claim.attempt, detail, now));
+      return true;
+    });
+  }
+}
+
+interface ClaimedRow {
+  id: string;
+  source: string;
+  idempotency_key: string | null;
+  payload: string;
+  attempts: number;
+  lease_token: number;
+  accepted_at: string | number;
+  expires_at: string | number;
+}
+
+function toClaimedMessage(row: ClaimedRow): ClaimedMessage {
+  return {
+    id: row.id,
+    source: row.source,
+    idempotencyKey: row.idempotency_key,
+    mail: deserializeMail(row.payload),
+    attempt: row.attempts,
+    leaseToken: row.lease_token,
+    acceptedAt: Number(row.accepted_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+function newEvent(
+  messageId: string,
+  type: MessageEventType,
+  attempt: number,
+  detail: string,
+  occurredAt: number,
+): Partial<MessageEventEntity> {
+  return { messageId, type, attempt, detail: truncate(detail), occurredAt };
+}
+
+async function runQuery<T>(
+  manager: EntityManager,
+  sql: string,
+  parameters: unknown[],
+): Promise<{ records: T[] }> {
+  // Structured results look the same on pg and better-sqlite3 (plain results do not for UPDATE).
+  const result = await manager.queryRunner!.query(sql, parameters, true);
+  return { records: (result.records ?? []) as T[] };
+}
+
+function idempotencyScope(source: string, key: string): string {
+  return `${source}\u0000${key}`;
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_DETAIL_LENGTH ? `${text.slice(0, MAX_DETAIL_LENGTH - 1)}…` : text;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const code = (error.driverError as { code?: string } | undefined)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
