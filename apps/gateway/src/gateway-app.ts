@@ -1,6 +1,6 @@
 import { INestMicroservice, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { GatewayConfig } from '@mailgateway/config';
 import { MAIL_GATEWAY_PACKAGE, MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@mailgateway/contracts';
 import { GatewayModule } from './gateway.module';
@@ -8,23 +8,29 @@ import { GrpcExceptionFilter } from './grpc-exception.filter';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
-/** Builds the gateway (gRPC server, outbox, delivery loop) without starting it. */
-export async function createGatewayApp(config: GatewayConfig): Promise<INestMicroservice> {
-  const app = await NestFactory.createMicroservice<MicroserviceOptions>(GatewayModule.forRoot(config), {
+export function grpcServerOptions(config: GatewayConfig): GrpcOptions & { logger: LogLevel[] } {
+  return {
     transport: Transport.GRPC,
     options: {
       package: MAIL_GATEWAY_PACKAGE,
       protoPath: MAIL_GATEWAY_PROTO_PATH,
       url: `${config.grpc.host}:${config.grpc.port}`,
       loader: PROTO_LOADER_OPTIONS,
-      // Slightly above the message cap, so an oversized message gets a precise INVALID_ARGUMENT
-      // and anything larger still gets RESOURCE_EXHAUSTED rather than a dropped connection.
+      // Slightly above the message cap: an oversized message gets a precise INVALID_ARGUMENT, and
+      // anything larger still gets RESOURCE_EXHAUSTED from grpc-js rather than a dropped connection.
       maxReceiveMessageLength: config.grpc.maxReceiveMessageBytes,
       gracefulShutdown: true,
     },
     logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
-    bufferLogs: false,
-  });
-  app.useGlobalFilters(new GrpcExceptionFilter());
-  return app;
+  };
+}
+
+export function configureGatewayApp(app: INestMicroservice): INestMicroservice {
+  return app.useGlobalFilters(new GrpcExceptionFilter());
+}
+
+/** Builds the gateway (gRPC server, outbox, delivery loop) without starting it. */
+export async function createGatewayApp(config: GatewayConfig): Promise<INestMicroservice> {
+  const app = await NestFactory.createMicroservice(GatewayModule.forRoot(config), grpcServerOptions(config));
+  return configureGatewayApp(app);
 }

@@ -1,0 +1,65 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from './wait-for';
+
+const GATEWAY_MAIN = join(__dirname, '../../../dist/apps/gateway/apps/gateway/src/main.js');
+
+/** The built gateway as a child process: what Kubernetes runs, killable with any signal. */
+export class GatewayProcess {
+  private output = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Starts `main.js [command]` with exactly `env` (plus PATH) and no wait. */
+  static spawn(env: Readonly<Record<string, string>>, command?: string): GatewayProcess {
+    if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run \`npm run build\` first`);
+    const child = spawn(process.execPath, [GATEWAY_MAIN, ...(command ? [command] : [])], {
+      env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new GatewayProcess(child);
+  }
+
+  /** Starts the gateway and resolves once it listens. */
+  static async start(env: Readonly<Record<string, string>>): Promise<GatewayProcess> {
+    const gateway = GatewayProcess.spawn(env);
+    let exited = false;
+    void gateway.exited.then(() => (exited = true));
+    try {
+      await waitFor('the gateway to listen', () => {
+        if (exited) throw new Error('it exited');
+        return gateway.output.includes('mailgateway listening on') ? true : undefined;
+      });
+    } catch (error) {
+      gateway.kill('SIGKILL');
+      throw new Error(
+        `The gateway did not start (${(error as Error).message}). Its output:\n${gateway.output}`,
+      );
+    }
+    return gateway;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** SIGKILL and wait: a crash, as far as the gateway can tell. */
+  async crash(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}

@@ -1,0 +1,200 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetMessageResponse, MessageEventType, MessageStatus } from '@mailgateway/contracts';
+import { OutboxRepository, MessageStatus as OutboxStatus } from '@mailgateway/outbox';
+import {
+  aSendMailRequest,
+  DATABASE_KINDS,
+  provisionTestDatabase,
+  ScriptedDriver,
+  TestDatabase,
+  waitFor,
+} from '@mailgateway/testing';
+import { startTestGateway, TestGateway } from './support/test-gateway';
+
+const FINAL = new Set([
+  MessageStatus.MESSAGE_STATUS_DELIVERED,
+  MessageStatus.MESSAGE_STATUS_FAILED,
+  MessageStatus.MESSAGE_STATUS_EXPIRED,
+]);
+
+describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
+  let database: TestDatabase;
+  let gateway: TestGateway | undefined;
+
+  beforeEach(async () => {
+    database = await provisionTestDatabase(kind);
+  });
+
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+    await database.drop();
+  });
+
+  const finalState = (messageId: string, timeoutMs = 20_000) =>
+    waitFor(
+      `${messageId} to reach a final state`,
+      async () => {
+        const message = await gateway!.client.getMessage({ messageId });
+        return FINAL.has(message.status) ? message : undefined;
+      },
+      { timeoutMs },
+    );
+  const eventTypes = (message: GetMessageResponse) => message.events.map((event) => event.type);
+
+  it('retries retryable outcomes with growing delays until the upstream accepts', async () => {
+    const driver = new ScriptedDriver((message) =>
+      message.attempt < 4
+        ? { kind: 'retry', reason: 'upstream 503' }
+        : { kind: 'accepted', providerMessageId: 'p-1' },
+    );
+    gateway = await startTestGateway(
+      { ...database.env, RETRY_BASE_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '400' },
+      { driver },
+    );
+    const { messageId } = await gateway.client.sendMail(aSendMailRequest());
+
+    const message = await finalState(messageId);
+
+    expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(message.attempts).toBe(4);
+    expect(driver.callsFor(messageId).map((call) => call.attempt)).toEqual([1, 2, 3, 4]);
+    // The idempotency key a driver forwards stays the same on every attempt.
+    expect(new Set(driver.callsFor(messageId).map((call) => call.idempotencyKey))).toEqual(
+      new Set([messageId]),
+    );
+    expect(eventTypes(message)).toEqual([
+      MessageEventType.MESSAGE_EVENT_TYPE_ACCEPTED,
+      ...Array(3)
+        .fill([
+          MessageEventType.MESSAGE_EVENT_TYPE_ATTEMPT_STARTED,
+          MessageEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED,
+        ])
+        .flat(),
+      MessageEventType.MESSAGE_EVENT_TYPE_ATTEMPT_STARTED,
+      MessageEventType.MESSAGE_EVENT_TYPE_DELIVERED,
+    ]);
+    const retries = message.events.filter(
+      (event) => event.type === MessageEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED,
+    );
+    expect(retries.every((event) => event.detail.startsWith('upstream 503; retry at '))).toBe(true);
+  });
+
+  it('honours the delay a provider asks for', async () => {
+    const driver = new ScriptedDriver((message) =>
+      message.attempt === 1
+        ? { kind: 'retry', reason: '429 Too Many Requests', retryAfterMs: 600 }
+        : { kind: 'accepted' },
+    );
+    gateway = await startTestGateway(
+      { ...database.env, RETRY_BASE_DELAY_MS: '1', RETRY_MAX_DELAY_MS: '5000' },
+      { driver },
+    );
+    const { messageId } = await gateway.client.sendMail(aSendMailRequest());
+
+    const message = await finalState(messageId);
+
+    const [retry] = message.events.filter(
+      (event) => event.type === MessageEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED,
+    );
+    const secondAttempt = message.events.filter(
+      (event) => event.type === MessageEventType.MESSAGE_EVENT_TYPE_ATTEMPT_STARTED,
+    )[1];
+    const waitedMs =
+      (secondAttempt.occurredAt!.seconds - retry.occurredAt!.seconds) * 1000 +
+      (secondAttempt.occurredAt!.nanos - retry.occurredAt!.nanos) / 1e6;
+    expect(waitedMs).toBeGreaterThanOrEqual(600);
+  });
+
+  it('attempts a permanent refusal once and marks the message failed', async () => {
+    const driver = new ScriptedDriver(() => ({ kind: 'permanent', reason: '422 unknown sender domain' }));
+    gateway = await startTestGateway(database.env, { driver });
+    const { messageId } = await gateway.client.sendMail(aSendMailRequest());
+
+    const message = await finalState(messageId);
+    await sleep(200); // room for a wrong second attempt to show up
+
+    expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
+    expect(driver.callsFor(messageId)).toHaveLength(1);
+    expect(message.events.at(-1)).toMatchObject({
+      type: MessageEventType.MESSAGE_EVENT_TYPE_FAILED,
+      detail: 'refused by scripted: 422 unknown sender domain',
+    });
+  });
+
+  it('gives up after DELIVERY_MAX_ATTEMPTS retryable failures', async () => {
+    const driver = new ScriptedDriver(() => {
+      throw new Error('socket hang up');
+    });
+    gateway = await startTestGateway(
+      { ...database.env, DELIVERY_MAX_ATTEMPTS: '3', RETRY_BASE_DELAY_MS: '5' },
+      { driver },
+    );
+    const { messageId } = await gateway.client.sendMail(aSendMailRequest());
+
+    const message = await finalState(messageId);
+
+    expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
+    expect(driver.callsFor(messageId)).toHaveLength(3);
+    expect(message.events.at(-1)?.detail).toBe('gave up after 3 attempts: driver error: socket hang up');
+  });
+
+  it('expires a message that outlives MESSAGE_MAX_AGE_MS', async () => {
+    const driver = new ScriptedDriver(() => ({ kind: 'retry', reason: 'upstream down' }));
+    gateway = await startTestGateway(
+      { ...database.env, MESSAGE_MAX_AGE_MS: '1000', RETRY_BASE_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '400' },
+      { driver },
+    );
+    const { messageId } = await gateway.client.sendMail(aSendMailRequest());
+
+    const message = await finalState(messageId);
+
+    expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_EXPIRED);
+    expect(message.events.at(-1)?.type).toBe(MessageEventType.MESSAGE_EVENT_TYPE_EXPIRED);
+    const elapsedMs = (message.updatedAt!.seconds - message.acceptedAt!.seconds) * 1000;
+    expect(elapsedMs).toBeLessThanOrEqual(2000);
+  });
+
+  describe('leases', () => {
+    const aClaimableMessage = async () => {
+      gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
+      const { messageId } = await gateway.client.sendMail(aSendMailRequest());
+      return { messageId, outbox: gateway.app.get(OutboxRepository) };
+    };
+
+    it('claims a message only once while its lease runs', async () => {
+      const { messageId, outbox } = await aClaimableMessage();
+      const [claim] = await outbox.claimDue(10, 60_000);
+      expect(claim).toMatchObject({ id: messageId, attempt: 1 });
+      expect(await outbox.claimDue(10, 60_000)).toEqual([]);
+    });
+
+    it('makes a message claimable again when its lease runs out, and fences off the stale attempt', async () => {
+      const { messageId, outbox } = await aClaimableMessage();
+      const [stale] = await outbox.claimDue(10, 1);
+      await sleep(20);
+      const [fresh] = await outbox.claimDue(10, 60_000);
+
+      expect(fresh).toMatchObject({ id: messageId, attempt: 2 });
+      expect(fresh.leaseToken).toBeGreaterThan(stale.leaseToken);
+      const delivered = { status: OutboxStatus.Delivered, provider: 'p', providerMessageId: null } as const;
+      expect(await outbox.complete(stale, delivered, 'late')).toBe(false);
+      expect(
+        await outbox.complete(fresh, { status: OutboxStatus.Failed, provider: 'p', error: 'no' }, 'refused'),
+      ).toBe(true);
+      expect(await outbox.complete(stale, delivered, 'later still')).toBe(false);
+
+      const message = await gateway!.client.getMessage({ messageId });
+      expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
+      expect(message.events.map((event) => event.detail)).not.toContain('late');
+    });
+
+    it('hands a released claim back for an immediate new attempt', async () => {
+      const { messageId, outbox } = await aClaimableMessage();
+      const [claim] = await outbox.claimDue(10, 60_000);
+      expect(await outbox.release(claim, 'released at shutdown')).toBe(true);
+      const [again] = await outbox.claimDue(10, 60_000);
+      expect(again).toMatchObject({ id: messageId, attempt: 2 });
+    });
+  });
+});

@@ -1,0 +1,63 @@
+import { INestMicroservice } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { MailGatewayClient } from '@mailgateway/client';
+import { GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
+import { MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
+import { freePort } from '@mailgateway/testing';
+import { DataSource } from 'typeorm';
+import { configureGatewayApp, grpcServerOptions } from '../../apps/gateway/src/gateway-app';
+import { GatewayModule } from '../../apps/gateway/src/gateway.module';
+
+/** Settings that keep suites fast: short polls and retries. Tests override what they are about. */
+export const FAST_DELIVERY_ENV = {
+  DELIVERY_POLL_INTERVAL_MS: '20',
+  RETRY_BASE_DELAY_MS: '20',
+  RETRY_MAX_DELAY_MS: '200',
+  LOG_LEVEL: 'error',
+};
+
+export interface TestGateway {
+  readonly app: INestMicroservice;
+  readonly config: GatewayConfig;
+  readonly client: MailGatewayClient;
+  /** Rows in a table of the gateway's database. */
+  count(table: 'outbox_message' | 'message_event'): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real gateway in this process, listening on a free port, called through a real gRPC client.
+ * `driver` replaces the configured provider driver through DI.
+ */
+export async function startTestGateway(
+  env: Record<string, string>,
+  { driver }: { driver?: MailDriver } = {},
+): Promise<TestGateway> {
+  const port = await freePort();
+  const config = loadGatewayConfig({
+    ...FAST_DELIVERY_ENV,
+    GRPC_HOST: '127.0.0.1',
+    GRPC_PORT: String(port),
+    ...env,
+  });
+  let builder = Test.createTestingModule({ imports: [GatewayModule.forRoot(config)] });
+  if (driver) builder = builder.overrideProvider(MAIL_DRIVER).useValue(driver);
+  const moduleRef = await builder.compile();
+  const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config)));
+  await app.listen();
+  const client = new MailGatewayClient({ address: `127.0.0.1:${port}` });
+  const dataSource = app.get(DataSource);
+  return {
+    app,
+    config,
+    client,
+    count: async (table) => {
+      const [{ count }] = await dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
+      return Number(count);
+    },
+    close: async () => {
+      client.close();
+      await app.close();
+    },
+  };
+}
