@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// Regenerates libs/contracts/src/generated from proto/ with buf and ts-proto (both from npm).
+// Regenerates libs/contracts/src/generated from proto/ with buf (lint + generate) and ts-proto.
+// buf runs through npx at a pinned version: only this script needs it, so installs stay lean.
 const { execFileSync } = require('node:child_process');
 const { rmSync } = require('node:fs');
 const path = require('node:path');
 
+const BUF = '@bufbuild/buf@1.75.0';
 const root = path.resolve(__dirname, '..');
+const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: 'inherit' });
+
 rmSync(path.join(root, 'libs/contracts/src/generated'), { recursive: true, force: true });
-execFileSync(path.join(root, 'node_modules/.bin/buf'), ['lint'], { cwd: root, stdio: 'inherit' });
-execFileSync(path.join(root, 'node_modules/.bin/buf'), ['generate'], { cwd: root, stdio: 'inherit' });
-execFileSync(path.join(root, 'node_modules/.bin/prettier'), ['--write', 'libs/contracts/src/generated'], {
-  cwd: root,
-  stdio: 'ignore',
-});
+run('npx', ['--yes', BUF, 'lint']);
+run('npx', ['--yes', BUF, 'generate']);
+run(path.join(root, 'node_modules/.bin/prettier'), ['--write', '--log-level=warn', 'libs/contracts/src/generated']);
