@@ -12,4 +12,8 @@ const run = (command, args) => execFileSync(command, args, { cwd: root, stdio: '
 rmSync(path.join(root, 'libs/contracts/src/generated'), { recursive: true, force: true });
 run('npx', ['--yes', BUF, 'lint']);
 run('npx', ['--yes', BUF, 'generate']);
-run(path.join(root, 'node_modules/.bin/prettier'), ['--write', '--log-level=warn', 'libs/contracts/src/generated']);
+run(path.join(root, 'node_modules/.bin/prettier'), [
+  '--write',
+  '--log-level=warn',
+  'libs/contracts/src/generated',
+]);
