@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { SettingName, settings, SettingValues } from './settings';
 
 export type DatabaseConfig =
@@ -28,11 +29,48 @@ export interface GatewayConfig {
     readonly retryMaxDelayMs: number;
     readonly maxAttempts: number;
     readonly messageMaxAgeMs: number;
+    readonly fallbackDriver?: string;
+    readonly fallbackAfterFailures: number;
   };
+  readonly upstream: UpstreamConfig;
+  readonly drivers: DriversConfig;
   readonly sandbox: { readonly outputPath?: string; readonly latencyMs: number };
   readonly defaultSource: string;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: SettingValues['LOG_LEVEL'];
+}
+
+/** How the gateway talks to every upstream host (provider APIs, token endpoints). */
+export interface UpstreamConfig {
+  /** Fixed addresses per hostname; hostnames not listed are resolved through DNS. */
+  readonly addresses: ReadonlyMap<string, readonly string[]>;
+  readonly dnsRefreshMs: number;
+  readonly maxConnections: number;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly keepAliveMs: number;
+  readonly connectionTtlMs: number;
+  readonly caFile?: string;
+  readonly cooldownMs: number;
+  readonly maxCooldownMs: number;
+}
+
+export interface DriversConfig {
+  readonly http: { readonly url?: string; readonly authHeader: string; readonly authValue?: string };
+  readonly sendgrid: { readonly apiUrl: string; readonly apiKey?: string };
+  readonly postmark: {
+    readonly apiUrl: string;
+    readonly serverToken?: string;
+    readonly messageStream: string;
+  };
+  readonly flowmailer: {
+    readonly apiUrl: string;
+    readonly tokenUrl: string;
+    readonly accountId?: string;
+    readonly clientId?: string;
+    readonly clientSecret?: string;
+  };
 }
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
@@ -84,6 +122,41 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       retryMaxDelayMs: values.RETRY_MAX_DELAY_MS,
       maxAttempts: values.DELIVERY_MAX_ATTEMPTS,
       messageMaxAgeMs: values.MESSAGE_MAX_AGE_MS,
+      fallbackDriver: values.FALLBACK_MAIL_DRIVER,
+      fallbackAfterFailures: values.FALLBACK_AFTER_FAILURES,
+    },
+    upstream: {
+      addresses: parseAddressMap(values.UPSTREAM_ADDRESSES),
+      dnsRefreshMs: values.UPSTREAM_DNS_REFRESH_MS,
+      maxConnections: values.UPSTREAM_MAX_CONNECTIONS,
+      connectTimeoutMs: values.UPSTREAM_CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: values.UPSTREAM_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: values.UPSTREAM_BODY_TIMEOUT_MS,
+      keepAliveMs: values.UPSTREAM_KEEP_ALIVE_MS,
+      connectionTtlMs: values.UPSTREAM_CONNECTION_TTL_MS,
+      caFile: values.UPSTREAM_CA_FILE,
+      cooldownMs: values.UPSTREAM_COOLDOWN_MS,
+      maxCooldownMs: values.UPSTREAM_MAX_COOLDOWN_MS,
+    },
+    drivers: {
+      http: {
+        url: values.HTTP_DRIVER_URL,
+        authHeader: values.HTTP_DRIVER_AUTH_HEADER,
+        authValue: values.HTTP_DRIVER_AUTH_VALUE,
+      },
+      sendgrid: { apiUrl: values.SENDGRID_API_URL, apiKey: values.SENDGRID_API_KEY },
+      postmark: {
+        apiUrl: values.POSTMARK_API_URL,
+        serverToken: values.POSTMARK_SERVER_TOKEN,
+        messageStream: values.POSTMARK_MESSAGE_STREAM,
+      },
+      flowmailer: {
+        apiUrl: values.FLOWMAILER_API_URL,
+        tokenUrl: values.FLOWMAILER_TOKEN_URL,
+        accountId: values.FLOWMAILER_ACCOUNT_ID,
+        clientId: values.FLOWMAILER_CLIENT_ID,
+        clientSecret: values.FLOWMAILER_CLIENT_SECRET,
+      },
     },
     sandbox: { outputPath: values.SANDBOX_OUTPUT_PATH, latencyMs: values.SANDBOX_LATENCY_MS },
     defaultSource: values.DEFAULT_SOURCE,
@@ -110,6 +183,15 @@ function readSettings(env: NodeJS.ProcessEnv): SettingValues {
   return values as SettingValues;
 }
 
+function parseAddressMap(value: string | undefined): ReadonlyMap<string, readonly string[]> {
+  const map = new Map<string, string[]>();
+  for (const entry of value ? value.split(';') : []) {
+    const [host, addresses] = entry.split('=');
+    map.set(host.toLowerCase(), addresses.split(',').filter(Boolean));
+  }
+  return map;
+}
+
 function crossCheck(values: SettingValues): string[] {
   const problems: string[] = [];
   const fail = (name: SettingName, message: string) => problems.push(`${name}: ${message}`);
@@ -118,6 +200,12 @@ function crossCheck(values: SettingValues): string[] {
   }
   if (values.RETRY_BASE_DELAY_MS > values.RETRY_MAX_DELAY_MS) {
     fail('RETRY_BASE_DELAY_MS', 'must not exceed RETRY_MAX_DELAY_MS');
+  }
+  if (values.UPSTREAM_COOLDOWN_MS > values.UPSTREAM_MAX_COOLDOWN_MS) {
+    fail('UPSTREAM_COOLDOWN_MS', 'must not exceed UPSTREAM_MAX_COOLDOWN_MS');
+  }
+  for (const address of parseAddressMap(values.UPSTREAM_ADDRESSES).values()) {
+    for (const ip of address) if (isIP(ip) === 0) fail('UPSTREAM_ADDRESSES', `"${ip}" is not an IP address`);
   }
   return problems;
 }

@@ -94,6 +94,123 @@ export const settings = {
     description: 'A message not delivered this long after it was accepted is marked expired.',
     schema: integer(1_000, 30 * 86_400_000).default(86_400_000),
   }),
+  FALLBACK_MAIL_DRIVER: setting({
+    description: 'Optional secondary driver: a message that keeps failing with the first one moves to it.',
+    schema: z.string().min(1).optional(),
+  }),
+  FALLBACK_AFTER_FAILURES: setting({
+    description: 'Retryable failures with MAIL_DRIVER before a message moves to FALLBACK_MAIL_DRIVER.',
+    schema: integer(1, 1000).default(3),
+  }),
+  UPSTREAM_ADDRESSES: setting({
+    description:
+      'Fixed upstream addresses instead of DNS, as "host=ip,ip;host2=ip" (e.g. "api.sendgrid.com=192.0.2.10,192.0.2.11").',
+    schema: z
+      .string()
+      .regex(/^[^=;\s]+=[^=;\s]+(;[^=;\s]+=[^=;\s]+)*$/, 'must look like "host=ip,ip;host2=ip"')
+      .optional(),
+  }),
+  UPSTREAM_DNS_REFRESH_MS: setting({
+    description:
+      'How often upstream hostnames are resolved again (all A and AAAA records), so DNS changes are followed.',
+    schema: integer(1_000, 3_600_000).default(30_000),
+  }),
+  UPSTREAM_MAX_CONNECTIONS: setting({
+    description:
+      'Most connections (and so requests in flight) to one upstream host, across all its addresses.',
+    schema: integer(1, 1000).default(10),
+  }),
+  UPSTREAM_CONNECT_TIMEOUT_MS: setting({
+    description: 'Time allowed to open a connection, TLS handshake included; then the next address is tried.',
+    schema: integer(100, 120_000).default(5_000),
+  }),
+  UPSTREAM_HEADERS_TIMEOUT_MS: setting({
+    description: 'Time allowed for the response headers once the request is sent.',
+    schema: integer(100, 600_000).default(30_000),
+  }),
+  UPSTREAM_BODY_TIMEOUT_MS: setting({
+    description: 'Longest pause allowed between two chunks of a response body.',
+    schema: integer(100, 600_000).default(30_000),
+  }),
+  UPSTREAM_KEEP_ALIVE_MS: setting({
+    description: 'How long an idle upstream connection is kept open for reuse.',
+    schema: integer(1_000, 600_000).default(30_000),
+  }),
+  UPSTREAM_CONNECTION_TTL_MS: setting({
+    description:
+      'Age at which an upstream connection is retired after its request, so traffic spreads again over the addresses (one that recovered or newly appeared in DNS).',
+    schema: integer(100, 3_600_000).default(60_000),
+  }),
+  UPSTREAM_CA_FILE: setting({
+    description:
+      'PEM file of extra certificate authorities to trust for upstreams, besides the system ones. Verification is always on.',
+    schema: z.string().min(1).optional(),
+  }),
+  UPSTREAM_COOLDOWN_MS: setting({
+    description:
+      'First pause before a failing upstream address is tried again; it doubles with each further failure.',
+    schema: integer(10, 600_000).default(1_000),
+  }),
+  UPSTREAM_MAX_COOLDOWN_MS: setting({
+    description: 'Longest pause before a failing upstream address is tried again.',
+    schema: integer(10, 3_600_000).default(60_000),
+  }),
+  HTTP_DRIVER_URL: setting({
+    description: 'Driver "http": the URL each message is POSTed to as JSON.',
+    schema: z.string().url().optional(),
+  }),
+  HTTP_DRIVER_AUTH_HEADER: setting({
+    description: 'Driver "http": the header that carries HTTP_DRIVER_AUTH_VALUE.',
+    schema: z.string().min(1).default('authorization'),
+  }),
+  HTTP_DRIVER_AUTH_VALUE: setting({
+    description: 'Driver "http": the credential sent in HTTP_DRIVER_AUTH_HEADER (e.g. "Bearer ...").',
+    schema: z.string().min(1).optional(),
+    sensitive: true,
+  }),
+  SENDGRID_API_URL: setting({
+    description: 'Driver "sendgrid": API base URL.',
+    schema: z.string().url().default('https://api.sendgrid.com'),
+  }),
+  SENDGRID_API_KEY: setting({
+    description: 'Driver "sendgrid": API key with the Mail Send permission.',
+    schema: z.string().min(1).optional(),
+    sensitive: true,
+  }),
+  POSTMARK_API_URL: setting({
+    description: 'Driver "postmark": API base URL.',
+    schema: z.string().url().default('https://api.postmarkapp.com'),
+  }),
+  POSTMARK_SERVER_TOKEN: setting({
+    description: 'Driver "postmark": server API token.',
+    schema: z.string().min(1).optional(),
+    sensitive: true,
+  }),
+  POSTMARK_MESSAGE_STREAM: setting({
+    description: 'Driver "postmark": message stream for transactional mail.',
+    schema: z.string().min(1).default('outbound'),
+  }),
+  FLOWMAILER_API_URL: setting({
+    description: 'Driver "flowmailer": API base URL.',
+    schema: z.string().url().default('https://api.flowmailer.net'),
+  }),
+  FLOWMAILER_TOKEN_URL: setting({
+    description: 'Driver "flowmailer": OAuth2 token endpoint (client credentials).',
+    schema: z.string().url().default('https://login.flowmailer.net/oauth/token'),
+  }),
+  FLOWMAILER_ACCOUNT_ID: setting({
+    description: 'Driver "flowmailer": account id, part of every API path.',
+    schema: z.string().min(1).optional(),
+  }),
+  FLOWMAILER_CLIENT_ID: setting({
+    description: 'Driver "flowmailer": OAuth2 client id.',
+    schema: z.string().min(1).optional(),
+  }),
+  FLOWMAILER_CLIENT_SECRET: setting({
+    description: 'Driver "flowmailer": OAuth2 client secret.',
+    schema: z.string().min(1).optional(),
+    sensitive: true,
+  }),
   SANDBOX_OUTPUT_PATH: setting({
     description:
       'Sandbox driver: append one JSON line per delivered message (id, sender, recipients, subject) to this file.',

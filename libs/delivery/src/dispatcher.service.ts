@@ -8,7 +8,12 @@ import {
 } from '@nestjs/common';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import { ClaimedMessage, OutboxRepository } from '@mailgateway/outbox';
-import { DeliveryOutcome, MAIL_DRIVER, MailDriver } from './drivers/mail-driver.interface';
+import {
+  DeliveryOutcome,
+  FALLBACK_MAIL_DRIVER,
+  MAIL_DRIVER,
+  MailDriver,
+} from './drivers/mail-driver.interface';
 import { RetryPolicy } from './retry-policy';
 
 /** Share of the shutdown deadline given to in-flight deliveries; the rest releases their claims. */
@@ -30,6 +35,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   constructor(
     private readonly outbox: OutboxRepository,
     @Inject(MAIL_DRIVER) private readonly driver: MailDriver,
+    @Inject(FALLBACK_MAIL_DRIVER) private readonly fallbackDriver: MailDriver | null,
     private readonly retryPolicy: RetryPolicy,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
@@ -44,8 +50,11 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   start(): void {
     this.loop ??= this.run();
+    const fallback = this.fallbackDriver
+      ? `, then "${this.fallbackDriver.name}" after ${this.config.delivery.fallbackAfterFailures} failures`
+      : '';
     this.logger.log(
-      `Delivering with driver "${this.driver.name}", ${this.config.delivery.concurrency} at a time`,
+      `Delivering with driver "${this.driver.name}"${fallback}, ${this.config.delivery.concurrency} at a time`,
     );
   }
 
@@ -92,10 +101,11 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private async attempt(claim: ClaimedMessage): Promise<void> {
+    const driver = this.driverFor(claim);
     const settlement =
       claim.expiresAt <= Date.now()
         ? this.retryPolicy.expire(claim)
-        : this.retryPolicy.settle(claim, await this.send(claim), this.driver.name, Date.now());
+        : this.retryPolicy.settle(claim, await this.send(driver, claim), driver.name, Date.now());
     if (this.abort.signal.aborted) return; // stop() has released the claim
     try {
       const recorded = await this.outbox.complete(claim, settlement.outcome, settlement.detail);
@@ -110,9 +120,17 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  private async send(claim: ClaimedMessage): Promise<DeliveryOutcome> {
+  /** Attempts after FALLBACK_AFTER_FAILURES failed ones go to the fallback driver, if there is one. */
+  private driverFor(claim: ClaimedMessage): MailDriver {
+    const failures = claim.attempt - 1;
+    return this.fallbackDriver && failures >= this.config.delivery.fallbackAfterFailures
+      ? this.fallbackDriver
+      : this.driver;
+  }
+
+  private async send(driver: MailDriver, claim: ClaimedMessage): Promise<DeliveryOutcome> {
     try {
-      return await this.driver.send(
+      return await driver.send(
         { id: claim.id, attempt: claim.attempt, idempotencyKey: claim.id, mail: claim.mail },
         this.abort.signal,
       );

@@ -75,7 +75,13 @@ export class RetryPolicy {
       };
     }
     return {
-      outcome: { status: MessageStatus.Retrying, provider, nextAttemptAt, error: result.reason },
+      outcome: {
+        status: MessageStatus.Retrying,
+        provider,
+        nextAttemptAt,
+        error: result.reason,
+        outcomeUnknown: result.outcomeUnknown,
+      },
       detail: `${result.reason}; retry at ${new Date(nextAttemptAt).toISOString()}`,
     };
   }

@@ -31,4 +31,5 @@ export enum MessageEventType {
   Failed = 'failed',
   Expired = 'expired',
   Released = 'released',
+  OutcomeUnknown = 'outcome_unknown',
 }

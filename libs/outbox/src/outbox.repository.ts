@@ -47,6 +47,8 @@ export type AttemptOutcome =
       readonly provider: string;
       readonly nextAttemptAt: number;
       readonly error: string;
+      /** The attempt may have reached the provider: recorded as an event of its own type. */
+      readonly outcomeUnknown?: boolean;
     }
   | {
       readonly status: Exclude<FinalStatus, MessageStatus.Delivered>;
@@ -142,7 +144,11 @@ export class OutboxRepository {
     };
     if (outcome.status === MessageStatus.Delivered) changes.providerMessageId = outcome.providerMessageId;
     if (outcome.status === MessageStatus.Retrying) changes.nextAttemptAt = outcome.nextAttemptAt;
-    return this.fencedUpdate(claim, changes, EVENT_FOR_OUTCOME[outcome.status], detail, now);
+    const eventType =
+      outcome.status === MessageStatus.Retrying && outcome.outcomeUnknown
+        ? MessageEventType.OutcomeUnknown
+        : EVENT_FOR_OUTCOME[outcome.status];
+    return this.fencedUpdate(claim, changes, eventType, detail, now);
   }
 
   /** Hands an unfinished attempt back so any process may claim it again at once. */

@@ -4,3 +4,6 @@ export * from './mail-fixtures';
 export * from './test-database';
 export * from './wait-for';
 export * from './scripted-driver';
+export * from './fake-upstream';
+export * from './static-host-resolver';
+export * from './test-certificates';

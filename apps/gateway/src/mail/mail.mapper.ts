@@ -26,6 +26,7 @@ const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.Failed]: ProtoEventType.MESSAGE_EVENT_TYPE_FAILED,
   [MessageEventType.Expired]: ProtoEventType.MESSAGE_EVENT_TYPE_EXPIRED,
   [MessageEventType.Released]: ProtoEventType.MESSAGE_EVENT_TYPE_RELEASED,
+  [MessageEventType.OutcomeUnknown]: ProtoEventType.MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN,
 };
 
 export function toTimestamp(epochMillis: number): Timestamp {

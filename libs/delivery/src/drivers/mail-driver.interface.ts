@@ -11,8 +11,17 @@ export interface OutboundMessage {
 
 export type DeliveryOutcome =
   | { readonly kind: 'accepted'; readonly providerMessageId?: string }
-  /** Worth another attempt; retryAfterMs is the provider's own wish (Retry-After), if it gave one. */
-  | { readonly kind: 'retry'; readonly reason: string; readonly retryAfterMs?: number }
+  /**
+   * Worth another attempt; retryAfterMs is the provider's own wish (Retry-After), if it gave one.
+   * outcomeUnknown: the request may have reached the provider (the connection broke after it was
+   * sent), so the next attempt may deliver the message a second time.
+   */
+  | {
+      readonly kind: 'retry';
+      readonly reason: string;
+      readonly retryAfterMs?: number;
+      readonly outcomeUnknown?: boolean;
+    }
   /** The provider refused the message for good: never retried. */
   | { readonly kind: 'permanent'; readonly reason: string };
 
@@ -27,3 +36,5 @@ export interface MailDriver {
 }
 
 export const MAIL_DRIVER = Symbol('MAIL_DRIVER');
+/** The secondary driver (FALLBACK_MAIL_DRIVER), or null when none is configured. */
+export const FALLBACK_MAIL_DRIVER = Symbol('FALLBACK_MAIL_DRIVER');

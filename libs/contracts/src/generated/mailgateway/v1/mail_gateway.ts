@@ -39,6 +39,11 @@ export enum MessageEventType {
   MESSAGE_EVENT_TYPE_EXPIRED = 'MESSAGE_EVENT_TYPE_EXPIRED',
   /** MESSAGE_EVENT_TYPE_RELEASED - A claimed attempt was handed back (shutdown) before it finished. */
   MESSAGE_EVENT_TYPE_RELEASED = 'MESSAGE_EVENT_TYPE_RELEASED',
+  /**
+   * MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN - The connection broke after the request was sent: the provider may have accepted the message.
+   * Another attempt follows, so the recipient may get it twice.
+   */
+  MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN = 'MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN',
   UNRECOGNIZED = 'UNRECOGNIZED',
 }
 

@@ -1,0 +1,90 @@
+import { AddressHealth } from './address-health';
+
+export interface AddressStatistics {
+  readonly address: string;
+  /** Requests sent to this address. */
+  readonly requests: number;
+  /** Connections it refused and requests that failed on it. */
+  readonly failures: number;
+  readonly healthy: boolean;
+}
+
+interface Entry {
+  readonly health: AddressHealth;
+  requests: number;
+  failures: number;
+}
+
+/** The addresses of one upstream host, their health, and whose turn it is. */
+export class AddressBook {
+  private entries = new Map<string, Entry>();
+  private order: string[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly cooldownMs: number,
+    private readonly maxCooldownMs: number,
+  ) {}
+
+  get size(): number {
+    return this.order.length;
+  }
+
+  /** Takes a new list of addresses; known ones keep their health and counts. */
+  replace(addresses: readonly string[]): { added: string[]; removed: string[] } {
+    const added = addresses.filter((address) => !this.entries.has(address));
+    const removed = this.order.filter((address) => !addresses.includes(address));
+    const entries = new Map<string, Entry>();
+    for (const address of addresses) {
+      entries.set(
+        address,
+        this.entries.get(address) ?? {
+          health: new AddressHealth(this.cooldownMs, this.maxCooldownMs),
+          requests: 0,
+          failures: 0,
+        },
+      );
+    }
+    this.entries = entries;
+    this.order = [...addresses];
+    return { added, removed };
+  }
+
+  /** The next address in turn that is healthy or due for a probe, skipping those already tried. */
+  pick(tried: ReadonlySet<string>, now: number): string | undefined {
+    for (let step = 0; step < this.order.length; step++) {
+      const address = this.order[(this.next + step) % this.order.length];
+      if (tried.has(address) || !this.entries.get(address)!.health.admits(now)) continue;
+      this.next = (this.next + step + 1) % this.order.length;
+      return address;
+    }
+    return undefined;
+  }
+
+  connected(address: string): void {
+    this.entries.get(address)?.health.succeeded();
+  }
+
+  sent(address: string): void {
+    const entry = this.entries.get(address);
+    if (entry) entry.requests++;
+  }
+
+  answered(address: string): void {
+    this.entries.get(address)?.health.succeeded();
+  }
+
+  failed(address: string, now: number): void {
+    const entry = this.entries.get(address);
+    if (!entry) return;
+    entry.failures++;
+    entry.health.failed(now);
+  }
+
+  statistics(): AddressStatistics[] {
+    return this.order.map((address) => {
+      const { requests, failures, health } = this.entries.get(address)!;
+      return { address, requests, failures, healthy: health.healthy };
+    });
+  }
+}

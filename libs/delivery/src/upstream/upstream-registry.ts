@@ -1,0 +1,37 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { HOST_RESOLVER, HostResolver } from './host-resolver';
+import { UpstreamClient } from './upstream-client';
+import type { UpstreamHttpClient } from './upstream.types';
+
+/** One pooled, failing-over client per upstream origin, shared by every driver that calls it. */
+@Injectable()
+export class UpstreamRegistry implements OnModuleDestroy {
+  private readonly clients = new Map<string, UpstreamClient>();
+
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(HOST_RESOLVER) private readonly resolver: HostResolver,
+  ) {}
+
+  /** The client for the origin of `url` (scheme, host and port; the path is ignored). */
+  client(url: string): UpstreamHttpClient {
+    const origin = new URL(url).origin;
+    let client = this.clients.get(origin);
+    if (!client) {
+      client = new UpstreamClient(origin, this.config.upstream, this.resolver);
+      this.clients.set(origin, client);
+    }
+    return client;
+  }
+
+  /** Every client created so far, for health and statistics. */
+  all(): UpstreamClient[] {
+    return [...this.clients.values()];
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((client) => client.close()));
+    this.clients.clear();
+  }
+}
