@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MailGatewayClient } from '@mailgateway/client';
@@ -9,6 +9,7 @@ import {
   GatewayProcess,
   openTestDataSource,
   provisionTestDatabase,
+  readSandboxLog,
   TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
@@ -18,13 +19,9 @@ const MESSAGES = 300;
 const CALLERS = 20;
 const CONCURRENCY = 10;
 
-/** Message ids the sandbox "upstream" received, one line per delivery. */
+/** Message ids the sandbox "upstream" received, one per delivery. */
 async function upstreamDeliveries(path: string): Promise<string[]> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => (JSON.parse(line) as { messageId: string }).messageId);
+  return (await readSandboxLog(path)).map((record) => record.messageId);
 }
 
 describe.each(DATABASE_KINDS)('kill -9 during delivery on %s', (kind) => {

@@ -7,3 +7,4 @@ export * from './scripted-driver';
 export * from './fake-upstream';
 export * from './static-host-resolver';
 export * from './test-certificates';
+export * from './upstream-log';

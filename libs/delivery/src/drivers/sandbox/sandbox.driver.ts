@@ -11,6 +11,8 @@ export interface SandboxRecord {
   readonly recipients: number;
   readonly subject: string;
   readonly recordedAt: string;
+  /** The gateway process that delivered it (several may share one outbox). */
+  readonly pid: number;
 }
 
 const KEPT_IN_MEMORY = 1000;
@@ -32,6 +34,7 @@ export class SandboxDriver implements MailDriver {
       recipients: mail.to.length + mail.cc.length + mail.bcc.length,
       subject: mail.subject,
       recordedAt: new Date().toISOString(),
+      pid: process.pid,
     };
     this.recent.push(record);
     if (this.recent.length > KEPT_IN_MEMORY) this.recent.shift();
