@@ -2,8 +2,8 @@ import { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { MailGatewayClient } from '@mailgateway/client';
 import { GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
-import { MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
-import { freePort } from '@mailgateway/testing';
+import { HOST_RESOLVER, HostResolver, MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
+import { freePort, waitFor } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import { configureGatewayApp, grpcServerOptions } from '../../apps/gateway/src/gateway-app';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module';
@@ -22,16 +22,18 @@ export interface TestGateway {
   readonly client: MailGatewayClient;
   /** Rows in a table of the gateway's database. */
   count(table: 'outbox_message' | 'message_event'): Promise<number>;
+  /** Resolves once `expected` messages are in a final state, checking the database (cheaper than polling RPCs). */
+  waitForFinalStates(expected: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
  * The real gateway in this process, listening on a free port, called through a real gRPC client.
- * `driver` replaces the configured provider driver through DI.
+ * `driver` replaces the configured provider driver and `resolver` the DNS resolver, through DI.
  */
 export async function startTestGateway(
   env: Record<string, string>,
-  { driver }: { driver?: MailDriver } = {},
+  { driver, resolver }: { driver?: MailDriver; resolver?: HostResolver } = {},
 ): Promise<TestGateway> {
   const port = await freePort();
   const config = loadGatewayConfig({
@@ -42,6 +44,7 @@ export async function startTestGateway(
   });
   let builder = Test.createTestingModule({ imports: [GatewayModule.forRoot(config)] });
   if (driver) builder = builder.overrideProvider(MAIL_DRIVER).useValue(driver);
+  if (resolver) builder = builder.overrideProvider(HOST_RESOLVER).useValue(resolver);
   const moduleRef = await builder.compile();
   const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config)));
   await app.listen();
@@ -54,6 +57,18 @@ export async function startTestGateway(
     count: async (table) => {
       const [{ count }] = await dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
       return Number(count);
+    },
+    waitForFinalStates: async (expected, timeoutMs = 60_000) => {
+      await waitFor(
+        `${expected} messages in a final state`,
+        async () => {
+          const [{ count }] = await dataSource.query(
+            "SELECT COUNT(*) AS count FROM outbox_message WHERE status NOT IN ('queued', 'sending', 'retrying')",
+          );
+          return Number(count) >= expected ? true : undefined;
+        },
+        { timeoutMs, intervalMs: 100 },
+      );
     },
     close: async () => {
       client.close();

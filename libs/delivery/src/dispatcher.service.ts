@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BeforeApplicationShutdown,
@@ -38,7 +39,10 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(FALLBACK_MAIL_DRIVER) private readonly fallbackDriver: MailDriver | null,
     private readonly retryPolicy: RetryPolicy,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    // Every in-flight send listens to this one signal; that many listeners is by design, not a leak.
+    setMaxListeners(this.config.delivery.concurrency * 4 + 10, this.abort.signal);
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.delivery.enabled) this.start();

@@ -8,3 +8,4 @@ export * from './fake-upstream';
 export * from './static-host-resolver';
 export * from './test-certificates';
 export * from './upstream-log';
+export * from './scripted-upstream';

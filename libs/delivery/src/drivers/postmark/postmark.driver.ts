@@ -1,0 +1,173 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigurationError, GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import type { Mail } from '@mailgateway/contracts';
+import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
+import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
+import { describeResponse, outcomeOfUpstreamFailure, parseRetryAfter } from '../upstream-outcomes';
+import { formatMailbox } from '../format-mailbox';
+
+const MAX_PROVIDER_ID_LENGTH = 255;
+
+/**
+ * Postmark API error codes (the ErrorCode of a 422) that say nothing about the message: the server
+ * token, the account or Postmark itself is the problem. They are retried so that queued messages
+ * survive until an operator fixes it (or FALLBACK_MAIL_DRIVER takes over); the reason says what to
+ * fix. Every other code refuses the message itself (300 invalid request, 400/401 sender signature
+ * not found/confirmed, 402/403/409 bad JSON, 406 inactive recipient, 411 forbidden attachment...)
+ * and is permanent.
+ */
+const RETRIED_ERROR_CODES: ReadonlyMap<number, string> = new Map([
+  [10, 'check POSTMARK_SERVER_TOKEN'],
+  [100, 'Postmark maintenance'],
+  [405, 'the account may not send (e.g. out of credits)'],
+  [412, 'the account is pending approval'],
+  [413, 'the account may not send'],
+  [429, 'rate limited'],
+]);
+
+interface PostmarkAnswer {
+  readonly ErrorCode?: unknown;
+  readonly Message?: unknown;
+  readonly MessageID?: unknown;
+}
+
+/**
+ * Postmark Email API (`POST /email`, `X-Postmark-Server-Token`).
+ *
+ * Classification, and why:
+ * - 200 with ErrorCode 0: accepted, with MessageID.
+ * - 422 (or a 200 with another ErrorCode): by ErrorCode, see RETRIED_ERROR_CODES; an unreadable
+ *   422 is permanent (Postmark uses 422 for "this message is wrong").
+ * - 401 (server token missing or wrong): retry, an operator problem, not the message's.
+ * - 403: retry. Postmark's own refusals come as 422; a 403 is a network security layer in front
+ *   of the API, which Postmark asks to be reported.
+ * - 404: retry; /email exists, so POSTMARK_API_URL points somewhere wrong.
+ * - 413 (over the 10 MB Email API limit): permanent.
+ * - 429, 500, 503 and anything else outside 4xx: retry (Retry-After honoured).
+ * - Any other 4xx: permanent.
+ *
+ * Postmark takes no idempotency key: a lost answer is not resent by the transport.
+ */
+@Injectable()
+export class PostmarkDriver implements MailDriver {
+  readonly name = 'postmark';
+  readonly forwardsIdempotencyKey = false;
+  private readonly client: UpstreamHttpClient;
+  private readonly path: string;
+  private readonly serverToken: string;
+  private readonly messageStream: string;
+
+  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, registry: UpstreamRegistry) {
+    const { apiUrl, serverToken, messageStream } = config.drivers.postmark;
+    if (!serverToken)
+      throw new ConfigurationError(['POSTMARK_SERVER_TOKEN: required when MAIL_DRIVER is postmark']);
+    this.client = registry.client(apiUrl);
+    this.path = `${new URL(apiUrl).pathname.replace(/\/+$/, '')}/email`;
+    this.serverToken = serverToken;
+    this.messageStream = messageStream;
+  }
+
+  async send({ mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
+    let response: UpstreamResponse;
+    try {
+      response = await this.client.request({
+        method: 'POST',
+        path: this.path,
+        headers: {
+          'X-Postmark-Server-Token': this.serverToken,
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+        },
+        body: JSON.stringify(this.toEmail(mail)),
+        idempotent: this.forwardsIdempotencyKey,
+        signal,
+      });
+    } catch (error) {
+      return outcomeOfUpstreamFailure(error);
+    }
+    return classify(response);
+  }
+
+  private toEmail(mail: Mail): Record<string, unknown> {
+    const list = (addresses: Mail['to']) =>
+      addresses.length > 0 ? addresses.map(formatMailbox).join(', ') : undefined;
+    return {
+      From: mail.from ? formatMailbox(mail.from) : undefined,
+      To: list(mail.to),
+      Cc: list(mail.cc),
+      Bcc: list(mail.bcc),
+      ReplyTo: list(mail.replyTo),
+      Subject: mail.subject,
+      TextBody: mail.textBody || undefined,
+      HtmlBody: mail.htmlBody || undefined,
+      Headers:
+        mail.headers.length > 0
+          ? mail.headers.map(({ name, value }) => ({ Name: name, Value: value }))
+          : undefined,
+      Attachments:
+        mail.attachments.length > 0
+          ? mail.attachments.map(({ fileName, contentType, content }) => ({
+              Name: fileName,
+              Content: Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64'),
+              ContentType: contentType,
+            }))
+          : undefined,
+      // Postmark keeps one tag per message: the first one is sent, the others are dropped.
+      Tag: mail.tags[0],
+      Metadata: Object.keys(mail.metadata).length > 0 ? mail.metadata : undefined,
+      MessageStream: this.messageStream,
+    };
+  }
+}
+
+function classify(response: UpstreamResponse): DeliveryOutcome {
+  const { statusCode, headers } = response;
+  const answer = parseAnswer(response.body);
+  const errorCode = typeof answer?.ErrorCode === 'number' ? answer.ErrorCode : undefined;
+  const message = typeof answer?.Message === 'string' ? answer.Message : undefined;
+  const success = statusCode >= 200 && statusCode <= 299;
+  if (success && !errorCode) {
+    const id = answer?.MessageID;
+    return typeof id === 'string' && id !== ''
+      ? { kind: 'accepted', providerMessageId: id.slice(0, MAX_PROVIDER_ID_LENGTH) }
+      : { kind: 'accepted' };
+  }
+  if (errorCode !== undefined && (success || statusCode === 422)) {
+    const reason = describeResponse(
+      statusCode,
+      `Postmark error ${errorCode}${message ? `: ${message}` : ''}`,
+    );
+    const why = RETRIED_ERROR_CODES.get(errorCode);
+    return why === undefined
+      ? { kind: 'permanent', reason }
+      : retry(`${reason} (${why})`, parseRetryAfter(headers));
+  }
+  const reason = describeResponse(statusCode, message);
+  switch (statusCode) {
+    case 401:
+      return retry(`${reason} (check POSTMARK_SERVER_TOKEN)`, parseRetryAfter(headers));
+    case 403:
+      return retry(`${reason} (blocked in front of the Postmark API)`, parseRetryAfter(headers));
+    case 404:
+      return retry(`${reason} (check POSTMARK_API_URL)`, parseRetryAfter(headers));
+    case 413:
+    case 422:
+      return { kind: 'permanent', reason };
+    default:
+      if (statusCode >= 400 && statusCode <= 499 && statusCode !== 429) return { kind: 'permanent', reason };
+      return retry(reason, parseRetryAfter(headers));
+  }
+}
+
+function retry(reason: string, retryAfterMs: number | undefined): DeliveryOutcome {
+  return retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
+}
+
+function parseAnswer(body: string): PostmarkAnswer | undefined {
+  try {
+    const value: unknown = JSON.parse(body);
+    return value !== null && typeof value === 'object' ? (value as PostmarkAnswer) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * No token could be obtained from the token endpoint (unreachable, refused, or an unreadable
+ * answer). Drivers turn it into a retry: the message is fine, the credentials or the endpoint are
+ * not. Never carries the client secret or a token.
+ */
+export class TokenRequestError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+    this.name = TokenRequestError.name;
+  }
+}

@@ -1,0 +1,222 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetMessageResponse, MessageEventType, MessageStatus } from '@mailgateway/contracts';
+import {
+  aSendMailRequest,
+  DATABASE_KINDS,
+  FakeUpstream,
+  provisionTestDatabase,
+  RecordedRequest,
+  StaticHostResolver,
+  TestCertificateAuthority,
+  TestDatabase,
+  waitFor,
+} from '@mailgateway/testing';
+import { startTestGateway, TestGateway } from './support/test-gateway';
+
+const HOSTNAME = 'mail.upstream.test';
+const [REFUSING, BLACK_HOLE, HEALTHY] = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+const ALL = [REFUSING, BLACK_HOLE, HEALTHY];
+const FINAL = new Set([
+  MessageStatus.MESSAGE_STATUS_DELIVERED,
+  MessageStatus.MESSAGE_STATUS_FAILED,
+  MessageStatus.MESSAGE_STATUS_EXPIRED,
+]);
+
+describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) => {
+  let authority: TestCertificateAuthority;
+  let caFile: string;
+  let database: TestDatabase;
+  let upstream: FakeUpstream;
+  let gateway: TestGateway | undefined;
+
+  beforeAll(async () => {
+    authority = await TestCertificateAuthority.create();
+    caFile = await authority.writePem(join(await mkdtemp(join(tmpdir(), 'mailgateway-ca-')), 'ca.pem'));
+  });
+
+  beforeEach(async () => {
+    database = await provisionTestDatabase(kind);
+    upstream = await FakeUpstream.start(await authority.issue(HOSTNAME), ALL);
+  });
+
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+    await upstream.close();
+    await database.drop();
+  });
+
+  const start = (env: Record<string, string>) =>
+    startTestGateway(
+      {
+        ...database.env,
+        UPSTREAM_CA_FILE: caFile,
+        UPSTREAM_CONNECT_TIMEOUT_MS: '300',
+        UPSTREAM_COOLDOWN_MS: '500',
+        MAIL_DRIVER: 'http',
+        HTTP_DRIVER_URL: `https://${HOSTNAME}:${upstream.port}/v1/messages`,
+        HTTP_DRIVER_AUTH_VALUE: 'Bearer test-token',
+        ...env,
+      },
+      { resolver: new StaticHostResolver().set(HOSTNAME, ALL) },
+    );
+
+  const finalState = (messageId: string) =>
+    waitFor(`${messageId} to reach a final state`, async () => {
+      const message = await gateway!.client.getMessage({ messageId });
+      return FINAL.has(message.status) ? message : undefined;
+    });
+
+  const sendMany = async (count: number) => {
+    const { results } = await gateway!.client.sendMailBatch({
+      items: Array.from({ length: count }, (_, index) => aSendMailRequest({ subject: `Message ${index}` })),
+    });
+    return results.map((result) => result.accepted!.messageId);
+  };
+
+  const idempotencyKey = (request: RecordedRequest) => String(request.headers['idempotency-key']);
+
+  it('delivers every message through the healthy address while one refuses and one is black-holed', async () => {
+    await upstream.refuse(REFUSING);
+    await upstream.blackHole(BLACK_HOLE);
+    gateway = await start({});
+
+    const ids = await sendMany(200);
+    await gateway.waitForFinalStates(ids.length);
+    const messages = await Promise.all(ids.map(finalState));
+
+    expect(messages.every((message) => message.status === MessageStatus.MESSAGE_STATUS_DELIVERED)).toBe(true);
+    const attempts = messages.reduce((sum, message) => sum + message.attempts, 0);
+    expect(attempts).toBe(200);
+    expect(new Set(upstream.requests.map(idempotencyKey))).toEqual(new Set(ids));
+    expect(upstream.requests.every((request) => request.address === HEALTHY)).toBe(true);
+    expect(upstream.requests.every((request) => request.headers.authorization === 'Bearer test-token')).toBe(
+      true,
+    );
+    console.log(
+      `[upstream failover ${kind}] delivered=${messages.length} attempts/message=${attempts / messages.length} ` +
+        `requests per address: ${ALL.map((address) => `${address}=${upstream.requestsTo(address).length}`).join(' ')}`,
+    );
+  });
+
+  it('honours 429 with Retry-After, then delivers', async () => {
+    const refused = new Set<string>();
+    upstream.handler = (request, response) => {
+      if (refused.has(idempotencyKey(request))) return void response.writeHead(202).end('{"id":"ok"}');
+      refused.add(idempotencyKey(request));
+      response.writeHead(429, { 'retry-after': '1' }).end('{"error":"slow down"}');
+    };
+    gateway = await start({ RETRY_BASE_DELAY_MS: '1', RETRY_MAX_DELAY_MS: '5000' });
+
+    const [messageId] = await sendMany(1);
+    const message = await finalState(messageId);
+
+    expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(message.attempts).toBe(2);
+    const [first, second] = upstream.requests.filter((request) => idempotencyKey(request) === messageId);
+    expect(first && second).toBeTruthy();
+    const [retry] = eventsOf(message, MessageEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED);
+    const [, secondAttempt] = eventsOf(message, MessageEventType.MESSAGE_EVENT_TYPE_ATTEMPT_STARTED);
+    expect(millis(secondAttempt) - millis(retry)).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('attempts a permanent 4xx once and fails the message', async () => {
+    upstream.handler = (_request, response) => void response.writeHead(422).end('{"error":"unknown sender"}');
+    gateway = await start({});
+
+    const [messageId] = await sendMany(1);
+    const message = await finalState(messageId);
+
+    expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
+    expect(message.attempts).toBe(1);
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it('records an unknown outcome when the connection drops after sending, then retries', async () => {
+    const dropped = new Set<string>();
+    upstream.handler = (request, response) => {
+      const key = request.body; // SendGrid has no idempotency key: tell messages apart by body
+      if (dropped.has(key)) return void response.writeHead(202, { 'x-message-id': 'sg-1' }).end();
+      dropped.add(key);
+      response.socket?.destroy();
+    };
+    gateway = await start({
+      MAIL_DRIVER: 'sendgrid',
+      SENDGRID_API_URL: `https://${HOSTNAME}:${upstream.port}`,
+      SENDGRID_API_KEY: 'SG.test-key',
+    });
+
+    const [messageId] = await sendMany(1);
+    const message = await finalState(messageId);
+
+    expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(message.attempts).toBe(2);
+    expect(eventsOf(message, MessageEventType.MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN)).toHaveLength(1);
+    expect(upstream.requests).toHaveLength(2);
+  });
+
+  it('refuses an upstream whose certificate is for another host: the message waits, nothing is sent', async () => {
+    await upstream.close();
+    upstream = await FakeUpstream.start(await authority.issue('impostor.example'), ALL);
+    gateway = await start({ RETRY_BASE_DELAY_MS: '1000', RETRY_MAX_DELAY_MS: '5000' });
+
+    const [messageId] = await sendMany(1);
+    const message = await waitFor('a retry to be scheduled', async () => {
+      const current = await gateway!.client.getMessage({ messageId });
+      return current.status === MessageStatus.MESSAGE_STATUS_RETRYING ? current : undefined;
+    });
+
+    expect(eventsOf(message, MessageEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED)[0].detail).toMatch(
+      /altnames|certificate/i,
+    );
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('sends 1,000 messages through Flowmailer on one OAuth2 token', async () => {
+    let tokenRequests = 0;
+    upstream.handler = (request, response) => {
+      if (request.path === '/oauth/token') {
+        tokenRequests++;
+        expect(request.body).toContain('grant_type=client_credentials');
+        return void response
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ access_token: 'token-1', token_type: 'bearer', expires_in: 3600 }));
+      }
+      expect(request.headers.authorization).toBe('Bearer token-1');
+      response
+        .writeHead(201, { location: `https://${HOSTNAME}/acme/messages/${upstream.requests.length}` })
+        .end();
+    };
+    gateway = await start({
+      MAIL_DRIVER: 'flowmailer',
+      FLOWMAILER_API_URL: `https://${HOSTNAME}:${upstream.port}`,
+      FLOWMAILER_TOKEN_URL: `https://${HOSTNAME}:${upstream.port}/oauth/token`,
+      FLOWMAILER_ACCOUNT_ID: 'acme',
+      FLOWMAILER_CLIENT_ID: 'client',
+      FLOWMAILER_CLIENT_SECRET: 'secret',
+      DELIVERY_CONCURRENCY: '20',
+    });
+
+    const ids = [...(await sendMany(500)), ...(await sendMany(500))];
+    await gateway.waitForFinalStates(ids.length);
+    const messages = await Promise.all(ids.map(finalState));
+
+    const submissions = upstream.requests.filter((request) => request.path === '/acme/messages/submit');
+    console.log(
+      `[flowmailer ${kind}] delivered=${messages.length} submissions=${submissions.length} token requests=${tokenRequests}`,
+    );
+    expect(messages.every((message) => message.status === MessageStatus.MESSAGE_STATUS_DELIVERED)).toBe(true);
+    expect(submissions).toHaveLength(1000);
+    expect(tokenRequests).toBe(1);
+  });
+});
+
+function eventsOf(message: GetMessageResponse, type: MessageEventType) {
+  return message.events.filter((event) => event.type === type);
+}
+
+function millis(event: { occurredAt?: { seconds: number; nanos: number } }) {
+  return event.occurredAt!.seconds * 1000 + event.occurredAt!.nanos / 1e6;
+}
