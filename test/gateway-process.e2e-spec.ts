@@ -32,7 +32,9 @@ describe('The gateway process', () => {
       try {
         const gateway = GatewayProcess.spawn({ ...database.env, MAIL_DRIVER: 'carrier-pigeon' });
         expect((await gateway.exited).code).toBe(1);
-        expect(gateway.logs).toContain('MAIL_DRIVER: unknown driver "carrier-pigeon" (known: sandbox, http, sendgrid, postmark, flowmailer)');
+        expect(gateway.logs).toContain(
+          'MAIL_DRIVER: unknown driver "carrier-pigeon" (known: sandbox, http, sendgrid, postmark, flowmailer)',
+        );
       } finally {
         await database.drop();
       }
