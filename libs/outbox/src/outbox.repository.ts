@@ -5,6 +5,7 @@ import type { Mail } from '@mailgateway/contracts';
 import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { MessageEventEntity } from './entities/message-event.entity';
 import { OutboxMessageEntity } from './entities/outbox-message.entity';
+import { GroupCommit } from './group-commit';
 import { deserializeMail, mailFingerprint, serializeMail } from './mail-payload';
 import { ACTIVE_STATUSES, FinalStatus, MessageEventType, MessageStatus } from './message-status';
 import { TransactionRunner } from './transaction-runner';
@@ -72,19 +73,56 @@ const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
 
 const MAX_DETAIL_LENGTH = 1000;
 const ENQUEUE_TRIES = 3;
+/** Items per group commit: bounded so one transaction stays short. */
+const MAX_ENQUEUE_GROUP = 1000;
+const MAX_TRANSITION_GROUP = 500;
+
+/** A fenced state change of one claimed message, with the event that records it. */
+interface Transition {
+  readonly claim: ClaimedMessage;
+  readonly status: MessageStatus;
+  readonly nextAttemptAt: number | null;
+  readonly provider: string | null;
+  readonly providerMessageId: string | null;
+  readonly lastError: string | null;
+  readonly eventType: MessageEventType;
+  readonly detail: string;
+}
 
 @Injectable()
 export class OutboxRepository {
+  private readonly enqueues: GroupCommit<EnqueueRequest, EnqueueResult>;
+  private readonly transitions: GroupCommit<Transition, boolean>;
+
   constructor(
     private readonly transactions: TransactionRunner,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    // SQLite has one writer; PostgreSQL overlaps a few commits on the pool's connections.
+    const parallelCommits =
+      transactions.dialect === 'sqlite' ? 1 : Math.max(1, Math.floor(poolSize(config) / 2));
+    this.enqueues = new GroupCommit(
+      (requests) => this.enqueueNow(requests),
+      parallelCommits,
+      MAX_ENQUEUE_GROUP,
+    );
+    this.transitions = new GroupCommit(
+      (transitions) => this.applyTransitions(transitions),
+      parallelCommits,
+      MAX_TRANSITION_GROUP,
+    );
+  }
 
   /**
-   * Commits every new message in one transaction and resolves only after the commit. Requests
-   * whose idempotency key is already taken come back as replays or conflicts and store nothing.
+   * Commits every new message and resolves only after the commit. Requests whose idempotency key
+   * is already taken come back as replays or conflicts and store nothing. Concurrent callers share
+   * a transaction (group commit).
    */
-  async enqueue(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
+  enqueue(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
+    return this.enqueues.submit(requests);
+  }
+
+  private async enqueueNow(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.transactions.run((manager) => this.enqueueWith(manager, requests));
@@ -135,27 +173,40 @@ export class OutboxRepository {
    * out): then nothing changes and the result is false.
    */
   async complete(claim: ClaimedMessage, outcome: AttemptOutcome, detail: string): Promise<boolean> {
-    const now = Date.now();
-    const changes: Partial<OutboxMessageEntity> = {
-      status: outcome.status,
-      updatedAt: now,
-      provider: outcome.provider,
-      lastError: outcome.status === MessageStatus.Delivered ? null : truncate(outcome.error),
-    };
-    if (outcome.status === MessageStatus.Delivered) changes.providerMessageId = outcome.providerMessageId;
-    if (outcome.status === MessageStatus.Retrying) changes.nextAttemptAt = outcome.nextAttemptAt;
     const eventType =
       outcome.status === MessageStatus.Retrying && outcome.outcomeUnknown
         ? MessageEventType.OutcomeUnknown
         : EVENT_FOR_OUTCOME[outcome.status];
-    return this.fencedUpdate(claim, changes, eventType, detail, now);
+    const [applied] = await this.transitions.submit([
+      {
+        claim,
+        status: outcome.status,
+        nextAttemptAt: outcome.status === MessageStatus.Retrying ? outcome.nextAttemptAt : null,
+        provider: outcome.provider,
+        providerMessageId: outcome.status === MessageStatus.Delivered ? outcome.providerMessageId : null,
+        lastError: outcome.status === MessageStatus.Delivered ? null : truncate(outcome.error),
+        eventType,
+        detail,
+      },
+    ]);
+    return applied;
   }
 
   /** Hands an unfinished attempt back so any process may claim it again at once. */
   async release(claim: ClaimedMessage, reason: string): Promise<boolean> {
-    const now = Date.now();
-    const changes = { status: MessageStatus.Retrying, nextAttemptAt: now, updatedAt: now };
-    return this.fencedUpdate(claim, changes, MessageEventType.Released, reason, now);
+    const [applied] = await this.transitions.submit([
+      {
+        claim,
+        status: MessageStatus.Retrying,
+        nextAttemptAt: Date.now(),
+        provider: null,
+        providerMessageId: null,
+        lastError: reason,
+        eventType: MessageEventType.Released,
+        detail: reason,
+      },
+    ]);
+    return applied;
   }
 
   /** The message and its history, or null when it does not exist or belongs to another source. */
@@ -242,27 +293,54 @@ export class OutboxRepository {
     });
   }
 
-  private async fencedUpdate(
-    claim: ClaimedMessage,
-    changes: Partial<OutboxMessageEntity>,
-    eventType: MessageEventType,
-    detail: string,
-    now: number,
-  ): Promise<boolean> {
+  /**
+   * Applies a group of transitions with one fenced UPDATE: a row changes only while it is still
+   * sending under the same lease token. Events are written for the rows that changed.
+   */
+  private applyTransitions(transitions: Transition[]): Promise<boolean[]> {
     return this.transactions.run(async (manager) => {
-      const result = await manager
-        .createQueryBuilder()
-        .update(OutboxMessageEntity)
-        .set(changes)
-        .where('id = :id AND lease_token = :leaseToken AND status = :sending', {
-          id: claim.id,
-          leaseToken: claim.leaseToken,
-          sending: MessageStatus.Sending,
-        })
-        .execute();
-      if (result.affected !== 1) return false;
-      await manager.insert(MessageEventEntity, newEvent(claim.id, eventType, claim.attempt, detail, now));
-      return true;
+      const now = Date.now();
+      const postgres = this.transactions.dialect === 'postgres';
+      const parameters: unknown[] = [];
+      const at = (value: unknown) => {
+        parameters.push(value);
+        return postgres ? `$${parameters.length}` : '?';
+      };
+      const rows = transitions.map(
+        (transition) =>
+          `(${at(transition.claim.id)}, CAST(${at(transition.claim.leaseToken)} AS INTEGER), ${at(transition.status)}, ` +
+          `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
+          `${at(transition.lastError)})`,
+      );
+      const changed = await runQuery<{ id: string }>(
+        manager,
+        `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error) AS (
+           VALUES ${rows.join(', ')})
+         UPDATE outbox_message
+            SET status = outcome.status,
+                next_attempt_at = COALESCE(outcome.next_attempt_at, outbox_message.next_attempt_at),
+                provider = COALESCE(outcome.provider, outbox_message.provider),
+                provider_message_id = COALESCE(outcome.provider_message_id, outbox_message.provider_message_id),
+                last_error = outcome.last_error,
+                updated_at = ${at(now)}
+           FROM outcome
+          WHERE outbox_message.id = outcome.id
+            AND outbox_message.lease_token = outcome.lease_token
+            AND outbox_message.status = '${MessageStatus.Sending}'
+         RETURNING outbox_message.id`,
+        parameters,
+      );
+      const applied = new Set(changed.records.map((row) => row.id));
+      const recorded = transitions.filter((transition) => applied.has(transition.claim.id));
+      if (recorded.length > 0) {
+        await manager.insert(
+          MessageEventEntity,
+          recorded.map(({ claim, eventType, detail }) =>
+            newEvent(claim.id, eventType, claim.attempt, detail, now),
+          ),
+        );
+      }
+      return transitions.map((transition) => applied.has(transition.claim.id));
     });
   }
 }
@@ -309,6 +387,10 @@ async function runQuery<T>(
   // Structured results look the same on pg and better-sqlite3 (plain results do not for UPDATE).
   const result = await manager.queryRunner!.query(sql, parameters, true);
   return { records: (result.records ?? []) as T[] };
+}
+
+function poolSize(config: GatewayConfig): number {
+  return config.database.type === 'postgres' ? config.database.poolSize : 1;
 }
 
 function idempotencyScope(source: string, key: string): string {

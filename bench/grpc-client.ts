@@ -1,0 +1,86 @@
+import { credentials, loadPackageDefinition, Metadata, ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { PROTO_FILE, PROTO_LOADER_OPTIONS } from './proto';
+
+type Unary = (
+  request: unknown,
+  metadata: Metadata,
+  callback: (error: Error | null, response: unknown) => void,
+) => void;
+interface Stub {
+  sendMail: Unary;
+  sendMailBatch: Unary;
+  close(): void;
+}
+
+let service: ServiceClientConstructor | undefined;
+
+/** Load from several channels (HTTP/2 connections), the way many callers would arrive. */
+export class BenchClient {
+  private readonly stubs: Stub[];
+  private next = 0;
+
+  constructor(
+    address: string,
+    channels = 4,
+    private readonly metadata = new Metadata(),
+  ) {
+    service ??= (
+      loadPackageDefinition(loadSync(PROTO_FILE, PROTO_LOADER_OPTIONS)) as unknown as {
+        mailgateway: { v1: { MailGateway: ServiceClientConstructor } };
+      }
+    ).mailgateway.v1.MailGateway;
+    this.stubs = Array.from(
+      { length: channels },
+      (_, index) =>
+        new service!(address, credentials.createInsecure(), {
+          'grpc.max_send_message_length': -1,
+          // Distinct channels, not one shared subchannel.
+          'grpc.channel_id': index,
+        } as Record<string, number>) as unknown as Stub,
+    );
+  }
+
+  sendMail(request: unknown): Promise<unknown> {
+    return this.call('sendMail', request);
+  }
+
+  sendMailBatch(request: unknown): Promise<{ results: { accepted?: unknown }[] }> {
+    return this.call('sendMailBatch', request) as Promise<{ results: { accepted?: unknown }[] }>;
+  }
+
+  close(): void {
+    for (const stub of this.stubs) stub.close();
+  }
+
+  private call(method: 'sendMail' | 'sendMailBatch', request: unknown): Promise<unknown> {
+    const stub = this.stubs[this.next++ % this.stubs.length];
+    return new Promise((resolve, reject) =>
+      stub[method](request, this.metadata, (error, response) => (error ? reject(error) : resolve(response))),
+    );
+  }
+}
+
+let sequence = 0;
+
+/** A typical transactional message (about 1 KiB), with a fresh idempotency key. */
+export function aBenchMessage(): { mail: unknown; idempotencyKey: string } {
+  sequence++;
+  return {
+    idempotencyKey: `bench-${process.pid}-${sequence}`,
+    mail: {
+      from: { address: 'billing@example.com', name: 'Billing' },
+      to: [{ address: `customer${sequence}@example.org`, name: 'A Customer' }],
+      cc: [],
+      bcc: [],
+      replyTo: [],
+      subject: `Your invoice ${sequence}`,
+      textBody: 'Hello, your invoice is ready. '.repeat(25),
+      htmlBody: '',
+      headers: [],
+      attachments: [],
+      tags: ['invoice'],
+      metadata: { customer: String(sequence) },
+    },
+  };
+}

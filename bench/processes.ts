@@ -1,0 +1,81 @@
+import { ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { GATEWAY_MAIN } from './proto';
+
+/** A child process the harness started; resolves once it printed its readiness line. */
+export class BenchProcess {
+  private output = '';
+
+  private constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+  }
+
+  static async start(
+    script: string,
+    args: string[],
+    env: Record<string, string>,
+    ready: string,
+  ): Promise<BenchProcess> {
+    const child = fork(script, args, {
+      env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const started = new BenchProcess(child);
+    const deadline = Date.now() + 30_000;
+    while (!started.output.includes(ready)) {
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`${script} did not start:\n${started.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return started;
+  }
+
+  /** Peak resident memory of the process so far (VmHWM), in MiB. */
+  peakRssMiB(): number {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    return kib / 1024;
+  }
+
+  /** Current resident memory (VmRSS), in MiB. */
+  rssMiB(): number {
+    const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export async function startGateway(env: Record<string, string>): Promise<BenchProcess> {
+  return BenchProcess.start(GATEWAY_MAIN, [], { LOG_LEVEL: 'log', ...env }, 'mailgateway listening on');
+}
+
+export async function runGatewayCommand(command: string, env: Record<string, string>): Promise<void> {
+  const child = fork(GATEWAY_MAIN, [command], { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`gateway ${command} exited with ${String(code)}`);
+}
+
+export function peerScript(name: string): string {
+  return join(__dirname, 'peers', `${name}.js`);
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

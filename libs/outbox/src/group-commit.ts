@@ -1,0 +1,62 @@
+interface Waiting<Item, Result> {
+  readonly items: readonly Item[];
+  readonly resolve: (results: Result[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Commits the work of concurrent callers together: requests that arrive while a commit is under
+ * way share the next transaction (and its one fsync). Every caller hears back only after the
+ * commit that holds its items, and a failed commit fails every caller in it: nobody is told OK
+ * for something not committed.
+ */
+export class GroupCommit<Item, Result> {
+  private readonly waiting: Waiting<Item, Result>[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly commit: (items: Item[]) => Promise<Result[]>,
+    private readonly parallelCommits: number,
+    private readonly maxItemsPerCommit: number,
+  ) {}
+
+  submit(items: readonly Item[]): Promise<Result[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ items, resolve, reject });
+      this.startCommits();
+    });
+  }
+
+  private startCommits(): void {
+    while (this.running < this.parallelCommits && this.waiting.length > 0) {
+      const group = this.takeGroup();
+      this.running++;
+      this.commit(group.flatMap((caller) => caller.items))
+        .then(
+          (results) => {
+            let offset = 0;
+            for (const caller of group) {
+              caller.resolve(results.slice(offset, offset + caller.items.length));
+              offset += caller.items.length;
+            }
+          },
+          (error: unknown) => group.forEach((caller) => caller.reject(error)),
+        )
+        .finally(() => {
+          this.running--;
+          this.startCommits();
+        });
+    }
+  }
+
+  /** The oldest callers, up to the item cap; a single large caller goes alone. */
+  private takeGroup(): Waiting<Item, Result>[] {
+    const group = [this.waiting.shift()!];
+    let size = group[0].items.length;
+    while (this.waiting.length > 0 && size + this.waiting[0].items.length <= this.maxItemsPerCommit) {
+      size += this.waiting[0].items.length;
+      group.push(this.waiting.shift()!);
+    }
+    return group;
+  }
+}
