@@ -3,9 +3,14 @@ import { Test } from '@nestjs/testing';
 import { MailGatewayClient } from '@mailgateway/client';
 import { GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
 import { MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
+import { Observability, ObservabilityLifecycle, ObservabilityOverrides } from '@mailgateway/observability';
 import { freePort } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
-import { configureGatewayApp, grpcServerOptions } from '../../apps/gateway/src/gateway-app';
+import {
+  configureGatewayApp,
+  createGatewayObservability,
+  grpcServerOptions,
+} from '../../apps/gateway/src/gateway-app';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module';
 
 /** Settings that keep suites fast: short polls and retries. Tests override what they are about. */
@@ -14,12 +19,17 @@ export const FAST_DELIVERY_ENV = {
   RETRY_BASE_DELAY_MS: '20',
   RETRY_MAX_DELAY_MS: '200',
   LOG_LEVEL: 'error',
+  // Any free port: suites run side by side.
+  METRICS_PORT: '0',
 };
 
 export interface TestGateway {
   readonly app: INestMicroservice;
   readonly config: GatewayConfig;
   readonly client: MailGatewayClient;
+  readonly observability: Observability;
+  /** Where /metrics, /livez and /readyz answer, e.g. http://127.0.0.1:40123 */
+  readonly metricsUrl: string;
   /** Rows in a table of the gateway's database. */
   count(table: 'outbox_message' | 'message_event'): Promise<number>;
   close(): Promise<void>;
@@ -27,11 +37,12 @@ export interface TestGateway {
 
 /**
  * The real gateway in this process, listening on a free port, called through a real gRPC client.
- * `driver` replaces the configured provider driver through DI.
+ * `driver` replaces the configured provider driver through DI; `logDestination` and
+ * `spanExporter` capture log lines and spans.
  */
 export async function startTestGateway(
   env: Record<string, string>,
-  { driver }: { driver?: MailDriver } = {},
+  { driver, ...overrides }: { driver?: MailDriver } & ObservabilityOverrides = {},
 ): Promise<TestGateway> {
   const port = await freePort();
   const config = loadGatewayConfig({
@@ -40,10 +51,11 @@ export async function startTestGateway(
     GRPC_PORT: String(port),
     ...env,
   });
-  let builder = Test.createTestingModule({ imports: [GatewayModule.forRoot(config)] });
+  const observability = createGatewayObservability(config, overrides);
+  let builder = Test.createTestingModule({ imports: [GatewayModule.forRoot(config, observability)] });
   if (driver) builder = builder.overrideProvider(MAIL_DRIVER).useValue(driver);
   const moduleRef = await builder.compile();
-  const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config)));
+  const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config, observability)));
   await app.listen();
   const client = new MailGatewayClient({ address: `127.0.0.1:${port}` });
   const dataSource = app.get(DataSource);
@@ -51,6 +63,8 @@ export async function startTestGateway(
     app,
     config,
     client,
+    observability,
+    metricsUrl: `http://127.0.0.1:${app.get(ObservabilityLifecycle).metricsPort}`,
     count: async (table) => {
       const [{ count }] = await dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
       return Number(count);

@@ -1,13 +1,16 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigurationError, GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
+import { createGatewayLogger, GatewayHealth, PinoLoggerService } from '@mailgateway/observability';
 import { openOutboxDataSource, outboxDataSourceOptions, runOutboxMigrations } from '@mailgateway/outbox';
-import { createGatewayApp } from './gateway-app';
+import { createGatewayApp, createGatewayObservability } from './gateway-app';
 
 const logger = new Logger('Gateway');
 
 async function serve(config: GatewayConfig): Promise<void> {
-  const app = await createGatewayApp(config);
+  const observability = createGatewayObservability(config);
+  Logger.overrideLogger(new PinoLoggerService(observability.logger));
+  const app = await createGatewayApp(config, observability);
   await app.listen();
   const database =
     config.database.type === 'sqlite' ? `sqlite ${config.database.path}` : 'postgres (DATABASE_URL)';
@@ -19,6 +22,7 @@ async function serve(config: GatewayConfig): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    app.get(GatewayHealth).startShutdown();
     logger.log(`${signal}: stopping (deadline ${config.shutdownTimeoutMs} ms)`);
     // gRPC drains without a deadline of its own; this one is final.
     setTimeout(() => {
@@ -34,6 +38,7 @@ async function serve(config: GatewayConfig): Promise<void> {
 }
 
 async function migrate(config: GatewayConfig): Promise<void> {
+  Logger.overrideLogger(new PinoLoggerService(createGatewayLogger(config.logLevel)));
   const dataSource = await openOutboxDataSource(outboxDataSourceOptions(config.database));
   try {
     const applied = await runOutboxMigrations(dataSource);
@@ -44,6 +49,8 @@ async function migrate(config: GatewayConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // JSON lines from the first line on; the configured level applies once the settings are read.
+  Logger.overrideLogger(new PinoLoggerService(createGatewayLogger('log')));
   const config = loadGatewayConfig();
   const command = process.argv[2] ?? 'serve';
   if (command === 'serve') return serve(config);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BeforeApplicationShutdown,
@@ -7,9 +8,10 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { DeliveryTelemetry } from '@mailgateway/observability';
 import { ClaimedMessage, OutboxRepository } from '@mailgateway/outbox';
 import { DeliveryOutcome, MAIL_DRIVER, MailDriver } from './drivers/mail-driver.interface';
-import { RetryPolicy } from './retry-policy';
+import { RetryPolicy, Settlement } from './retry-policy';
 
 /** Share of the shutdown deadline given to in-flight deliveries; the rest releases their claims. */
 const DRAIN_SHARE = 0.8;
@@ -32,6 +34,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(MAIL_DRIVER) private readonly driver: MailDriver,
     private readonly retryPolicy: RetryPolicy,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly telemetry: DeliveryTelemetry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -92,6 +95,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private async attempt(claim: ClaimedMessage): Promise<void> {
+    const startedAt = performance.now();
     const settlement =
       claim.expiresAt <= Date.now()
         ? this.retryPolicy.expire(claim)
@@ -99,12 +103,14 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     if (this.abort.signal.aborted) return; // stop() has released the claim
     try {
       const recorded = await this.outbox.complete(claim, settlement.outcome, settlement.detail);
+      this.report(claim, settlement, startedAt, recorded);
       if (!recorded) {
         this.logger.warn(
           `Message ${claim.id} attempt ${claim.attempt}: outcome dropped, a newer claim owns it`,
         );
       }
     } catch (error) {
+      this.report(claim, settlement, startedAt, false);
       // The lease runs out and another attempt follows: nothing is lost, at worst sent twice.
       this.logger.error(`Message ${claim.id} attempt ${claim.attempt}: recording failed: ${describe(error)}`);
     }
@@ -123,6 +129,20 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   private async pause(ms: number): Promise<void> {
     await sleep(ms, undefined, { signal: this.idle.signal }).catch(() => undefined);
+  }
+
+  private report(claim: ClaimedMessage, settlement: Settlement, startedAt: number, recorded: boolean): void {
+    this.telemetry.attemptFinished({
+      messageId: claim.id,
+      source: claim.source,
+      attempt: claim.attempt,
+      provider: settlement.outcome.provider,
+      outcome: settlement.outcome.status,
+      detail: settlement.detail,
+      durationMs: performance.now() - startedAt,
+      acceptedAt: claim.acceptedAt,
+      recorded,
+    });
   }
 }
 
