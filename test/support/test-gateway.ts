@@ -7,6 +7,7 @@ import { Observability, ObservabilityLifecycle, ObservabilityOverrides } from '@
 import { freePort } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import {
+  closeGatewayApp,
   configureGatewayApp,
   createGatewayObservability,
   grpcServerOptions,
@@ -71,7 +72,7 @@ export async function startTestGateway(
     },
     close: async () => {
       client.close();
-      await app.close();
+      await closeGatewayApp(app);
     },
   };
 }

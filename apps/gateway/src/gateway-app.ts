@@ -8,6 +8,7 @@ import { MAIL_GATEWAY_PACKAGE, MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS } f
 import {
   CallTelemetry,
   createObservability,
+  GatewayHealth,
   Observability,
   ObservabilityOverrides,
   PinoLoggerService,
@@ -62,4 +63,13 @@ export async function createGatewayApp(
     grpcServerOptions(config, observability),
   );
   return configureGatewayApp(app);
+}
+
+/**
+ * Readiness turns NOT_SERVING first (health watchers hear it before the port closes), then the
+ * gRPC server stops taking calls and in-flight deliveries drain; /readyz answers 503 meanwhile.
+ */
+export async function closeGatewayApp(app: INestMicroservice): Promise<void> {
+  app.get(GatewayHealth).startShutdown();
+  await app.close();
 }

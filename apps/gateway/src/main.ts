@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigurationError, GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
-import { createGatewayLogger, GatewayHealth, PinoLoggerService } from '@mailgateway/observability';
+import { createGatewayLogger, PinoLoggerService } from '@mailgateway/observability';
 import { openOutboxDataSource, outboxDataSourceOptions, runOutboxMigrations } from '@mailgateway/outbox';
-import { createGatewayApp, createGatewayObservability } from './gateway-app';
+import { closeGatewayApp, createGatewayApp, createGatewayObservability } from './gateway-app';
 
 const logger = new Logger('Gateway');
 
@@ -22,14 +22,13 @@ async function serve(config: GatewayConfig): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.get(GatewayHealth).startShutdown();
     logger.log(`${signal}: stopping (deadline ${config.shutdownTimeoutMs} ms)`);
     // gRPC drains without a deadline of its own; this one is final.
     setTimeout(() => {
       logger.error('Shutdown deadline passed; exiting now');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    await app.close();
+    await closeGatewayApp(app);
     logger.log('Stopped');
     process.exit(0);
   };

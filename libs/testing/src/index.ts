@@ -4,3 +4,5 @@ export * from './mail-fixtures';
 export * from './test-database';
 export * from './wait-for';
 export * from './scripted-driver';
+export * from './grpc-probes';
+export * from './prometheus-text';
