@@ -6,3 +6,4 @@ export * from './wait-for';
 export * from './scripted-driver';
 export * from './grpc-probes';
 export * from './prometheus-text';
+export * from './fake-mail-gateway-server';
