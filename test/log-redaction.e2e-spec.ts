@@ -178,6 +178,6 @@ describe('Logs of a gateway process', () => {
       expect.objectContaining({ attempt: 1, outcome: 'retrying', provider: 'sandbox', source: 'default' }),
       expect.objectContaining({ attempt: 2, outcome: 'failed', provider: 'sandbox', source: 'default' }),
     ]);
-    expect(lines.map((line) => line.msg)).toContain('Not ready: database unreachable');
+    expect(lines.some((line) => String(line.msg).startsWith('Not ready: database'))).toBe(true);
   });
 });
