@@ -21,7 +21,7 @@ describe('The gateway process', () => {
 
       expect(code).toBe(1);
       expect(gateway.logs).toContain('GRPC_PORT:');
-      expect(gateway.logs).toContain('(got "70000")');
+      expect(gateway.messages).toContain('(got "70000")');
       expect(gateway.logs).toContain('DELIVERY_CONCURRENCY:');
       expect(gateway.logs).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
       expect(gateway.logs).not.toContain('hunter2-canary');
@@ -32,7 +32,7 @@ describe('The gateway process', () => {
       try {
         const gateway = GatewayProcess.spawn({ ...database.env, MAIL_DRIVER: 'carrier-pigeon' });
         expect((await gateway.exited).code).toBe(1);
-        expect(gateway.logs).toContain(
+        expect(gateway.messages).toContain(
           'MAIL_DRIVER: unknown driver "carrier-pigeon" (known: sandbox, http, sendgrid, postmark, flowmailer)',
         );
       } finally {

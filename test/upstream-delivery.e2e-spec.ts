@@ -1,13 +1,16 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MailGatewayClient } from '@mailgateway/client';
 import { GetMessageResponse, MessageEventType, MessageStatus } from '@mailgateway/contracts';
 import {
   aSendMailRequest,
   DATABASE_KINDS,
   FakeUpstream,
+  httpGet,
   provisionTestDatabase,
   RecordedRequest,
+  sampleValue,
   StaticHostResolver,
   TestCertificateAuthority,
   TestDatabase,
@@ -95,6 +98,14 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
     expect(upstream.requests.every((request) => request.headers.authorization === 'Bearer test-token')).toBe(
       true,
     );
+    const { body: metrics } = await httpGet(`${gateway.metricsUrl}/metrics`);
+    expect(
+      sampleValue(metrics, 'mailgateway_upstream_requests_total', { address: HEALTHY, outcome: 'success' }),
+    ).toBe(200);
+    expect(sampleValue(metrics, 'mailgateway_upstream_address_healthy', { address: REFUSING })).toBe(0);
+    expect(
+      sampleValue(metrics, 'mailgateway_upstream_failovers_total', { from_address: BLACK_HOLE }),
+    ).toBeGreaterThan(0);
     console.log(
       `[upstream failover ${kind}] delivered=${messages.length} attempts/message=${attempts / messages.length} ` +
         `requests per address: ${ALL.map((address) => `${address}=${upstream.requestsTo(address).length}`).join(' ')}`,
@@ -172,6 +183,21 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
       /altnames|certificate/i,
     );
     expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("carries the caller's trace to the upstream request", async () => {
+    gateway = await start({ TRACING_ENABLED: 'true' });
+    const traced = new MailGatewayClient({
+      address: `127.0.0.1:${gateway.config.grpc.port}`,
+      metadata: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    });
+    const { messageId } = await traced.sendMail(aSendMailRequest());
+    traced.close();
+
+    await finalState(messageId);
+
+    const [request] = upstream.requests;
+    expect(request.headers.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
   });
 
   it('sends 1,000 messages through Flowmailer on one OAuth2 token', async () => {

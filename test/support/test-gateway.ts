@@ -3,9 +3,15 @@ import { Test } from '@nestjs/testing';
 import { MailGatewayClient } from '@mailgateway/client';
 import { GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
 import { HOST_RESOLVER, HostResolver, MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
+import { Observability, ObservabilityLifecycle, ObservabilityOverrides } from '@mailgateway/observability';
 import { freePort, waitFor } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
-import { configureGatewayApp, grpcServerOptions } from '../../apps/gateway/src/gateway-app';
+import {
+  closeGatewayApp,
+  configureGatewayApp,
+  createGatewayObservability,
+  grpcServerOptions,
+} from '../../apps/gateway/src/gateway-app';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module';
 
 /** Settings that keep suites fast: short polls and retries. Tests override what they are about. */
@@ -14,12 +20,17 @@ export const FAST_DELIVERY_ENV = {
   RETRY_BASE_DELAY_MS: '20',
   RETRY_MAX_DELAY_MS: '200',
   LOG_LEVEL: 'error',
+  // Any free port: suites run side by side.
+  METRICS_PORT: '0',
 };
 
 export interface TestGateway {
   readonly app: INestMicroservice;
   readonly config: GatewayConfig;
   readonly client: MailGatewayClient;
+  readonly observability: Observability;
+  /** Where /metrics, /livez and /readyz answer, e.g. http://127.0.0.1:40123 */
+  readonly metricsUrl: string;
   /** Rows in a table of the gateway's database. */
   count(table: 'outbox_message' | 'message_event'): Promise<number>;
   /** Resolves once `expected` messages are in a final state, checking the database (cheaper than polling RPCs). */
@@ -29,11 +40,16 @@ export interface TestGateway {
 
 /**
  * The real gateway in this process, listening on a free port, called through a real gRPC client.
- * `driver` replaces the configured provider driver and `resolver` the DNS resolver, through DI.
+ * `driver` replaces the configured provider driver and `resolver` the DNS resolver, through DI;
+ * `logDestination` and `spanExporter` capture log lines and spans.
  */
 export async function startTestGateway(
   env: Record<string, string>,
-  { driver, resolver }: { driver?: MailDriver; resolver?: HostResolver } = {},
+  {
+    driver,
+    resolver,
+    ...overrides
+  }: { driver?: MailDriver; resolver?: HostResolver } & ObservabilityOverrides = {},
 ): Promise<TestGateway> {
   const port = await freePort();
   const config = loadGatewayConfig({
@@ -42,11 +58,12 @@ export async function startTestGateway(
     GRPC_PORT: String(port),
     ...env,
   });
-  let builder = Test.createTestingModule({ imports: [GatewayModule.forRoot(config)] });
+  const observability = createGatewayObservability(config, overrides);
+  let builder = Test.createTestingModule({ imports: [GatewayModule.forRoot(config, observability)] });
   if (driver) builder = builder.overrideProvider(MAIL_DRIVER).useValue(driver);
   if (resolver) builder = builder.overrideProvider(HOST_RESOLVER).useValue(resolver);
   const moduleRef = await builder.compile();
-  const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config)));
+  const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config, observability)));
   await app.listen();
   const client = new MailGatewayClient({ address: `127.0.0.1:${port}` });
   const dataSource = app.get(DataSource);
@@ -54,6 +71,8 @@ export async function startTestGateway(
     app,
     config,
     client,
+    observability,
+    metricsUrl: `http://127.0.0.1:${app.get(ObservabilityLifecycle).metricsPort}`,
     count: async (table) => {
       const [{ count }] = await dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
       return Number(count);
@@ -72,7 +91,7 @@ export async function startTestGateway(
     },
     close: async () => {
       client.close();
-      await app.close();
+      await closeGatewayApp(app);
     },
   };
 }

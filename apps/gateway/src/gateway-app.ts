@@ -1,14 +1,35 @@
-import { INestMicroservice, LogLevel } from '@nestjs/common';
+import { INestMicroservice, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
-import { GatewayConfig } from '@mailgateway/config';
+import type { Server } from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
+import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import { MAIL_GATEWAY_PACKAGE, MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@mailgateway/contracts';
+import {
+  CallTelemetry,
+  createObservability,
+  GatewayHealth,
+  Observability,
+  ObservabilityOverrides,
+  PinoLoggerService,
+} from '@mailgateway/observability';
 import { GatewayModule } from './gateway.module';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+/** The services this server answers; each also has a health status under its full name. */
+export const SERVED_SERVICES = [`${MAIL_GATEWAY_PACKAGE}.MailGateway`];
 
-export function grpcServerOptions(config: GatewayConfig): GrpcOptions & { logger: LogLevel[] } {
+export function createGatewayObservability(
+  config: GatewayConfig,
+  overrides?: ObservabilityOverrides,
+): Observability {
+  return createObservability(config, SERVED_SERVICES, overrides);
+}
+
+export function grpcServerOptions(
+  config: GatewayConfig,
+  observability: Observability,
+): GrpcOptions & { logger: LoggerService } {
   return {
     transport: Transport.GRPC,
     options: {
@@ -20,17 +41,35 @@ export function grpcServerOptions(config: GatewayConfig): GrpcOptions & { logger
       // anything larger still gets RESOURCE_EXHAUSTED from grpc-js rather than a dropped connection.
       maxReceiveMessageLength: config.grpc.maxReceiveMessageBytes,
       gracefulShutdown: true,
+      // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
+      onLoadPackageDefinition: (definition: PackageDefinition, server: Server) =>
+        observability.health.addToServer(server, definition),
     },
-    logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    logger: new PinoLoggerService(observability.logger),
   };
 }
 
 export function configureGatewayApp(app: INestMicroservice): INestMicroservice {
-  return app.useGlobalFilters(new GrpcExceptionFilter());
+  return app.useGlobalFilters(new GrpcExceptionFilter(app.get(CallTelemetry), app.get(GATEWAY_CONFIG)));
 }
 
-/** Builds the gateway (gRPC server, outbox, delivery loop) without starting it. */
-export async function createGatewayApp(config: GatewayConfig): Promise<INestMicroservice> {
-  const app = await NestFactory.createMicroservice(GatewayModule.forRoot(config), grpcServerOptions(config));
+/** Builds the gateway (gRPC server, outbox, delivery loop, probes, metrics) without starting it. */
+export async function createGatewayApp(
+  config: GatewayConfig,
+  observability: Observability = createGatewayObservability(config),
+): Promise<INestMicroservice> {
+  const app = await NestFactory.createMicroservice(
+    GatewayModule.forRoot(config, observability),
+    grpcServerOptions(config, observability),
+  );
   return configureGatewayApp(app);
+}
+
+/**
+ * Readiness turns NOT_SERVING first (health watchers hear it before the port closes), then the
+ * gRPC server stops taking calls and in-flight deliveries drain; /readyz answers 503 meanwhile.
+ */
+export async function closeGatewayApp(app: INestMicroservice): Promise<void> {
+  app.get(GatewayHealth).startShutdown();
+  await app.close();
 }

@@ -1,14 +1,22 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, GatewayConfig } from '@mailgateway/config';
 import { DeliveryModule } from '@mailgateway/delivery';
+import { Observability, ObservabilityModule } from '@mailgateway/observability';
 import { MailModule } from './mail/mail.module';
+import { OperationsModule } from './operations/operations.module';
 
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
+  static forRoot(config: GatewayConfig, observability: Observability): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [ConfigModule.forRoot(config), MailModule, DeliveryModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        ObservabilityModule.forRoot(observability),
+        MailModule,
+        DeliveryModule,
+        OperationsModule,
+      ],
     };
   }
 }

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { status } from '@grpc/grpc-js';
+import type { GatewayConfig } from '@mailgateway/config';
+import { CallTelemetry, GrpcCall } from '@mailgateway/observability';
 import { ValidationException } from '@mailgateway/validation';
 import { Observable, throwError } from 'rxjs';
 import { IdempotencyConflictException, MessageNotFoundException } from './mail/mail.exceptions';
@@ -10,6 +12,8 @@ interface GrpcError {
   code: status;
   message: string;
 }
+
+type MappedError = GrpcError & { errorId?: string };
 
 /** Database faults a caller should retry: the database is down, restarting, or out of space. */
 const UNAVAILABLE_CODES = new Set([
@@ -32,17 +36,26 @@ const UNAVAILABLE_CODES = new Set([
 
 /**
  * The one place errors become gRPC statuses. Anything unexpected is logged with an id and reaches
- * the caller as INTERNAL with that id, never as UNKNOWN and never with its inner details.
+ * the caller as INTERNAL with that id, never as UNKNOWN and never with its inner details. It also
+ * closes the call's telemetry, for calls refused before the handler (guards) as well.
  */
 @Catch()
 export class GrpcExceptionFilter implements RpcExceptionFilter {
   private readonly logger = new Logger('GrpcExceptionFilter');
 
-  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
-    return throwError(() => this.toGrpcError(exception));
+  constructor(
+    private readonly telemetry: CallTelemetry,
+    private readonly config: Pick<GatewayConfig, 'defaultSource'>,
+  ) {}
+
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> {
+    const { errorId, ...error } = this.toGrpcError(exception);
+    const call = host.getType() === 'rpc' ? host.getArgByIndex<GrpcCall>(2) : undefined;
+    this.telemetry.end(call, error.code, { source: this.config.defaultSource, errorId });
+    return throwError(() => error);
   }
 
-  private toGrpcError(exception: unknown): GrpcError {
+  private toGrpcError(exception: unknown): MappedError {
     if (exception instanceof ValidationException) {
       return { code: status.INVALID_ARGUMENT, message: exception.message };
     }
@@ -62,7 +75,7 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     }
     const errorId = randomUUID();
     this.logger.error(`Internal error ${errorId}: ${describe(exception)}`, (exception as Error)?.stack);
-    return { code: status.INTERNAL, message: `internal error (id ${errorId})` };
+    return { code: status.INTERNAL, message: `internal error (id ${errorId})`, errorId };
   }
 }
 

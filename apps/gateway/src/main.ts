@@ -1,13 +1,16 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigurationError, GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
+import { createGatewayLogger, PinoLoggerService } from '@mailgateway/observability';
 import { openOutboxDataSource, outboxDataSourceOptions, runOutboxMigrations } from '@mailgateway/outbox';
-import { createGatewayApp } from './gateway-app';
+import { closeGatewayApp, createGatewayApp, createGatewayObservability } from './gateway-app';
 
 const logger = new Logger('Gateway');
 
 async function serve(config: GatewayConfig): Promise<void> {
-  const app = await createGatewayApp(config);
+  const observability = createGatewayObservability(config);
+  Logger.overrideLogger(new PinoLoggerService(observability.logger));
+  const app = await createGatewayApp(config, observability);
   await app.listen();
   const database =
     config.database.type === 'sqlite' ? `sqlite ${config.database.path}` : 'postgres (DATABASE_URL)';
@@ -25,7 +28,7 @@ async function serve(config: GatewayConfig): Promise<void> {
       logger.error('Shutdown deadline passed; exiting now');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    await app.close();
+    await closeGatewayApp(app);
     logger.log('Stopped');
     process.exit(0);
   };
@@ -34,6 +37,7 @@ async function serve(config: GatewayConfig): Promise<void> {
 }
 
 async function migrate(config: GatewayConfig): Promise<void> {
+  Logger.overrideLogger(new PinoLoggerService(createGatewayLogger(config.logLevel)));
   const dataSource = await openOutboxDataSource(outboxDataSourceOptions(config.database));
   try {
     const applied = await runOutboxMigrations(dataSource);
@@ -44,6 +48,8 @@ async function migrate(config: GatewayConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // JSON lines from the first line on; the configured level applies once the settings are read.
+  Logger.overrideLogger(new PinoLoggerService(createGatewayLogger('log')));
   const config = loadGatewayConfig();
   const command = process.argv[2] ?? 'serve';
   if (command === 'serve') return serve(config);

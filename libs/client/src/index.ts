@@ -1,1 +1,2 @@
 export * from './mail-gateway.client';
+export { advisedRetryDelayMs, encodeRetryInfoStatus, STATUS_DETAILS_KEY } from './rpc-status-details';

@@ -1,15 +1,19 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChannelCredentials,
   credentials,
   loadPackageDefinition,
   Metadata,
   ServiceError,
+  status,
 } from '@grpc/grpc-js';
 import type { Client, ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import {
   GetMessageRequest,
   GetMessageResponse,
+  Mail,
   MAIL_GATEWAY_PROTO_PATH,
   PROTO_LOADER_OPTIONS,
   SendMailBatchRequest,
@@ -17,15 +21,35 @@ import {
   SendMailRequest,
   SendMailResponse,
 } from '@mailgateway/contracts';
+import { advisedRetryDelayMs } from './rpc-status-details';
+
+export interface RetryOptions {
+  /** Attempts per logical call, the first included. 1 turns retries off. */
+  readonly maxAttempts?: number;
+  /** First backoff when the server gives no advice; doubles per retry (full jitter). */
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
 
 export interface MailGatewayClientOptions {
   /** host:port of the gateway. */
   readonly address: string;
   readonly credentials?: ChannelCredentials;
-  /** Deadline of each call. */
+  /** Deadline of each logical call, its retries included. */
   readonly deadlineMs?: number;
   /** Sent with every call (e.g. authorization). */
   readonly metadata?: Readonly<Record<string, string>>;
+  readonly retry?: RetryOptions;
+}
+
+export interface CallOptions {
+  /** Overrides the client's deadline for this call. */
+  readonly deadlineMs?: number;
+}
+
+export interface SendOptions extends CallOptions {
+  /** The key of this logical send; one is generated when absent. */
+  readonly idempotencyKey?: string;
 }
 
 type Unary<Request, Response> = (
@@ -41,6 +65,9 @@ interface MailGatewayStub extends Client {
   getMessage: Unary<GetMessageRequest, GetMessageResponse>;
 }
 
+/** Worth another attempt: the server is briefly down or asked the caller to slow down. */
+const RETRYABLE = new Set<status>([status.UNAVAILABLE, status.RESOURCE_EXHAUSTED]);
+
 let serviceConstructor: ServiceClientConstructor | undefined;
 
 function mailGatewayService(): ServiceClientConstructor {
@@ -52,11 +79,17 @@ function mailGatewayService(): ServiceClientConstructor {
   return serviceConstructor;
 }
 
-/** A typed, promise-based client of the MailGateway service over @grpc/grpc-js. */
+/**
+ * A typed, promise-based client of the MailGateway service over @grpc/grpc-js. Calls retry on
+ * UNAVAILABLE and RESOURCE_EXHAUSTED within their deadline, waiting as long as the server advises
+ * (google.rpc.RetryInfo, else `retry-after`). Sends always carry an idempotency key, the same on
+ * every attempt, so a retry after a lost answer returns the first message instead of a second one.
+ */
 export class MailGatewayClient {
   private readonly stub: MailGatewayStub;
   private readonly deadlineMs: number;
   private readonly metadata: Readonly<Record<string, string>>;
+  private readonly retry: Required<RetryOptions>;
 
   constructor(options: MailGatewayClientOptions) {
     const Service = mailGatewayService();
@@ -65,28 +98,73 @@ export class MailGatewayClient {
     }) as unknown as MailGatewayStub;
     this.deadlineMs = options.deadlineMs ?? 10_000;
     this.metadata = options.metadata ?? {};
+    this.retry = {
+      maxAttempts: options.retry?.maxAttempts ?? 5,
+      initialBackoffMs: options.retry?.initialBackoffMs ?? 100,
+      maxBackoffMs: options.retry?.maxBackoffMs ?? 5_000,
+    };
   }
 
-  sendMail(request: SendMailRequest): Promise<SendMailResponse> {
-    return this.call(this.stub.sendMail, request);
+  /** One logical send of `mail`: one idempotency key for all its attempts. */
+  send(mail: Mail, options: SendOptions = {}): Promise<SendMailResponse> {
+    return this.sendMail({ mail, idempotencyKey: options.idempotencyKey ?? '' }, options);
   }
 
-  sendMailBatch(request: SendMailBatchRequest): Promise<SendMailBatchResponse> {
-    return this.call(this.stub.sendMailBatch, request);
+  sendMail(request: SendMailRequest, options: CallOptions = {}): Promise<SendMailResponse> {
+    const keyed = { ...request, idempotencyKey: request.idempotencyKey || randomUUID() };
+    return this.call(this.stub.sendMail, keyed, options);
   }
 
-  getMessage(request: GetMessageRequest): Promise<GetMessageResponse> {
-    return this.call(this.stub.getMessage, request);
+  sendMailBatch(request: SendMailBatchRequest, options: CallOptions = {}): Promise<SendMailBatchResponse> {
+    const items = request.items.map((item) => ({
+      ...item,
+      idempotencyKey: item.idempotencyKey || randomUUID(),
+    }));
+    return this.call(this.stub.sendMailBatch, { ...request, items }, options);
+  }
+
+  getMessage(request: GetMessageRequest, options: CallOptions = {}): Promise<GetMessageResponse> {
+    return this.call(this.stub.getMessage, request, options);
   }
 
   close(): void {
     this.stub.close();
   }
 
-  private call<Request, Response>(method: Unary<Request, Response>, request: Request): Promise<Response> {
+  private async call<Request, Response>(
+    method: Unary<Request, Response>,
+    request: Request,
+    options: CallOptions,
+  ): Promise<Response> {
+    const deadline = Date.now() + (options.deadlineMs ?? this.deadlineMs);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(method, request, new Date(deadline));
+      } catch (error) {
+        const serviceError = error as ServiceError;
+        if (!RETRYABLE.has(serviceError.code) || attempt >= this.retry.maxAttempts) throw error;
+        const delayMs = this.delayBeforeRetry(attempt, advisedRetryDelayMs(serviceError.metadata));
+        // Waiting past the deadline would only end in DEADLINE_EXCEEDED: the caller gets the cause.
+        if (Date.now() + delayMs >= deadline) throw error;
+        await sleep(delayMs);
+      }
+    }
+  }
+
+  /** The server's advice when it gave one (never less), otherwise exponential backoff with full jitter. */
+  private delayBeforeRetry(attempt: number, advisedMs: number | undefined): number {
+    if (advisedMs !== undefined) return advisedMs + Math.round(Math.random() * advisedMs * 0.1);
+    const ceiling = Math.min(this.retry.maxBackoffMs, this.retry.initialBackoffMs * 2 ** (attempt - 1));
+    return Math.round(Math.random() * ceiling);
+  }
+
+  private once<Request, Response>(
+    method: Unary<Request, Response>,
+    request: Request,
+    deadline: Date,
+  ): Promise<Response> {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(this.metadata)) metadata.set(key, value);
-    const deadline = new Date(Date.now() + this.deadlineMs);
     return new Promise((resolve, reject) => {
       method.call(this.stub, request, metadata, { deadline }, (error, response) =>
         error ? reject(error) : resolve(response),

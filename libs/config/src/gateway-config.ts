@@ -38,6 +38,13 @@ export interface GatewayConfig {
   readonly defaultSource: string;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: SettingValues['LOG_LEVEL'];
+  readonly health: { readonly checkIntervalMs: number };
+  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly tracing: {
+    readonly enabled: boolean;
+    readonly otlpEndpoint?: string;
+    readonly serviceName: string;
+  };
 }
 
 /** How the gateway talks to every upstream host (provider APIs, token endpoints). */
@@ -162,6 +169,13 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     defaultSource: values.DEFAULT_SOURCE,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL,
+    health: { checkIntervalMs: values.HEALTH_CHECK_INTERVAL_MS },
+    metrics: { enabled: values.METRICS_ENABLED, host: values.METRICS_HOST, port: values.METRICS_PORT },
+    tracing: {
+      enabled: values.TRACING_ENABLED || values.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined,
+      otlpEndpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: values.OTEL_SERVICE_NAME,
+    },
   };
 }
 

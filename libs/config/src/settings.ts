@@ -233,8 +233,39 @@ export const settings = {
     schema: integer(100, 600_000).default(25_000),
   }),
   LOG_LEVEL: setting({
-    description: 'Least severe log level written.',
+    description:
+      'Least severe log level written, as JSON lines on stdout ("log" is pino\'s "info", "verbose" its "trace").',
     schema: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  }),
+  HEALTH_CHECK_INTERVAL_MS: setting({
+    description:
+      'How often readiness is re-checked (database reachable, schema current); gRPC health and /readyz report the result.',
+    schema: integer(100, 300_000).default(5_000),
+  }),
+  METRICS_ENABLED: setting({
+    description: 'Serve Prometheus metrics (/metrics) and HTTP probes (/livez, /readyz).',
+    schema: boolean.default(true),
+  }),
+  METRICS_HOST: setting({
+    description: 'Address the metrics and probe HTTP server binds to (0.0.0.0 in containers).',
+    schema: z.string().min(1).default('127.0.0.1'),
+  }),
+  METRICS_PORT: setting({
+    description: 'Port of the metrics and probe HTTP server; 0 picks a free port (logged at start).',
+    schema: integer(0, 65535).default(9464),
+  }),
+  TRACING_ENABLED: setting({
+    description:
+      "Create a span per gRPC call, continuing the caller's W3C traceparent, and store the trace context with each message for its delivery. On when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
+    schema: boolean.default(false),
+  }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting({
+    description: 'OTLP/HTTP collector base URL (traces go to <url>/v1/traces). Setting it turns tracing on.',
+    schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  }),
+  OTEL_SERVICE_NAME: setting({
+    description: 'service.name of the spans.',
+    schema: z.string().min(1).default('mailgateway'),
   }),
 };
 

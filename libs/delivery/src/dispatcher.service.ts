@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BeforeApplicationShutdown,
@@ -8,6 +9,7 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { DeliveryTelemetry } from '@mailgateway/observability';
 import { ClaimedMessage, OutboxRepository } from '@mailgateway/outbox';
 import {
   DeliveryOutcome,
@@ -15,7 +17,8 @@ import {
   MAIL_DRIVER,
   MailDriver,
 } from './drivers/mail-driver.interface';
-import { RetryPolicy } from './retry-policy';
+import { RetryPolicy, Settlement } from './retry-policy';
+import { withTraceparent } from './upstream';
 
 /** Share of the shutdown deadline given to in-flight deliveries; the rest releases their claims. */
 const DRAIN_SHARE = 0.8;
@@ -39,6 +42,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(FALLBACK_MAIL_DRIVER) private readonly fallbackDriver: MailDriver | null,
     private readonly retryPolicy: RetryPolicy,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly telemetry: DeliveryTelemetry,
   ) {
     // Every in-flight send listens to this one signal; that many listeners is by design, not a leak.
     setMaxListeners(this.config.delivery.concurrency * 4 + 10, this.abort.signal);
@@ -105,6 +109,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private async attempt(claim: ClaimedMessage): Promise<void> {
+    const startedAt = performance.now();
     const driver = this.driverFor(claim);
     const settlement =
       claim.expiresAt <= Date.now()
@@ -113,12 +118,14 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     if (this.abort.signal.aborted) return; // stop() has released the claim
     try {
       const recorded = await this.outbox.complete(claim, settlement.outcome, settlement.detail);
+      this.report(claim, settlement, startedAt, recorded);
       if (!recorded) {
         this.logger.warn(
           `Message ${claim.id} attempt ${claim.attempt}: outcome dropped, a newer claim owns it`,
         );
       }
     } catch (error) {
+      this.report(claim, settlement, startedAt, false);
       // The lease runs out and another attempt follows: nothing is lost, at worst sent twice.
       this.logger.error(`Message ${claim.id} attempt ${claim.attempt}: recording failed: ${describe(error)}`);
     }
@@ -134,10 +141,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   private async send(driver: MailDriver, claim: ClaimedMessage): Promise<DeliveryOutcome> {
     try {
-      return await driver.send(
-        { id: claim.id, attempt: claim.attempt, idempotencyKey: claim.id, mail: claim.mail },
-        this.abort.signal,
-      );
+      const message = { id: claim.id, attempt: claim.attempt, idempotencyKey: claim.id, mail: claim.mail };
+      return await withTraceparent(claim.traceparent, () => driver.send(message, this.abort.signal));
     } catch (error) {
       return { kind: 'retry', reason: `driver error: ${describe(error)}` };
     }
@@ -145,6 +150,20 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   private async pause(ms: number): Promise<void> {
     await sleep(ms, undefined, { signal: this.idle.signal }).catch(() => undefined);
+  }
+
+  private report(claim: ClaimedMessage, settlement: Settlement, startedAt: number, recorded: boolean): void {
+    this.telemetry.attemptFinished({
+      messageId: claim.id,
+      source: claim.source,
+      attempt: claim.attempt,
+      provider: settlement.outcome.provider,
+      outcome: settlement.outcome.status,
+      detail: settlement.detail,
+      durationMs: performance.now() - startedAt,
+      acceptedAt: claim.acceptedAt,
+      recorded,
+    });
   }
 }
 

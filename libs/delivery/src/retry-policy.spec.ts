@@ -19,6 +19,7 @@ describe(RetryPolicy.name, () => {
     leaseToken: attempt,
     acceptedAt: now - 1000,
     expiresAt,
+    traceparent: null,
   });
   let sut: RetryPolicy;
   let random: jest.SpyInstance;

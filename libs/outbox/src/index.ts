@@ -1,5 +1,6 @@
 export * from './outbox.module';
 export * from './outbox.repository';
+export * from './outbox-monitor';
 export * from './message-status';
 export { OutboxMessageEntity } from './entities/outbox-message.entity';
 export { MessageEventEntity } from './entities/message-event.entity';

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import { DataSourceOptions } from 'typeorm';
 import { openOutboxDataSource, outboxDataSourceOptions, prepareOutboxSchema } from './outbox-data-source';
+import { OutboxMonitor } from './outbox-monitor';
 import { OutboxRepository } from './outbox.repository';
 import { TransactionRunner } from './transaction-runner';
 
@@ -28,7 +29,7 @@ import { TransactionRunner } from './transaction-runner';
       },
     }),
   ],
-  providers: [TransactionRunner, OutboxRepository],
-  exports: [OutboxRepository],
+  providers: [TransactionRunner, OutboxRepository, OutboxMonitor],
+  exports: [OutboxRepository, OutboxMonitor],
 })
 export class OutboxModule {}

@@ -14,6 +14,8 @@ export interface EnqueueRequest {
   readonly source: string;
   readonly idempotencyKey: string | null;
   readonly mail: Mail;
+  /** W3C traceparent to continue at delivery time, if the call was traced. */
+  readonly traceparent?: string | null;
 }
 
 export type EnqueueResult =
@@ -35,6 +37,8 @@ export interface ClaimedMessage {
   readonly leaseToken: number;
   readonly acceptedAt: number;
   readonly expiresAt: number;
+  /** W3C traceparent of the accepting call: the upstream request carries it on. */
+  readonly traceparent: string | null;
 }
 
 export type AttemptOutcome =
@@ -153,7 +157,7 @@ export class OutboxRepository {
                           AND next_attempt_at <= ${at(3)}
                         ORDER BY next_attempt_at
                         LIMIT ${at(4)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          RETURNING id, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at`,
+          RETURNING id, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at, traceparent`,
         [now + leaseMs, now, now, limit],
       );
       if (rows.records.length === 0) return [];
@@ -290,6 +294,7 @@ export class OutboxRepository {
       provider: null,
       providerMessageId: null,
       lastError: null,
+      traceparent: request.traceparent ?? null,
     });
   }
 
@@ -354,6 +359,7 @@ interface ClaimedRow {
   lease_token: number;
   accepted_at: string | number;
   expires_at: string | number;
+  traceparent: string | null;
 }
 
 function toClaimedMessage(row: ClaimedRow): ClaimedMessage {
@@ -366,6 +372,7 @@ function toClaimedMessage(row: ClaimedRow): ClaimedMessage {
     leaseToken: row.lease_token,
     acceptedAt: Number(row.accepted_at),
     expiresAt: Number(row.expires_at),
+    traceparent: row.traceparent ?? null,
   };
 }
 

@@ -16,11 +16,14 @@ export class GatewayProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Starts `main.js [command]` with exactly `env` (plus PATH) and no wait. */
+  /**
+   * Starts `main.js [command]` with exactly `env` (plus PATH) and no wait. Metrics listen on any
+   * free port unless `env` names one (see metricsUrl).
+   */
   static spawn(env: Readonly<Record<string, string>>, command?: string): GatewayProcess {
     if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run \`npm run build\` first`);
     const child = spawn(process.execPath, [GATEWAY_MAIN, ...(command ? [command] : [])], {
-      env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
+      env: { PATH: process.env.PATH, NO_COLOR: '1', METRICS_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new GatewayProcess(child);
@@ -49,8 +52,36 @@ export class GatewayProcess {
     return this.child.pid!;
   }
 
+  /** Everything the process wrote to stdout and stderr, as written (JSON lines). */
   get logs(): string {
     return this.output;
+  }
+
+  /** The log lines parsed; lines that are not JSON come back as `{ msg: line }`. */
+  get logLines(): Record<string, unknown>[] {
+    return this.output
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return { msg: line };
+        }
+      });
+  }
+
+  /** The `msg` of every log line, one a line: what a person reads. */
+  get messages(): string {
+    return this.logLines.map((line) => String(line.msg ?? '')).join('\n');
+  }
+
+  /** Base URL of /metrics, /livez and /readyz, from the gateway's start-up line. */
+  get metricsUrl(): string {
+    const match = /metrics and probes on (http:\/\/[^\s]+) /.exec(this.messages);
+    if (!match)
+      throw new Error(`the gateway has not announced its metrics port. Its output:\n${this.output}`);
+    return match[1];
   }
 
   kill(signal: NodeJS.Signals): void {

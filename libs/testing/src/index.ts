@@ -9,3 +9,6 @@ export * from './static-host-resolver';
 export * from './test-certificates';
 export * from './upstream-log';
 export * from './scripted-upstream';
+export * from './grpc-probes';
+export * from './prometheus-text';
+export * from './fake-mail-gateway-server';

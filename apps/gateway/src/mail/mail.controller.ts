@@ -12,6 +12,7 @@ import {
   SendMailRequest,
   SendMailResponse,
 } from '@mailgateway/contracts';
+import { Tracing } from '@mailgateway/observability';
 import { OutboxRepository } from '@mailgateway/outbox';
 import { MailValidator, ValidationException } from '@mailgateway/validation';
 import { IdempotencyConflictException, MessageNotFoundException } from './mail.exceptions';
@@ -27,6 +28,7 @@ export class MailController implements MailGatewayController {
     private readonly validator: MailValidator,
     private readonly outbox: OutboxRepository,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly tracing: Tracing,
   ) {}
 
   async sendMail(request: SendMailRequest): Promise<SendMailResponse> {
@@ -88,6 +90,8 @@ export class MailController implements MailGatewayController {
       source: this.config.defaultSource,
       idempotencyKey: request.idempotencyKey || null,
       mail: request.mail as Mail,
+      // The call's span (a child of the caller's), so the upstream request continues the trace.
+      traceparent: this.tracing.currentTraceparent(),
     };
   }
 }

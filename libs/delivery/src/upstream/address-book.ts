@@ -61,15 +61,16 @@ export class AddressBook {
     return undefined;
   }
 
-  connected(address: string): void {
-    this.entries.get(address)?.health.succeeded();
-  }
-
   sent(address: string): void {
     const entry = this.entries.get(address);
     if (entry) entry.requests++;
   }
 
+  isHealthy(address: string): boolean {
+    return this.entries.get(address)?.health.healthy ?? true;
+  }
+
+  /** The address opened a connection or answered a request. */
   answered(address: string): void {
     this.entries.get(address)?.health.succeeded();
   }

@@ -4,9 +4,11 @@ import { isIP, Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Logger } from '@nestjs/common';
 import type { UpstreamConfig } from '@mailgateway/config';
+import type { GatewayMetrics } from '@mailgateway/observability';
 import { buildConnector, errors, Pool } from 'undici';
 import { AddressBook, AddressStatistics } from './address-book';
 import type { HostResolver } from './host-resolver';
+import { currentTraceparent } from './trace-context';
 import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from './upstream.errors';
 import type { UpstreamHttpClient, UpstreamRequest, UpstreamResponse } from './upstream.types';
 
@@ -41,6 +43,7 @@ export class UpstreamClient implements UpstreamHttpClient {
     readonly origin: string,
     private readonly config: UpstreamConfig,
     private readonly resolver: HostResolver,
+    private readonly metrics?: GatewayMetrics,
   ) {
     this.url = new URL(origin);
     this.hostname = this.url.hostname.replace(/^\[|\]$/g, '');
@@ -86,10 +89,11 @@ export class UpstreamClient implements UpstreamHttpClient {
   }
 
   private async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const traceparent = currentTraceparent();
     const response = await this.pool.request({
       method: request.method,
       path: request.path,
-      headers: request.headers,
+      headers: traceparent ? { traceparent, ...request.headers } : request.headers,
       body: request.body,
       signal: request.signal,
     });
@@ -138,13 +142,17 @@ export class UpstreamClient implements UpstreamHttpClient {
     const servername = isIP(this.hostname) ? undefined : this.hostname;
     this.connectToAddress({ ...options, hostname: address, host: address, servername }, (error, socket) => {
       if (error) {
-        this.addresses.failed(address, Date.now());
+        this.addressFailed(
+          address,
+          error instanceof errors.ConnectTimeoutError ? 'timeout' : 'connect_error',
+        );
+        this.metrics?.recordUpstreamFailover(address);
         const problem = `${address}: ${describe(error)}`;
         this.logger.warn(`Upstream ${this.hostname} at ${problem}`);
         this.connectToNextAddress(options, callback, tried, problem);
         return;
       }
-      this.addresses.connected(address);
+      this.addressAnswered(address);
       callback(null, socket!);
     });
   }
@@ -166,14 +174,34 @@ export class UpstreamClient implements UpstreamHttpClient {
       this.requestAddresses.set(request, socket.remoteAddress);
       this.addresses.sent(socket.remoteAddress);
     });
-    listen<{ request: UndiciRequest }>('undici:request:headers', ({ request }) => {
+    listen<{ request: UndiciRequest; response: { statusCode: number } }>(
+      'undici:request:headers',
+      ({ request, response }) => {
+        const address = this.requestAddresses.get(request);
+        if (!address) return;
+        this.addressAnswered(address);
+        this.metrics?.recordUpstreamRequest(address, response.statusCode >= 500 ? 'http_error' : 'success');
+      },
+    );
+    listen<{ request: UndiciRequest; error: unknown }>('undici:request:error', ({ request, error }) => {
       const address = this.requestAddresses.get(request);
-      if (address) this.addresses.answered(address);
+      if (!address) return;
+      const timedOut =
+        error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError;
+      this.addressFailed(address, timedOut ? 'timeout' : 'error');
     });
-    listen<{ request: UndiciRequest }>('undici:request:error', ({ request }) => {
-      const address = this.requestAddresses.get(request);
-      if (address) this.addresses.failed(address, Date.now());
-    });
+  }
+
+  private addressAnswered(address: string): void {
+    const wasHealthy = this.addresses.isHealthy(address);
+    this.addresses.answered(address);
+    if (!wasHealthy) this.metrics?.recordUpstreamAddressHealth(address, true);
+  }
+
+  private addressFailed(address: string, outcome: 'timeout' | 'connect_error' | 'error'): void {
+    this.addresses.failed(address, Date.now());
+    this.metrics?.recordUpstreamRequest(address, outcome);
+    this.metrics?.recordUpstreamAddressHealth(address, false);
   }
 
   private ensureResolved(): Promise<void> {

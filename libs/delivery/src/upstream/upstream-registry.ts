@@ -1,5 +1,6 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { GatewayMetrics } from '@mailgateway/observability';
 import { HOST_RESOLVER, HostResolver } from './host-resolver';
 import { UpstreamClient } from './upstream-client';
 import type { UpstreamHttpClient } from './upstream.types';
@@ -12,6 +13,7 @@ export class UpstreamRegistry implements OnModuleDestroy {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(HOST_RESOLVER) private readonly resolver: HostResolver,
+    @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
 
   /** The client for the origin of `url` (scheme, host and port; the path is ignored). */
@@ -19,7 +21,7 @@ export class UpstreamRegistry implements OnModuleDestroy {
     const origin = new URL(url).origin;
     let client = this.clients.get(origin);
     if (!client) {
-      client = new UpstreamClient(origin, this.config.upstream, this.resolver);
+      client = new UpstreamClient(origin, this.config.upstream, this.resolver, this.metrics);
       this.clients.set(origin, client);
     }
     return client;

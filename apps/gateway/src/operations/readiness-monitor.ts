@@ -1,0 +1,50 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { GatewayHealth, GatewayMetrics } from '@mailgateway/observability';
+import { OutboxMonitor } from '@mailgateway/outbox';
+
+/**
+ * Re-checks readiness (database answers, schema current) every HEALTH_CHECK_INTERVAL_MS and feeds
+ * the outbox gauges. A replica whose database is gone stops receiving traffic; it stays alive.
+ */
+@Injectable()
+export class ReadinessMonitor implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(ReadinessMonitor.name);
+  private timer: NodeJS.Timeout | undefined;
+  private checking = false;
+  private lastReason: string | null | undefined;
+
+  constructor(
+    private readonly outbox: OutboxMonitor,
+    private readonly health: GatewayHealth,
+    private readonly metrics: GatewayMetrics,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.metrics.setOutboxDepthReader(() => this.outbox.depth());
+    await this.check();
+    this.timer = setInterval(() => void this.check(), this.config.health.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async check(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const reason = await this.outbox.notReadyReason();
+      if (reason !== this.lastReason) {
+        if (reason) this.logger.warn(`Not ready: ${reason}`);
+        else this.logger.log('Ready');
+        this.lastReason = reason;
+      }
+      this.health.setReady(reason === null, reason ?? '');
+    } finally {
+      this.checking = false;
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { ServiceError, status } from '@grpc/grpc-js';
+import { aMail, FakeAnswer, FakeMailGatewayServer } from '@mailgateway/testing';
+import { MailGatewayClient, MailGatewayClientOptions } from './mail-gateway.client';
+
+describe(MailGatewayClient.name, () => {
+  let server: FakeMailGatewayServer | undefined;
+  let sut: MailGatewayClient | undefined;
+
+  const start = async (
+    script: (call: { index: number; idempotencyKey: string }) => FakeAnswer,
+    options: Partial<MailGatewayClientOptions> = {},
+  ) => {
+    server = await FakeMailGatewayServer.start(script);
+    sut = new MailGatewayClient({ address: server.address, ...options });
+    return { server, sut };
+  };
+
+  afterEach(() => {
+    sut?.close();
+    server?.close();
+    sut = server = undefined;
+  });
+
+  it('retries through a throttled window, waiting as advised, without creating a duplicate', async () => {
+    const advisedMs = 100;
+    let windowEndsAt = 0;
+    const { server, sut } = await start(({ index }) => {
+      if (index === 0) windowEndsAt = Date.now() + 300;
+      return Date.now() < windowEndsAt ? { kind: 'throttled', retryDelayMs: advisedMs } : { kind: 'ok' };
+    });
+
+    const sent = await Promise.all([sut.send(aMail()), sut.send(aMail()), sut.send(aMail())]);
+
+    expect(new Set(sent.map(({ messageId }) => messageId)).size).toBe(3);
+    expect(sent.every(({ replayed }) => !replayed)).toBe(true);
+    expect(server.messages.size).toBe(3);
+    const keys = [...server.messages.keys()];
+    expect(new Set(server.calls.map((call) => call.idempotencyKey))).toEqual(new Set(keys));
+    for (const key of keys) {
+      const calls = server.callsFor(key);
+      expect(calls.length).toBeGreaterThan(1);
+      expect(calls.at(-1)!.answer.kind).toBe('ok');
+      // Each retry came no sooner than the server advised after the answer before it.
+      for (let index = 1; index < calls.length; index++) {
+        expect(calls[index].answeredAt - calls[index - 1].answeredAt).toBeGreaterThanOrEqual(advisedMs);
+      }
+    }
+  });
+
+  it('honours a retry-after entry when the status carries no RetryInfo', async () => {
+    const { server, sut } = await start(({ index }) =>
+      index === 0 ? { kind: 'throttled', retryDelayMs: 250, via: 'retry-after' } : { kind: 'ok' },
+    );
+
+    await sut.send(aMail());
+
+    expect(server.calls).toHaveLength(2);
+    expect(server.calls[1].answeredAt - server.calls[0].answeredAt).toBeGreaterThanOrEqual(250);
+  });
+
+  it('keeps the idempotency key across a retry after a lost answer, so the message exists once', async () => {
+    const { server, sut } = await start(({ index }) =>
+      index === 0 ? { kind: 'unavailable', committed: true } : { kind: 'ok' },
+    );
+
+    const sent = await sut.send(aMail());
+
+    expect(server.calls).toHaveLength(2);
+    expect(server.calls[0].idempotencyKey).toBe(server.calls[1].idempotencyKey);
+    expect(server.messages.size).toBe(1);
+    expect(sent).toMatchObject({
+      messageId: server.messages.get(server.calls[0].idempotencyKey),
+      replayed: true,
+    });
+  });
+
+  it("uses the caller's idempotency key when it gives one", async () => {
+    const { server, sut } = await start(() => ({ kind: 'ok' }));
+    await sut.send(aMail(), { idempotencyKey: 'invoice-42' });
+    await sut.sendMail({ mail: aMail(), idempotencyKey: 'invoice-43' });
+    expect(server.calls.map((call) => call.idempotencyKey)).toEqual(['invoice-42', 'invoice-43']);
+  });
+
+  it('does not retry other errors', async () => {
+    const { server, sut } = await start(() => ({ kind: 'invalid' }));
+    const error = (await sut.send(aMail()).catch((caught: unknown) => caught)) as ServiceError;
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(server.calls).toHaveLength(1);
+  });
+
+  it('stops after maxAttempts and answers with the last error', async () => {
+    const { server, sut } = await start(() => ({ kind: 'unavailable' }), {
+      retry: { maxAttempts: 3, initialBackoffMs: 1 },
+    });
+    const error = (await sut.send(aMail()).catch((caught: unknown) => caught)) as ServiceError;
+    expect(error.code).toBe(status.UNAVAILABLE);
+    expect(server.calls).toHaveLength(3);
+  });
+
+  it('does not wait past the call deadline: advice beyond it ends the call with the cause', async () => {
+    const { server, sut } = await start(() => ({ kind: 'throttled', retryDelayMs: 60_000 }));
+    const error = (await sut
+      .send(aMail(), { deadlineMs: 2_000 })
+      .catch((caught: unknown) => caught)) as ServiceError;
+    expect(error.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(server.calls).toHaveLength(1);
+  });
+});

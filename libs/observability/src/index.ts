@@ -1,0 +1,11 @@
+export * from './observability';
+export * from './observability.module';
+export * from './call-telemetry';
+export * from './delivery-telemetry';
+export * from './health/gateway-health';
+export * from './logging/gateway-logger';
+export * from './logging/pino-logger.service';
+export { REDACTED, scrubSecrets } from './logging/redaction';
+export * from './metrics/gateway-metrics';
+export * from './metrics/metrics-server';
+export * from './tracing/tracing';

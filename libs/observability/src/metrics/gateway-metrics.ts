@@ -1,0 +1,191 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Active messages by status, and how long the oldest due message has been waiting. */
+export interface OutboxDepth {
+  readonly byStatus: Readonly<Record<string, number>>;
+  readonly oldestDueAgeSeconds: number;
+}
+
+export type OutboxDepthReader = () => Promise<OutboxDepth>;
+
+export type UpstreamOutcome = 'success' | 'http_error' | 'timeout' | 'connect_error' | 'error';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DELIVERY_LATENCY_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600, 14400, 86400];
+
+/**
+ * Every metric the gateway exports, in one registry of its own (so two gateways in one test
+ * process do not share counters). Names and units follow the Prometheus conventions: `_total` for
+ * counters, base units (`_seconds`) for durations.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private outboxDepthReader: OutboxDepthReader | null = null;
+
+  readonly grpcCalls = new Counter({
+    name: 'mailgateway_grpc_calls_total',
+    help: 'gRPC calls answered, by method and status code.',
+    labelNames: ['method', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly acceptDuration = new Histogram({
+    name: 'mailgateway_accept_duration_seconds',
+    help: 'Time from receiving SendMail/SendMailBatch to answering OK (the commit included).',
+    labelNames: ['method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly messagesAccepted = new Counter({
+    name: 'mailgateway_messages_accepted_total',
+    help: 'Messages committed to the outbox (idempotent replays not counted), by source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly messagesDelivered = new Counter({
+    name: 'mailgateway_messages_delivered_total',
+    help: 'Messages the provider accepted, by source and provider.',
+    labelNames: ['source', 'provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly messagesFailed = new Counter({
+    name: 'mailgateway_messages_failed_total',
+    help: 'Messages that failed for good (permanent refusal or attempts exhausted), by source and provider.',
+    labelNames: ['source', 'provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly messagesExpired = new Counter({
+    name: 'mailgateway_messages_expired_total',
+    help: 'Messages not delivered within MESSAGE_MAX_AGE_MS, by source and provider ("none" if never sent).',
+    labelNames: ['source', 'provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryAttempts = new Counter({
+    name: 'mailgateway_delivery_attempts_total',
+    help: 'Delivery attempts, by provider and the state they left the message in.',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryRetries = new Counter({
+    name: 'mailgateway_delivery_retries_total',
+    help: 'Retries scheduled after a retryable outcome, by provider.',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliveryAttemptDuration = new Histogram({
+    name: 'mailgateway_delivery_attempt_duration_seconds',
+    help: 'Duration of one delivery attempt (the provider call), by provider.',
+    labelNames: ['provider'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly deliveryLatency = new Histogram({
+    name: 'mailgateway_delivery_latency_seconds',
+    help: 'Time from acceptance to delivery of a message, retries included, by provider.',
+    labelNames: ['provider'] as const,
+    buckets: DELIVERY_LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'mailgateway_upstream_requests_total',
+    help: 'HTTP requests to the upstream provider, by upstream IP address and outcome.',
+    labelNames: ['address', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamFailovers = new Counter({
+    name: 'mailgateway_upstream_failovers_total',
+    help: 'Requests moved to another upstream address after this one failed.',
+    labelNames: ['from_address'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamAddressHealthy = new Gauge({
+    name: 'mailgateway_upstream_address_healthy',
+    help: '1 while an upstream IP address is considered healthy, 0 while it is avoided.',
+    labelNames: ['address'] as const,
+    registers: [this.registry],
+  });
+
+  readonly throttledCalls = new Counter({
+    name: 'mailgateway_throttled_calls_total',
+    help: 'Calls refused with RESOURCE_EXHAUSTED by a rate limit, by source and limit.',
+    labelNames: ['source', 'limit'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboxMessages = new Gauge({
+    name: 'mailgateway_outbox_messages',
+    help: 'Messages in the outbox that are not final yet, by status (queued, sending, retrying).',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboxOldestDueAge = new Gauge({
+    name: 'mailgateway_outbox_oldest_due_age_seconds',
+    help: 'How long the oldest due message has been waiting for an attempt (0 when none is due).',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the outbox gauges read from at scrape time. */
+  setOutboxDepthReader(reader: OutboxDepthReader): void {
+    this.outboxDepthReader = reader;
+  }
+
+  /** For the upstream HTTP client: one request to one address ended. */
+  recordUpstreamRequest(address: string, outcome: UpstreamOutcome): void {
+    this.upstreamRequests.inc({ address, outcome });
+  }
+
+  /** For the upstream HTTP client: a request left `fromAddress` for another address. */
+  recordUpstreamFailover(fromAddress: string): void {
+    this.upstreamFailovers.inc({ from_address: fromAddress });
+  }
+
+  /** For the upstream HTTP client: an address became healthy or was taken out of rotation. */
+  recordUpstreamAddressHealth(address: string, healthy: boolean): void {
+    this.upstreamAddressHealthy.set({ address }, healthy ? 1 : 0);
+  }
+
+  /** For the throttling guard: a call was refused by `limit` (e.g. "source", "global"). */
+  recordThrottledCall(source: string, limit: string): void {
+    this.throttledCalls.inc({ source, limit });
+  }
+
+  /** The exposition text; the outbox gauges are read now, with one query. */
+  async render(): Promise<string> {
+    await this.refreshOutboxDepth();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private async refreshOutboxDepth(): Promise<void> {
+    if (!this.outboxDepthReader) return;
+    this.outboxMessages.reset();
+    this.outboxOldestDueAge.reset();
+    try {
+      const depth = await this.outboxDepthReader();
+      for (const [status, count] of Object.entries(depth.byStatus))
+        this.outboxMessages.set({ status }, count);
+      this.outboxOldestDueAge.set(depth.oldestDueAgeSeconds);
+    } catch {
+      // The scrape still answers while the database is down: the gauges go absent, readiness says why.
+    }
+  }
+}

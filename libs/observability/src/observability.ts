@@ -1,0 +1,35 @@
+import type { DestinationStream } from 'pino';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { GatewayConfig } from '@mailgateway/config';
+import { GatewayHealth } from './health/gateway-health';
+import { createGatewayLogger, GatewayLogger } from './logging/gateway-logger';
+import { GatewayMetrics } from './metrics/gateway-metrics';
+import { Tracing } from './tracing/tracing';
+
+/** The process-wide pieces, made before the Nest app because the gRPC server options need them. */
+export interface Observability {
+  readonly logger: GatewayLogger;
+  readonly metrics: GatewayMetrics;
+  readonly health: GatewayHealth;
+  readonly tracing: Tracing;
+}
+
+export interface ObservabilityOverrides {
+  /** Where log lines go instead of stdout. */
+  readonly logDestination?: DestinationStream;
+  /** Receives finished spans instead of the OTLP exporter. */
+  readonly spanExporter?: SpanExporter;
+}
+
+export function createObservability(
+  config: GatewayConfig,
+  servedServices: readonly string[],
+  overrides: ObservabilityOverrides = {},
+): Observability {
+  return {
+    logger: createGatewayLogger(config.logLevel, overrides.logDestination),
+    metrics: new GatewayMetrics(),
+    health: new GatewayHealth(servedServices),
+    tracing: new Tracing(config.tracing, overrides.spanExporter),
+  };
+}

@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { MailGatewayClient } from '@mailgateway/client';
+import { MessageStatus } from '@mailgateway/contracts';
+import {
+  aMail,
+  checkHealth,
+  freePort,
+  GatewayProcess,
+  provisionTestDatabase,
+  TestDatabase,
+  waitFor,
+} from '@mailgateway/testing';
+import { Client } from 'pg';
+import { expectGrpcError } from './support/grpc-assertions';
+
+const marker = randomBytes(4).toString('hex');
+/** Values that must never reach a log line; each is unique so a hit names its leak. */
+const CANARIES = {
+  subject: `canary-subject-${marker}`,
+  textBody: `canary-text-${marker}`,
+  htmlBody: `canary-html-${marker}`,
+  attachmentName: `canary-file-${marker}.txt`,
+  attachmentContent: `canary-attachment-${marker}`,
+  headerValue: `canary-header-${marker}`,
+  metadataValue: `canary-metadata-${marker}`,
+  recipientName: `canary-name-${marker}`,
+  authorization: `canary-token-${marker}`,
+  databasePassword: `canary-password-${marker}`,
+};
+
+function canaryMail(overrides = {}) {
+  return aMail({
+    to: [{ address: 'ada@example.org', name: CANARIES.recipientName }],
+    subject: CANARIES.subject,
+    textBody: CANARIES.textBody,
+    htmlBody: `<p>${CANARIES.htmlBody}</p>`,
+    headers: [{ name: 'X-Campaign', value: CANARIES.headerValue }],
+    metadata: { note: CANARIES.metadataValue },
+    attachments: [
+      {
+        fileName: CANARIES.attachmentName,
+        contentType: 'text/plain',
+        content: Buffer.from(CANARIES.attachmentContent),
+      },
+    ],
+    ...overrides,
+  });
+}
+
+/** Runs `sql` as the test server's administrator, on `database` (default: the server's own). */
+async function onServer(sql: string, database?: string): Promise<void> {
+  const url = new URL(process.env.MAILGATEWAY_TEST_POSTGRES_URL!);
+  if (database) url.pathname = `/${database}`;
+  const client = new Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('Logs of a gateway process', () => {
+  let database: TestDatabase;
+  let scratch: string;
+  let gateway: GatewayProcess | undefined;
+  let client: MailGatewayClient | undefined;
+  const role = `mailgateway_canary_${marker}`;
+
+  beforeAll(async () => {
+    database = await provisionTestDatabase('postgres', { migrate: false });
+    scratch = await mkdtemp(join(tmpdir(), 'mailgateway-logs-'));
+  });
+
+  afterAll(async () => {
+    client?.close();
+    if (gateway) await gateway.crash();
+    await database.drop();
+    await onServer(`DROP ROLE IF EXISTS ${role}`);
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('carry no secret and no message content on success, error and retry paths', async () => {
+    const name = new URL(database.env.DATABASE_URL).pathname.slice(1);
+    await onServer(`CREATE ROLE ${role} LOGIN PASSWORD '${CANARIES.databasePassword}'`);
+    await onServer(`ALTER DATABASE ${name} OWNER TO ${role}`);
+    const url = new URL(database.env.DATABASE_URL);
+    url.username = role;
+    url.password = CANARIES.databasePassword;
+    const port = await freePort();
+    const env = {
+      DATABASE_URL: url.toString(),
+      GRPC_PORT: String(port),
+      LOG_LEVEL: 'verbose',
+      // A folder where the sandbox expects a file: every delivery attempt fails and is retried.
+      SANDBOX_OUTPUT_PATH: scratch,
+      DELIVERY_MAX_ATTEMPTS: '2',
+      RETRY_BASE_DELAY_MS: '20',
+      DELIVERY_POLL_INTERVAL_MS: '20',
+      HEALTH_CHECK_INTERVAL_MS: '100',
+    };
+    const migrate = GatewayProcess.spawn(env, 'migrate');
+    expect((await migrate.exited).code).toBe(0);
+    gateway = await GatewayProcess.start(env);
+    client = new MailGatewayClient({
+      address: `127.0.0.1:${port}`,
+      metadata: { authorization: `Bearer ${CANARIES.authorization}` },
+      retry: { maxAttempts: 1 },
+    });
+
+    // Success, and a delivery that is retried and then fails.
+    const { messageId } = await client.send(canaryMail());
+    const failed = await waitFor('the delivery to fail after its retry', async () => {
+      const message = await client!.getMessage({ messageId });
+      return message.status === MessageStatus.MESSAGE_STATUS_FAILED ? message : undefined;
+    });
+    expect(failed.attempts).toBe(2);
+
+    // A validation error that names a field holding personal data.
+    await expectGrpcError(
+      client.send(
+        canaryMail({ headers: [{ name: 'X-Campaign', value: `${CANARIES.headerValue}\r\nBcc: x` }] }),
+      ),
+      status.INVALID_ARGUMENT,
+    );
+
+    // An internal error: the database refuses the write.
+    await onServer(`REVOKE INSERT ON message_event FROM ${role}`, name);
+    const internal = await expectGrpcError(
+      client.send(canaryMail()),
+      status.INTERNAL,
+      /internal error \(id /,
+    );
+    await onServer(`GRANT INSERT ON message_event TO ${role}`, name);
+
+    // The database goes away: readiness drops and calls fail while its connections are cut.
+    await onServer(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    try {
+      await onServer(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+      await waitFor('readiness to drop', async () =>
+        (await checkHealth(`127.0.0.1:${port}`)) === 'NOT_SERVING' ? true : undefined,
+      );
+      await client.send(canaryMail()).catch(() => undefined);
+    } finally {
+      await onServer(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    }
+
+    const stopped = gateway;
+    gateway = undefined;
+    stopped.kill('SIGTERM');
+    expect((await stopped.exited).code).toBe(0);
+
+    const output = migrate.logs + stopped.logs;
+    const leaks = Object.entries(CANARIES)
+      .filter(([, value]) => output.includes(value) || output.includes(Buffer.from(value).toString('base64')))
+      .map(([what]) => what);
+    expect(leaks).toEqual([]);
+
+    // The paths above were taken, and each left its line.
+    const lines = stopped.logLines;
+    const calls = lines.filter((line) => line.msg === 'grpc call');
+    expect(calls).toContainEqual(
+      expect.objectContaining({ method: 'SendMail', code: 'OK', source: 'default', messageIds: [messageId] }),
+    );
+    expect(calls).toContainEqual(expect.objectContaining({ method: 'GetMessage', code: 'OK' }));
+    expect(calls).toContainEqual(expect.objectContaining({ method: 'SendMail', code: 'INVALID_ARGUMENT' }));
+    const errorId = /id ([0-9a-f-]{36})/.exec(internal.details)![1];
+    expect(calls).toContainEqual(expect.objectContaining({ method: 'SendMail', code: 'INTERNAL', errorId }));
+    expect(
+      lines.filter((line) => line.context === 'GrpcExceptionFilter' && String(line.msg).includes(errorId)),
+    ).toHaveLength(1);
+    const attempts = lines.filter((line) => line.msg === 'delivery attempt' && line.messageId === messageId);
+    expect(attempts).toEqual([
+      expect.objectContaining({ attempt: 1, outcome: 'retrying', provider: 'sandbox', source: 'default' }),
+      expect.objectContaining({ attempt: 2, outcome: 'failed', provider: 'sandbox', source: 'default' }),
+    ]);
+    expect(lines.some((line) => String(line.msg).startsWith('Not ready: database'))).toBe(true);
+  });
+});
