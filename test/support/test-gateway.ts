@@ -1,9 +1,10 @@
 import { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { MailGatewayClient } from '@mailgateway/client';
+import { GatewayClientOptions, MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
 import { GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
+import { SourcePolicy } from '@mailgateway/contracts';
 import { MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
-import { freePort } from '@mailgateway/testing';
+import { freePort, TEST_API_KEY, TEST_AUTH_ENV } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import { configureGatewayApp, grpcServerOptions } from '../../apps/gateway/src/gateway-app';
 import { GatewayModule } from '../../apps/gateway/src/gateway.module';
@@ -19,15 +20,22 @@ export const FAST_DELIVERY_ENV = {
 export interface TestGateway {
   readonly app: INestMicroservice;
   readonly config: GatewayConfig;
+  readonly address: string;
+  /** Calls as the bootstrap source (every role). */
   readonly client: MailGatewayClient;
+  readonly admin: MailGatewayAdminClient;
+  /** A client of the mail service with this key (or none); closed with the gateway. */
+  connect(apiKey?: string, options?: Partial<GatewayClientOptions>): MailGatewayClient;
+  /** Creates a source through the admin RPCs and returns a key for it. */
+  addSource(name: string, roles: string[], policy?: Partial<SourcePolicy>): Promise<string>;
   /** Rows in a table of the gateway's database. */
-  count(table: 'outbox_message' | 'message_event'): Promise<number>;
+  count(table: 'outbox_message' | 'message_event' | 'api_key' | 'api_source'): Promise<number>;
   close(): Promise<void>;
 }
 
 /**
- * The real gateway in this process, listening on a free port, called through a real gRPC client.
- * `driver` replaces the configured provider driver through DI.
+ * The real gateway in this process, listening on a free port, called through a real gRPC client
+ * with the test admin key. `driver` replaces the configured provider driver through DI.
  */
 export async function startTestGateway(
   env: Record<string, string>,
@@ -36,6 +44,7 @@ export async function startTestGateway(
   const port = await freePort();
   const config = loadGatewayConfig({
     ...FAST_DELIVERY_ENV,
+    ...TEST_AUTH_ENV,
     GRPC_HOST: '127.0.0.1',
     GRPC_PORT: String(port),
     ...env,
@@ -45,18 +54,43 @@ export async function startTestGateway(
   const moduleRef = await builder.compile();
   const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config)));
   await app.listen();
-  const client = new MailGatewayClient({ address: `127.0.0.1:${port}` });
+  const address = `127.0.0.1:${port}`;
+  const clients: { close(): void }[] = [];
+  const connect = (apiKey?: string, options: Partial<GatewayClientOptions> = {}) => {
+    const client = new MailGatewayClient({ address, apiKey, ...options });
+    clients.push(client);
+    return client;
+  };
+  const client = connect(TEST_API_KEY);
+  const admin = new MailGatewayAdminClient({ address, apiKey: TEST_API_KEY });
+  clients.push(admin);
   const dataSource = app.get(DataSource);
   return {
     app,
     config,
+    address,
     client,
+    admin,
+    connect,
+    addSource: async (name, roles, policy = {}) => {
+      await admin.createSource({
+        source: {
+          name,
+          roles,
+          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0, ...policy },
+          certificateIdentity: '',
+          createdAt: undefined,
+          updatedAt: undefined,
+        },
+      });
+      return (await admin.createApiKey({ source: name, expiresInSeconds: 0 })).key;
+    },
     count: async (table) => {
       const [{ count }] = await dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
       return Number(count);
     },
     close: async () => {
-      client.close();
+      for (const open of clients) open.close();
       await app.close();
     },
   };

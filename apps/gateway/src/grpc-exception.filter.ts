@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
+import {
+  AuthenticationException,
+  CredentialException,
+  CredentialProblem,
+  PermissionDeniedException,
+} from '@mailgateway/auth';
+import { encodeRetryInfoStatus, STATUS_DETAILS_TRAILER } from '@mailgateway/contracts';
+import { RateLimiterUnavailableException, RateLimitExceededException } from '@mailgateway/throttling';
 import { ValidationException } from '@mailgateway/validation';
 import { Observable, throwError } from 'rxjs';
 import { IdempotencyConflictException, MessageNotFoundException } from './mail/mail.exceptions';
@@ -9,7 +17,16 @@ import { IdempotencyConflictException, MessageNotFoundException } from './mail/m
 interface GrpcError {
   code: status;
   message: string;
+  /** Sent as trailers with the status. */
+  metadata?: Metadata;
 }
+
+const CREDENTIAL_STATUS: Record<CredentialProblem, status> = {
+  [CredentialProblem.SourceNotFound]: status.NOT_FOUND,
+  [CredentialProblem.ApiKeyNotFound]: status.NOT_FOUND,
+  [CredentialProblem.SourceExists]: status.ALREADY_EXISTS,
+  [CredentialProblem.CertificateIdentityTaken]: status.ALREADY_EXISTS,
+};
 
 /** Database faults a caller should retry: the database is down, restarting, or out of space. */
 const UNAVAILABLE_CODES = new Set([
@@ -52,6 +69,19 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     if (exception instanceof MessageNotFoundException) {
       return { code: status.NOT_FOUND, message: exception.message };
     }
+    if (exception instanceof AuthenticationException) {
+      return { code: status.UNAUTHENTICATED, message: exception.message };
+    }
+    if (exception instanceof PermissionDeniedException) {
+      return { code: status.PERMISSION_DENIED, message: exception.message };
+    }
+    if (exception instanceof CredentialException) {
+      return { code: CREDENTIAL_STATUS[exception.problem], message: exception.message };
+    }
+    if (exception instanceof RateLimitExceededException) return rateLimited(exception);
+    if (exception instanceof RateLimiterUnavailableException) {
+      return { code: status.UNAVAILABLE, message: exception.message };
+    }
     if (exception instanceof RpcException) {
       const error = exception.getError();
       if (typeof error === 'object' && error !== null && 'code' in error) return error as GrpcError;
@@ -64,6 +94,21 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     this.logger.error(`Internal error ${errorId}: ${describe(exception)}`, (exception as Error)?.stack);
     return { code: status.INTERNAL, message: `internal error (id ${errorId})` };
   }
+}
+
+/**
+ * RESOURCE_EXHAUSTED with when to come back, twice: a google.rpc.RetryInfo in the standard
+ * status-details trailer for gRPC libraries that read it, and `retry-after` (whole seconds, as in
+ * HTTP) for everyone else.
+ */
+function rateLimited(exception: RateLimitExceededException): GrpcError {
+  const metadata = new Metadata();
+  metadata.set('retry-after', String(Math.max(1, Math.ceil(exception.retryAfterMs / 1000))));
+  metadata.set(
+    STATUS_DETAILS_TRAILER,
+    encodeRetryInfoStatus(status.RESOURCE_EXHAUSTED, exception.message, exception.retryAfterMs),
+  );
+  return { code: status.RESOURCE_EXHAUSTED, message: exception.message, metadata };
 }
 
 function isUnavailable(exception: unknown): boolean {

@@ -1,1 +1,3 @@
 export * from './mail-gateway.client';
+export * from './mail-gateway-admin.client';
+export type { GatewayClientOptions } from './grpc-stub';

@@ -14,6 +14,8 @@ import { TransactionRunner } from './transaction-runner';
       useFactory: (config: GatewayConfig) => ({
         ...outboxDataSourceOptions(config.database),
         retryAttempts: 0,
+        // Other libs keep their tables in this database (auth: sources and keys) via forFeature.
+        autoLoadEntities: true,
       }),
       dataSourceFactory: async (options) => {
         const dataSource = await openOutboxDataSource(options as DataSourceOptions);
@@ -29,6 +31,6 @@ import { TransactionRunner } from './transaction-runner';
     }),
   ],
   providers: [TransactionRunner, OutboxRepository],
-  exports: [OutboxRepository],
+  exports: [OutboxRepository, TransactionRunner],
 })
 export class OutboxModule {}

@@ -4,3 +4,4 @@ export * from './mail-fixtures';
 export * from './test-database';
 export * from './wait-for';
 export * from './scripted-driver';
+export * from './test-credentials';

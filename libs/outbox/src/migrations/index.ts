@@ -1,4 +1,5 @@
 import { CreateOutbox1763700000000 } from './1763700000000-create-outbox';
+import { CreateApiSourcesAndKeys1795240902235 } from './1795240902235-create-api-sources-and-keys';
 
 /** Every migration, oldest first. A new migration is a new file here and a line in this list. */
-export const outboxMigrations = [CreateOutbox1763700000000];
+export const outboxMigrations = [CreateOutbox1763700000000, CreateApiSourcesAndKeys1795240902235];
