@@ -5,3 +5,4 @@ export * from './test-database';
 export * from './wait-for';
 export * from './scripted-driver';
 export * from './test-credentials';
+export * from './redis-server';
