@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { GatewayClientOptions, MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
@@ -35,11 +36,12 @@ export interface TestGateway {
 
 /**
  * The real gateway in this process, listening on a free port, called through a real gRPC client
- * with the test admin key. `driver` replaces the configured provider driver through DI.
+ * with the test admin key. `driver` replaces the configured provider driver through DI;
+ * `credentials` are the clients' (for a TLS listener).
  */
 export async function startTestGateway(
   env: Record<string, string>,
-  { driver }: { driver?: MailDriver } = {},
+  { driver, credentials }: { driver?: MailDriver; credentials?: ChannelCredentials } = {},
 ): Promise<TestGateway> {
   const port = await freePort();
   const config = loadGatewayConfig({
@@ -57,12 +59,12 @@ export async function startTestGateway(
   const address = `127.0.0.1:${port}`;
   const clients: { close(): void }[] = [];
   const connect = (apiKey?: string, options: Partial<GatewayClientOptions> = {}) => {
-    const client = new MailGatewayClient({ address, apiKey, ...options });
+    const client = new MailGatewayClient({ address, apiKey, credentials, ...options });
     clients.push(client);
     return client;
   };
   const client = connect(TEST_API_KEY);
-  const admin = new MailGatewayAdminClient({ address, apiKey: TEST_API_KEY });
+  const admin = new MailGatewayAdminClient({ address, apiKey: TEST_API_KEY, credentials });
   clients.push(admin);
   const dataSource = app.get(DataSource);
   return {

@@ -6,3 +6,4 @@ export * from './wait-for';
 export * from './scripted-driver';
 export * from './test-credentials';
 export * from './redis-server';
+export * from './test-certificates';
