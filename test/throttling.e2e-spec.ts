@@ -2,7 +2,9 @@ import { ServiceError, status } from '@grpc/grpc-js';
 import {
   aSendMailRequest,
   DATABASE_KINDS,
+  httpGet,
   provisionTestDatabase,
+  sampleValue,
   TestDatabase,
   testRedisUrl,
   uniqueRedisPrefix,
@@ -54,6 +56,13 @@ describe.each(DATABASE_KINDS)('Rate limits on %s', (kind) => {
       expect(advice.retryDelayMs).toBeGreaterThan(0);
       expect(advice.retryDelayMs).toBeLessThanOrEqual(WINDOW_MS);
       expect(advice.retryAfterSeconds).toBe(Math.ceil(advice.retryDelayMs! / 1000));
+      const { body: metrics } = await httpGet(`${gateway.metricsUrl}/metrics`);
+      expect(
+        sampleValue(metrics, 'mailgateway_throttled_calls_total', {
+          source: `first-${storage}`,
+          limit: 'source',
+        }),
+      ).toBe(1);
 
       // Another source has its own bucket; reads are not counted.
       await second.sendMail(aSendMailRequest());

@@ -15,6 +15,7 @@ import {
   CallTelemetry,
   createObservability,
   GatewayHealth,
+  GatewayMetrics,
   Observability,
   ObservabilityOverrides,
   PinoLoggerService,
@@ -71,7 +72,7 @@ function serverCredentials({ tls }: GatewayConfig): ServerCredentials {
 }
 
 export function configureGatewayApp(app: INestMicroservice): INestMicroservice {
-  return app.useGlobalFilters(new GrpcExceptionFilter(app.get(CallTelemetry)));
+  return app.useGlobalFilters(new GrpcExceptionFilter(app.get(CallTelemetry), app.get(GatewayMetrics)));
 }
 
 /** Builds the gateway (gRPC server, outbox, delivery loop, probes, metrics) without starting it. */

@@ -10,7 +10,7 @@ import {
   PermissionDeniedException,
 } from '@mailgateway/auth';
 import { encodeRetryInfoStatus, STATUS_DETAILS_TRAILER } from '@mailgateway/contracts';
-import { CallTelemetry, GrpcCall } from '@mailgateway/observability';
+import { CallTelemetry, GatewayMetrics, GrpcCall } from '@mailgateway/observability';
 import { RateLimiterUnavailableException, RateLimitExceededException } from '@mailgateway/throttling';
 import { ValidationException } from '@mailgateway/validation';
 import { Observable, throwError } from 'rxjs';
@@ -61,12 +61,18 @@ const UNAVAILABLE_CODES = new Set([
 export class GrpcExceptionFilter implements RpcExceptionFilter {
   private readonly logger = new Logger('GrpcExceptionFilter');
 
-  constructor(private readonly telemetry: CallTelemetry) {}
+  constructor(
+    private readonly telemetry: CallTelemetry,
+    private readonly metrics: GatewayMetrics,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): Observable<never> {
     const { errorId, ...error } = this.toGrpcError(exception);
     if (host.getType() === 'rpc') {
       const source = findPrincipal(host.getArgByIndex<Metadata>(1))?.source ?? 'unauthenticated';
+      if (exception instanceof RateLimitExceededException) {
+        this.metrics.recordThrottledCall(source, exception.limitName);
+      }
       this.telemetry.end(host.getArgByIndex<GrpcCall>(2), error.code, { source, errorId });
     }
     return throwError(() => error);
