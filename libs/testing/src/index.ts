@@ -12,3 +12,5 @@ export * from './scripted-upstream';
 export * from './grpc-probes';
 export * from './prometheus-text';
 export * from './fake-mail-gateway-server';
+export * from './outcome-ledger';
+export * from './retrying-callers';
