@@ -7,6 +7,7 @@ import type { UpstreamConfig } from '@mailgateway/config';
 import type { GatewayMetrics } from '@mailgateway/observability';
 import { buildConnector, errors, Pool } from 'undici';
 import { AddressBook, AddressStatistics } from './address-book';
+import { ConnectionSlots } from './connection-slots';
 import type { HostResolver } from './host-resolver';
 import { currentTraceparent } from './trace-context';
 import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from './upstream.errors';
@@ -34,6 +35,7 @@ export class UpstreamClient implements UpstreamHttpClient {
   private readonly connectToAddress: buildConnector.connector;
   private readonly requestAddresses = new WeakMap<object, string>();
   private readonly unsubscribers: (() => void)[] = [];
+  private readonly connectionSlots: ConnectionSlots;
   private pool: Pool;
   private resolved: Promise<void> | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
@@ -54,6 +56,7 @@ export class UpstreamClient implements UpstreamHttpClient {
       ca: config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined,
       rejectUnauthorized: true,
     });
+    this.connectionSlots = new ConnectionSlots(config.maxConnections);
     this.pool = this.createPool();
     this.observeRequests();
   }
@@ -85,6 +88,7 @@ export class UpstreamClient implements UpstreamHttpClient {
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const unsubscribeFromChannel of this.unsubscribers) unsubscribeFromChannel();
+    this.connectionSlots.close(new Error(`${this.hostname}: the upstream client is closed`));
     await this.pool.close();
   }
 
@@ -109,9 +113,8 @@ export class UpstreamClient implements UpstreamHttpClient {
   }
 
   private createPool(): Pool {
-    return new Pool(this.url.origin, {
-      connect: (options, callback) =>
-        this.connectToNextAddress(options, callback, new Set(), 'no address known'),
+    const pool = new Pool(this.url.origin, {
+      connect: (options, callback) => void this.connectWithinCap(options, callback),
       connections: this.config.maxConnections,
       // One request per connection at a time: a POST must never queue behind another on a socket.
       pipelining: 1,
@@ -120,6 +123,37 @@ export class UpstreamClient implements UpstreamHttpClient {
       headersTimeout: this.config.headersTimeoutMs,
       bodyTimeout: this.config.bodyTimeoutMs,
     });
+    return pool;
+  }
+
+  /**
+   * The pool's own cap is not enough: undici drops a client from its pool when the client fails to
+   * connect, yet that client goes on connecting for its queued requests while the pool makes a new
+   * one. Counting sockets here keeps the cap whatever the pool does.
+   */
+  private async connectWithinCap(
+    options: buildConnector.Options,
+    callback: buildConnector.Callback,
+  ): Promise<void> {
+    let release: () => void;
+    try {
+      release = await this.connectionSlots.acquire();
+    } catch (error) {
+      (error as Record<symbol, boolean>)[CONNECT_PHASE] = true;
+      callback(error as Error, null);
+      return;
+    }
+    this.connectToNextAddress(
+      options,
+      (...result) => {
+        const [error, socket] = result;
+        if (error || !socket) release();
+        else socket.once('close', release);
+        callback(...result);
+      },
+      new Set(),
+      'no address known',
+    );
   }
 
   /** Opens a connection to the next admitted address, moving on while addresses refuse. */
