@@ -14,3 +14,4 @@ export * from './prometheus-text';
 export * from './fake-mail-gateway-server';
 export * from './outcome-ledger';
 export * from './retrying-callers';
+export * from './disposable-postgres';

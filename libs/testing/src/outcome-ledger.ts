@@ -42,7 +42,7 @@ const REFUSALS = new Set<status>([
  * delivered more than once, unexpected = delivered but never acknowledged.
  */
 export class OutcomeLedger {
-  private readonly calls: { readonly key: string; readonly outcome: CallOutcome }[] = [];
+  private readonly calls: { readonly key: string; readonly outcome: CallOutcome; readonly at: number }[] = [];
   private readonly acknowledgedIds = new Map<string, string>();
   private readonly conflicts: string[] = [];
 
@@ -62,7 +62,7 @@ export class OutcomeLedger {
   }
 
   record(key: string, outcome: CallOutcome): void {
-    this.calls.push({ key, outcome });
+    this.calls.push({ key, outcome, at: Date.now() });
     if (outcome.kind !== 'ok') return;
     const earlier = this.acknowledgedIds.get(key);
     // Two OKs for one key must name one message; anything else is a broken idempotency promise.
@@ -96,10 +96,14 @@ export class OutcomeLedger {
     return this.conflicts;
   }
 
-  /** Counts of calls per outcome and status, e.g. { ok: 10, 'failed UNAVAILABLE': 2 }. */
-  outcomeCounts(): Record<string, number> {
+  /**
+   * Counts of calls per outcome and status, e.g. { ok: 10, 'failed UNAVAILABLE': 2 }, of the calls
+   * that ended between `from` and `to` (epoch ms) when given.
+   */
+  outcomeCounts(from = -Infinity, to = Infinity): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const { outcome } of this.calls) {
+    for (const { outcome, at } of this.calls) {
+      if (at < from || at > to) continue;
       const label = outcome.kind === 'ok' ? 'ok' : `${outcome.kind} ${outcome.code}`;
       counts[label] = (counts[label] ?? 0) + 1;
     }
