@@ -58,7 +58,7 @@ describe('Reliability: upstream fault mix', () => {
         MAIL_DRIVER: 'http',
         HTTP_DRIVER_URL: `https://${HOSTNAME}:${upstream.port}/v1/messages`,
         UPSTREAM_CA_FILE: caFile,
-        UPSTREAM_ALLOW_PRIVATE_ADDRESSES: 'true',
+        UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
         UPSTREAM_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
         UPSTREAM_CONNECT_TIMEOUT_MS: '300',
         // The slow address answers after 5 s, past this: its requests end as unknown outcomes and

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { isLocalAddress, localHostProblem } from './local-addresses';
 import { SettingName, settings, SettingValues } from './settings';
 
 export type DatabaseConfig =
@@ -51,6 +52,8 @@ export interface GatewayConfig {
 export interface UpstreamConfig {
   /** Fixed addresses per hostname; hostnames not listed are resolved through DNS. */
   readonly addresses: ReadonlyMap<string, readonly string[]>;
+  /** Loopback, link-local and metadata addresses may be connected to (tests, a local relay). */
+  readonly allowLocalAddresses: boolean;
   readonly dnsRefreshMs: number;
   readonly maxConnections: number;
   readonly connectTimeoutMs: number;
@@ -134,6 +137,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     upstream: {
       addresses: parseAddressMap(values.UPSTREAM_ADDRESSES),
+      allowLocalAddresses: values.UPSTREAM_ALLOW_LOCAL_ADDRESSES,
       dnsRefreshMs: values.UPSTREAM_DNS_REFRESH_MS,
       maxConnections: values.UPSTREAM_MAX_CONNECTIONS,
       connectTimeoutMs: values.UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -206,6 +210,16 @@ function parseAddressMap(value: string | undefined): ReadonlyMap<string, readonl
   return map;
 }
 
+/** Every setting that names an upstream the gateway calls. */
+const UPSTREAM_URL_SETTINGS = [
+  'HTTP_DRIVER_URL',
+  'SENDGRID_API_URL',
+  'POSTMARK_API_URL',
+  'FLOWMAILER_API_URL',
+  'FLOWMAILER_TOKEN_URL',
+] as const satisfies readonly SettingName[];
+const LOCAL_HINT = '; set UPSTREAM_ALLOW_LOCAL_ADDRESSES=true if that is intended';
+
 function crossCheck(values: SettingValues): string[] {
   const problems: string[] = [];
   const fail = (name: SettingName, message: string) => problems.push(`${name}: ${message}`);
@@ -219,7 +233,19 @@ function crossCheck(values: SettingValues): string[] {
     fail('UPSTREAM_COOLDOWN_MS', 'must not exceed UPSTREAM_MAX_COOLDOWN_MS');
   }
   for (const address of parseAddressMap(values.UPSTREAM_ADDRESSES).values()) {
-    for (const ip of address) if (isIP(ip) === 0) fail('UPSTREAM_ADDRESSES', `"${ip}" is not an IP address`);
+    for (const ip of address) {
+      if (isIP(ip) === 0) fail('UPSTREAM_ADDRESSES', `"${ip}" is not an IP address`);
+      else if (!values.UPSTREAM_ALLOW_LOCAL_ADDRESSES && isLocalAddress(ip)) {
+        fail('UPSTREAM_ADDRESSES', `${ip} is a loopback, link-local or metadata address${LOCAL_HINT}`);
+      }
+    }
+  }
+  if (!values.UPSTREAM_ALLOW_LOCAL_ADDRESSES) {
+    for (const name of UPSTREAM_URL_SETTINGS) {
+      const url = values[name];
+      const problem = url === undefined ? undefined : localHostProblem(url);
+      if (problem) fail(name, `${problem}${LOCAL_HINT}`);
+    }
   }
   return problems;
 }

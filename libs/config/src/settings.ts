@@ -110,6 +110,11 @@ export const settings = {
       .regex(/^[^=;\s]+=[^=;\s]+(;[^=;\s]+=[^=;\s]+)*$/, 'must look like "host=ip,ip;host2=ip"')
       .optional(),
   }),
+  UPSTREAM_ALLOW_LOCAL_ADDRESSES: setting({
+    description:
+      'Allow upstreams on loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254). Off: such upstream URLs and UPSTREAM_ADDRESSES are refused at start-up, and DNS answers pointing there are never connected to.',
+    schema: boolean.default(false),
+  }),
   UPSTREAM_DNS_REFRESH_MS: setting({
     description:
       'How often upstream hostnames are resolved again (all A and AAAA records), so DNS changes are followed.',

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Logger } from '@nestjs/common';
-import type { UpstreamConfig } from '@mailgateway/config';
+import { isLocalAddress, type UpstreamConfig } from '@mailgateway/config';
 import type { GatewayMetrics } from '@mailgateway/observability';
 import { buildConnector, errors, Pool } from 'undici';
 import { AddressBook, AddressStatistics } from './address-book';
@@ -256,12 +256,30 @@ export class UpstreamClient implements UpstreamHttpClient {
     return this.config.addresses.get(this.hostname.toLowerCase());
   }
 
+  /**
+   * Drops loopback, link-local and metadata addresses unless they are allowed: a DNS answer that
+   * points there (DNS rebinding) must not turn the gateway against its own host or cloud.
+   */
+  private admissible(addresses: readonly string[]): readonly string[] {
+    if (addresses.length === 0) throw new Error('no A or AAAA records');
+    if (this.config.allowLocalAddresses) return addresses;
+    const refused = addresses.filter((address) => isLocalAddress(address));
+    if (refused.length === 0) return addresses;
+    this.logger.warn(
+      `Upstream ${this.hostname}: not connecting to ${refused.join(', ')} (loopback, link-local or metadata; UPSTREAM_ALLOW_LOCAL_ADDRESSES is off)`,
+    );
+    const allowed = addresses.filter((address) => !isLocalAddress(address));
+    if (allowed.length === 0) {
+      throw new Error('resolves only to loopback, link-local or metadata addresses, which are refused');
+    }
+    return allowed;
+  }
+
   /** Follows DNS. When addresses vanish, a fresh pool takes over and the old one drains and closes. */
   private async refreshAddresses(first: boolean): Promise<void> {
     let addresses: readonly string[];
     try {
-      addresses = this.fixedAddresses() ?? (await this.resolver.resolve(this.hostname));
-      if (addresses.length === 0) throw new Error('no A or AAAA records');
+      addresses = this.admissible(this.fixedAddresses() ?? (await this.resolver.resolve(this.hostname)));
     } catch (error) {
       if (first) throw error;
       this.logger.warn(
