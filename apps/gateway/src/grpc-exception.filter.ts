@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
+import { encodeRetryInfoStatus, STATUS_DETAILS_KEY } from '@mailgateway/client';
 import type { GatewayConfig } from '@mailgateway/config';
 import { CallTelemetry, GrpcCall } from '@mailgateway/observability';
+import { OutboxOverloadedException } from '@mailgateway/outbox';
 import { ValidationException } from '@mailgateway/validation';
 import { Observable, throwError } from 'rxjs';
 import { IdempotencyConflictException, MessageNotFoundException } from './mail/mail.exceptions';
@@ -11,6 +13,8 @@ import { IdempotencyConflictException, MessageNotFoundException } from './mail/m
 interface GrpcError {
   code: status;
   message: string;
+  /** Trailers: a retry delay (google.rpc.RetryInfo) for errors the caller should retry later. */
+  metadata?: Metadata;
 }
 
 type MappedError = GrpcError & { errorId?: string };
@@ -65,6 +69,9 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     if (exception instanceof MessageNotFoundException) {
       return { code: status.NOT_FOUND, message: exception.message };
     }
+    if (exception instanceof OutboxOverloadedException) {
+      return retryLater(status.RESOURCE_EXHAUSTED, exception.message, exception.retryAfterMs);
+    }
     if (exception instanceof RpcException) {
       const error = exception.getError();
       if (typeof error === 'object' && error !== null && 'code' in error) return error as GrpcError;
@@ -77,6 +84,13 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     this.logger.error(`Internal error ${errorId}: ${describe(exception)}`, (exception as Error)?.stack);
     return { code: status.INTERNAL, message: `internal error (id ${errorId})`, errorId };
   }
+}
+
+function retryLater(code: status, message: string, retryAfterMs: number): GrpcError {
+  const metadata = new Metadata();
+  metadata.set(STATUS_DETAILS_KEY, encodeRetryInfoStatus(code, message, retryAfterMs));
+  metadata.set('retry-after', String(Math.ceil(retryAfterMs / 1000)));
+  return { code, message, metadata };
 }
 
 function isUnavailable(exception: unknown): boolean {

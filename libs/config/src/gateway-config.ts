@@ -19,6 +19,7 @@ export interface GatewayConfig {
     readonly maxAttachmentBytes: number;
     readonly maxRecipients: number;
     readonly maxBatchItems: number;
+    readonly maxQueuedMessages: number;
   };
   readonly delivery: {
     readonly enabled: boolean;
@@ -121,6 +122,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       maxAttachmentBytes: values.MAX_ATTACHMENT_BYTES,
       maxRecipients: values.MAX_RECIPIENTS,
       maxBatchItems: MAX_BATCH_ITEMS,
+      maxQueuedMessages: values.OUTBOX_MAX_QUEUED_MESSAGES,
     },
     delivery: {
       enabled: values.DELIVERY_ENABLED,

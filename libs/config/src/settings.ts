@@ -56,6 +56,11 @@ export const settings = {
     description: 'Most recipients (to + cc + bcc) in one message.',
     schema: integer(1, 1000).default(50),
   }),
+  OUTBOX_MAX_QUEUED_MESSAGES: setting({
+    description:
+      'Most messages waiting for the next outbox commit in one process. Past it, SendMail and SendMailBatch are refused at once with RESOURCE_EXHAUSTED and a retry delay, so an overload cannot grow memory or latency without bound.',
+    schema: integer(500, 1_000_000).default(5_000),
+  }),
   MAIL_DRIVER: setting({
     description:
       'Provider driver that delivers messages. "sandbox" records messages instead of sending them.',

@@ -6,3 +6,4 @@ export { OutboxMessageEntity } from './entities/outbox-message.entity';
 export { MessageEventEntity } from './entities/message-event.entity';
 export { openOutboxDataSource, outboxDataSourceOptions, runOutboxMigrations } from './outbox-data-source';
 export { mailFingerprint } from './mail-payload';
+export { OutboxOverloadedException } from './outbox-overloaded.exception';
