@@ -26,7 +26,7 @@ const OVERLOAD_FACTOR = 3;
 const BATCH = 100;
 /** Generous bounds: the figures printed are the measurement, these only catch the broken. */
 const MAX_RSS_MIB = 1_024;
-const QUICK_REFUSAL_MS = 2_000;
+const QUICK_REFUSAL_MS = 5_000;
 
 function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
