@@ -20,11 +20,10 @@ export class BenchClient {
   private readonly stubs: Stub[];
   private next = 0;
 
-  constructor(
-    address: string,
-    channels = 4,
-    private readonly metadata = new Metadata(),
-  ) {
+  private readonly metadata = new Metadata();
+
+  constructor(address: string, apiKey: string, channels = 4) {
+    this.metadata.set('authorization', `Bearer ${apiKey}`);
     service ??= (
       loadPackageDefinition(loadSync(PROTO_FILE, PROTO_LOADER_OPTIONS)) as unknown as {
         mailgateway: { v1: { MailGateway: ServiceClientConstructor } };

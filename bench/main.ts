@@ -11,7 +11,14 @@ import PgBoss from 'pg-boss';
 import { Pool } from 'undici';
 import { aBenchMessage, BenchClient } from './grpc-client';
 import { closedLoop, LoadResult, openLoop } from './load-generator';
-import { BenchProcess, freePort, peerScript, runGatewayCommand, startGateway } from './processes';
+import {
+  BENCH_API_KEY,
+  BenchProcess,
+  freePort,
+  peerScript,
+  runGatewayCommand,
+  startGateway,
+} from './processes';
 
 interface Row {
   readonly measure: string;
@@ -62,7 +69,7 @@ async function benchAccept(serverUrl: string): Promise<void> {
 
   const barePort = await freePort();
   const bare = await BenchProcess.start(peerScript('bare-grpc-server'), [String(barePort)], {}, 'listening');
-  const bareClient = new BenchClient(`127.0.0.1:${barePort}`);
+  const bareClient = new BenchClient(`127.0.0.1:${barePort}`, BENCH_API_KEY);
   await closedLoop(() => bareClient.sendMail(aBenchMessage()), { ...load, durationMs: 500 }); // warm-up
   const bareResult = await closedLoop(() => bareClient.sendMail(aBenchMessage()), load);
   bareClient.close();
@@ -73,7 +80,7 @@ async function benchAccept(serverUrl: string): Promise<void> {
     const env = kind === 'postgres' ? await newPostgresDatabase(serverUrl) : await newSqliteDatabase();
     const port = await freePort();
     const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
-    const client = new BenchClient(`127.0.0.1:${port}`);
+    const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
     await closedLoop(() => client.sendMail(aBenchMessage()), { ...load, durationMs: 500 });
     const result = await closedLoop(() => client.sendMail(aBenchMessage()), load);
     rows.push({
@@ -234,7 +241,7 @@ async function benchDelivery(serverUrl: string): Promise<void> {
 async function fillOutbox(env: Record<string, string>, count: number): Promise<void> {
   const port = await freePort();
   const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
-  const client = new BenchClient(`127.0.0.1:${port}`);
+  const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
   for (let offset = 0; offset < count; offset += 500) {
     await client.sendMailBatch({
       items: Array.from({ length: Math.min(500, count - offset) }, aBenchMessage),
@@ -266,7 +273,7 @@ async function soak(serverUrl: string, seconds: number): Promise<void> {
   const env = await newPostgresDatabase(serverUrl);
   const port = await freePort();
   const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
-  const client = new BenchClient(`127.0.0.1:${port}`);
+  const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
   const samples: number[] = [];
   const sampler = setInterval(() => samples.push(gateway.rssMiB()), 10_000);
   const result = await openLoop(() => client.sendMail(aBenchMessage()), {

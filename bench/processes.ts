@@ -1,4 +1,5 @@
 import { ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -58,12 +59,27 @@ export class BenchProcess {
   }
 }
 
+/** The key every benchmark gateway registers at start; callers send it as a real service would. */
+export const BENCH_API_KEY = `mgw_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+
+/** Auth and rate limiting stay on, with limits far above what the harness can send. */
+const GATEWAY_ENV = {
+  LOG_LEVEL: 'log',
+  METRICS_PORT: '0',
+  BOOTSTRAP_API_KEY: BENCH_API_KEY,
+  RATE_LIMIT_SOURCE_MESSAGES: '100000000',
+  RATE_LIMIT_GLOBAL_MESSAGES: '1000000000',
+};
+
 export async function startGateway(env: Record<string, string>): Promise<BenchProcess> {
-  return BenchProcess.start(GATEWAY_MAIN, [], { LOG_LEVEL: 'log', ...env }, 'mailgateway listening on');
+  return BenchProcess.start(GATEWAY_MAIN, [], { ...GATEWAY_ENV, ...env }, 'mailgateway listening on');
 }
 
 export async function runGatewayCommand(command: string, env: Record<string, string>): Promise<void> {
-  const child = fork(GATEWAY_MAIN, [command], { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' });
+  const child = fork(GATEWAY_MAIN, [command], {
+    env: { PATH: process.env.PATH, ...GATEWAY_ENV, ...env },
+    stdio: 'ignore',
+  });
   const code = await new Promise((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`gateway ${command} exited with ${String(code)}`);
 }

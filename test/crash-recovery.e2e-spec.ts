@@ -11,6 +11,7 @@ import {
   provisionTestDatabase,
   readSandboxLog,
   TestDatabase,
+  TEST_API_KEY,
   waitFor,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
@@ -52,7 +53,11 @@ describe.each(DATABASE_KINDS)('kill -9 during delivery on %s', (kind) => {
       DELIVERY_POLL_INTERVAL_MS: '20',
       RETRY_BASE_DELAY_MS: '20',
     };
-    const client = new MailGatewayClient({ address: `127.0.0.1:${port}`, deadlineMs: 5_000 });
+    const client = new MailGatewayClient({
+      address: `127.0.0.1:${port}`,
+      apiKey: TEST_API_KEY,
+      deadlineMs: 5_000,
+    });
     const acknowledged = new Map<string, string>(); // idempotency key -> message id
     const keys = Array.from({ length: MESSAGES }, (_, index) => `crash-${kind}-${index}`);
     const sendAll = async (pending: string[]) => {

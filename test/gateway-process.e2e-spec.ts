@@ -6,6 +6,7 @@ import {
   GatewayProcess,
   provisionTestDatabase,
   TestDatabase,
+  TEST_API_KEY,
   waitFor,
 } from '@mailgateway/testing';
 
@@ -76,7 +77,7 @@ describe('The gateway process', () => {
       database = await provisionTestDatabase('sqlite');
       const port = await freePort();
       env = { ...database.env, GRPC_PORT: String(port), DELIVERY_POLL_INTERVAL_MS: '20' };
-      client = new MailGatewayClient({ address: `127.0.0.1:${port}` });
+      client = new MailGatewayClient({ address: `127.0.0.1:${port}`, apiKey: TEST_API_KEY });
     });
 
     afterEach(async () => {

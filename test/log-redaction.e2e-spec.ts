@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import { generateApiKey } from '@mailgateway/auth';
 import { MailGatewayClient } from '@mailgateway/client';
 import { MessageStatus } from '@mailgateway/contracts';
 import {
@@ -11,6 +12,7 @@ import {
   freePort,
   GatewayProcess,
   provisionTestDatabase,
+  TEST_SOURCE,
   TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
@@ -19,6 +21,9 @@ import { expectGrpcError } from './support/grpc-assertions';
 
 const marker = randomBytes(4).toString('hex');
 /** Values that must never reach a log line; each is unique so a hit names its leak. */
+/** The gateway's admin key for this test, planted in the authorization metadata of every call. */
+const CANARY_API_KEY = generateApiKey().key;
+
 const CANARIES = {
   subject: `canary-subject-${marker}`,
   textBody: `canary-text-${marker}`,
@@ -28,7 +33,8 @@ const CANARIES = {
   headerValue: `canary-header-${marker}`,
   metadataValue: `canary-metadata-${marker}`,
   recipientName: `canary-name-${marker}`,
-  authorization: `canary-token-${marker}`,
+  // The secret part of a real API key: its visible prefix may be logged, the secret never.
+  authorization: CANARY_API_KEY.slice(CANARY_API_KEY.lastIndexOf('_') + 1),
   databasePassword: `canary-password-${marker}`,
 };
 
@@ -95,6 +101,7 @@ describe('Logs of a gateway process', () => {
     const env = {
       DATABASE_URL: url.toString(),
       GRPC_PORT: String(port),
+      BOOTSTRAP_API_KEY: CANARY_API_KEY,
       LOG_LEVEL: 'verbose',
       // A folder where the sandbox expects a file: every delivery attempt fails and is retried.
       SANDBOX_OUTPUT_PATH: scratch,
@@ -108,7 +115,7 @@ describe('Logs of a gateway process', () => {
     gateway = await GatewayProcess.start(env);
     client = new MailGatewayClient({
       address: `127.0.0.1:${port}`,
-      metadata: { authorization: `Bearer ${CANARIES.authorization}` },
+      apiKey: CANARY_API_KEY,
       retry: { maxAttempts: 1 },
     });
 
@@ -144,7 +151,8 @@ describe('Logs of a gateway process', () => {
       await waitFor('readiness to drop', async () =>
         (await checkHealth(`127.0.0.1:${port}`)) === 'NOT_SERVING' ? true : undefined,
       );
-      await client.send(canaryMail()).catch(() => undefined);
+      // Storage being gone is the caller's cue to retry later: UNAVAILABLE, never INTERNAL.
+      await expectGrpcError(client.send(canaryMail()), status.UNAVAILABLE);
     } finally {
       await onServer(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
     }
@@ -164,7 +172,12 @@ describe('Logs of a gateway process', () => {
     const lines = stopped.logLines;
     const calls = lines.filter((line) => line.msg === 'grpc call');
     expect(calls).toContainEqual(
-      expect.objectContaining({ method: 'SendMail', code: 'OK', source: 'default', messageIds: [messageId] }),
+      expect.objectContaining({
+        method: 'SendMail',
+        code: 'OK',
+        source: TEST_SOURCE,
+        messageIds: [messageId],
+      }),
     );
     expect(calls).toContainEqual(expect.objectContaining({ method: 'GetMessage', code: 'OK' }));
     expect(calls).toContainEqual(expect.objectContaining({ method: 'SendMail', code: 'INVALID_ARGUMENT' }));
@@ -175,8 +188,8 @@ describe('Logs of a gateway process', () => {
     ).toHaveLength(1);
     const attempts = lines.filter((line) => line.msg === 'delivery attempt' && line.messageId === messageId);
     expect(attempts).toEqual([
-      expect.objectContaining({ attempt: 1, outcome: 'retrying', provider: 'sandbox', source: 'default' }),
-      expect.objectContaining({ attempt: 2, outcome: 'failed', provider: 'sandbox', source: 'default' }),
+      expect.objectContaining({ attempt: 1, outcome: 'retrying', provider: 'sandbox', source: TEST_SOURCE }),
+      expect.objectContaining({ attempt: 2, outcome: 'failed', provider: 'sandbox', source: TEST_SOURCE }),
     ]);
     expect(lines.some((line) => String(line.msg).startsWith('Not ready: database'))).toBe(true);
   });

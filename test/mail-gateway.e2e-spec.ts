@@ -120,27 +120,17 @@ describe.each(DATABASE_KINDS)('MailGateway over gRPC on %s', (kind) => {
     });
 
     it("scopes keys to the calling source, which cannot see other sources' messages", async () => {
-      const crm = await startTestGateway({
-        ...database.env,
-        DEFAULT_SOURCE: 'crm',
-        DELIVERY_ENABLED: 'false',
-      });
-      try {
-        const ours = await gateway.client.sendMail(
-          aSendMailRequest({ subject: 'From default' }, `shared-${kind}`),
-        );
-        const theirs = await crm.client.sendMail(aSendMailRequest({ subject: 'From crm' }, `shared-${kind}`));
+      const crm = gateway.connect(await gateway.addSource(`crm-${kind}`, ['mail.send', 'mail.read']));
+      const ours = await gateway.client.sendMail(aSendMailRequest({ subject: 'From dev' }, `shared-${kind}`));
+      const theirs = await crm.sendMail(aSendMailRequest({ subject: 'From crm' }, `shared-${kind}`));
 
-        expect(theirs.messageId).not.toBe(ours.messageId);
-        expect(theirs.replayed).toBe(false);
-        await expectGrpcError(
-          crm.client.getMessage({ messageId: ours.messageId }),
-          status.NOT_FOUND,
-          'message not found',
-        );
-      } finally {
-        await crm.close();
-      }
+      expect(theirs.messageId).not.toBe(ours.messageId);
+      expect(theirs.replayed).toBe(false);
+      await expectGrpcError(
+        crm.getMessage({ messageId: ours.messageId }),
+        status.NOT_FOUND,
+        'message not found',
+      );
     });
   });
 

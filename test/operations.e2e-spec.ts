@@ -13,6 +13,8 @@ import {
   provisionTestDatabase,
   sampleValue,
   ScriptedDriver,
+  TEST_API_KEY,
+  TEST_SOURCE,
   TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
@@ -61,7 +63,7 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
     const delivered = await waitFor('the messages to be delivered', async () => {
       const text = await scrape(gateway!);
       const count = sampleValue(text, 'mailgateway_messages_delivered_total', {
-        source: 'default',
+        source: TEST_SOURCE,
         provider: 'scripted',
       });
       return count === 4 ? text : undefined;
@@ -70,7 +72,7 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
     const value = (name: string, labels: Record<string, string> = {}) => sampleValue(delivered, name, labels);
     expect(value('mailgateway_grpc_calls_total', { method: 'SendMail', code: 'OK' })).toBe(5);
     expect(value('mailgateway_grpc_calls_total', { method: 'SendMail', code: 'INVALID_ARGUMENT' })).toBe(1);
-    expect(value('mailgateway_messages_accepted_total', { source: 'default' })).toBe(4);
+    expect(value('mailgateway_messages_accepted_total', { source: TEST_SOURCE })).toBe(4);
     expect(value('mailgateway_accept_duration_seconds_count', { method: 'SendMail' })).toBe(5);
     expect(value('mailgateway_delivery_attempts_total', { provider: 'scripted', outcome: 'retrying' })).toBe(
       4,
@@ -270,6 +272,7 @@ describe('Tracing', () => {
     );
     const client = new MailGatewayClient({
       address: address(gateway),
+      apiKey: TEST_API_KEY,
       metadata: { traceparent: `00-${callerTraceId}-${callerSpanId}-01` },
     });
     try {
@@ -307,6 +310,7 @@ describe('Tracing', () => {
     gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
     const client = new MailGatewayClient({
       address: address(gateway),
+      apiKey: TEST_API_KEY,
       metadata: { traceparent: `00-${callerTraceId}-${callerSpanId}-01` },
     });
     try {

@@ -11,6 +11,7 @@ import {
   openTestDataSource,
   provisionTestDatabase,
   readSandboxLog,
+  TEST_API_KEY,
   TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
@@ -32,7 +33,14 @@ describe('Several gateway processes on one PostgreSQL outbox', () => {
       ...env,
     });
     gateways.push(gateway);
-    return { gateway, client: new MailGatewayClient({ address: `127.0.0.1:${port}`, deadlineMs: 30_000 }) };
+    return {
+      gateway,
+      client: new MailGatewayClient({
+        address: `127.0.0.1:${port}`,
+        apiKey: TEST_API_KEY,
+        deadlineMs: 30_000,
+      }),
+    };
   };
 
   const countByStatus = async (status: string) => {

@@ -14,6 +14,7 @@ import {
   sendUntilAcknowledged,
   TestDatabase,
   waitFor,
+  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import { sized } from './reliability-scale';
@@ -63,6 +64,7 @@ describe('Reliability: kill -9 during a run', () => {
       const keys = Array.from({ length: MESSAGES }, (_, index) => `crash-loop-${index}`);
       const client = new MailGatewayClient({
         address: `127.0.0.1:${port}`,
+        apiKey: TEST_API_KEY,
         deadlineMs: 5_000,
         retry: { maxAttempts: 1 },
       });

@@ -15,6 +15,7 @@ import {
   readSandboxLog,
   sendUntilAcknowledged,
   waitFor,
+  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { sized } from './reliability-scale';
 
@@ -61,6 +62,7 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
       void gateway.exited.then(() => (exited = true));
       const client = new MailGatewayClient({
         address: `127.0.0.1:${port}`,
+        apiKey: TEST_API_KEY,
         deadlineMs: 10_000,
         retry: { maxAttempts: 1 },
       });

@@ -14,6 +14,7 @@ import {
   readSandboxLog,
   sendUntilAcknowledged,
   waitFor,
+  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { sized } from './reliability-scale';
 
@@ -99,7 +100,11 @@ describe('Reliability: the SQLite disk fills up', () => {
       gateway = await GatewayProcess.start(env);
       let exited = false;
       void gateway.exited.then(() => (exited = true));
-      const client = new MailGatewayClient({ address: `127.0.0.1:${port}`, retry: { maxAttempts: 1 } });
+      const client = new MailGatewayClient({
+        address: `127.0.0.1:${port}`,
+        apiKey: TEST_API_KEY,
+        retry: { maxAttempts: 1 },
+      });
       const ledger = new OutcomeLedger();
       const keys = Array.from({ length: MESSAGES }, (_, index) => `disk-${index}`);
       const send = (slice: string[], deadline: number) =>

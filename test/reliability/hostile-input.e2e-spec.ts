@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import type { Mail } from '@mailgateway/contracts';
 import { MimeRenderer } from '@mailgateway/delivery';
-import { OutcomeLedger, provisionTestDatabase, TestDatabase } from '@mailgateway/testing';
+import { OutcomeLedger, provisionTestDatabase, TEST_API_KEY, TestDatabase } from '@mailgateway/testing';
 import { MailValidator, ValidationException } from '@mailgateway/validation';
 import * as fc from 'fast-check';
 import { simpleParser } from 'mailparser';
@@ -287,6 +287,8 @@ describe('Reliability: hostile input', () => {
   );
 
   it(`refuses ${RAW_FRAMES} requests whose bytes are not a SendMailRequest, and keeps serving`, async () => {
+    const authorized = new Metadata();
+    authorized.set('authorization', `Bearer ${TEST_API_KEY}`);
     const raw = new Client(`127.0.0.1:${gateway.config.grpc.port}`, credentials.createInsecure());
     const send = (bytes: Uint8Array) =>
       new Promise<string>((resolve) =>
@@ -295,7 +297,7 @@ describe('Reliability: hostile input', () => {
           (value: Buffer) => value,
           (value: Buffer) => value,
           Buffer.from(bytes),
-          new Metadata(),
+          authorized,
           { deadline: Date.now() + 5_000 },
           (error) => resolve(error ? status[error.code] : 'OK'),
         ),

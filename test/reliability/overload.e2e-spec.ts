@@ -17,6 +17,7 @@ import {
   readSandboxLog,
   TestDatabase,
   waitFor,
+  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { sized } from './reliability-scale';
 
@@ -81,6 +82,7 @@ describe('Reliability: overload', () => {
       void gateway.exited.then(() => (exited = true));
       const client = new MailGatewayClient({
         address: `127.0.0.1:${port}`,
+        apiKey: TEST_API_KEY,
         deadlineMs: 10_000,
         retry: { maxAttempts: 1 },
       });

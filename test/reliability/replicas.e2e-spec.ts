@@ -15,6 +15,7 @@ import {
   sendUntilAcknowledged,
   TestDatabase,
   waitFor,
+  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import { sized } from './reliability-scale';
@@ -41,7 +42,11 @@ describe('Reliability: three processes on one PostgreSQL', () => {
         ...env,
       }),
     );
-    const client = new MailGatewayClient({ address: `127.0.0.1:${port}`, retry: { maxAttempts: 1 } });
+    const client = new MailGatewayClient({
+      address: `127.0.0.1:${port}`,
+      apiKey: TEST_API_KEY,
+      retry: { maxAttempts: 1 },
+    });
     clients.push(client);
     return client;
   };

@@ -17,6 +17,7 @@ import {
   TestCertificateAuthority,
   TestDatabase,
   waitFor,
+  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { startTestGateway } from '../support/test-gateway';
 
@@ -87,6 +88,7 @@ describe('Reliability: security', () => {
     });
     const client = new MailGatewayClient({
       address: `127.0.0.1:${port}`,
+      apiKey: TEST_API_KEY,
       metadata: { authorization: `Bearer ${canaries.callerToken}` },
       retry: { maxAttempts: 1 },
     });

@@ -15,6 +15,7 @@ import {
   StaticHostResolver,
   TestCertificateAuthority,
   TestDatabase,
+  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { startTestGateway, TestGateway } from '../support/test-gateway';
 import { sized } from './reliability-scale';
@@ -114,6 +115,7 @@ describe('Reliability: upstream fault mix', () => {
       const ledger = new OutcomeLedger();
       const client = new MailGatewayClient({
         address: `127.0.0.1:${gateway!.config.grpc.port}`,
+        apiKey: TEST_API_KEY,
         retry: { maxAttempts: 1 },
       });
       const keys = Array.from({ length: MESSAGES }, (_, index) => `faults-${index}`);

@@ -1,3 +1,4 @@
 export default async function globalTeardown() {
+  globalThis.__redisServer?.kill('SIGTERM');
   await globalThis.__embeddedPostgres?.stop();
 }

@@ -1,4 +1,5 @@
 import { ServiceError, status } from '@grpc/grpc-js';
+import { decodeStatusDetails, STATUS_DETAILS_TRAILER } from '@mailgateway/contracts';
 
 /** Awaits a call that must fail, and checks its gRPC status and message. */
 export async function expectGrpcError(call: Promise<unknown>, code: status, details?: string | RegExp) {
@@ -11,4 +12,14 @@ export async function expectGrpcError(call: Promise<unknown>, code: status, deta
   expect(status[error.code]).toBe(status[code]);
   if (details !== undefined) expect(error.details).toMatch(details);
   return error;
+}
+
+/** What an over-limit answer says about when to come back: RetryInfo and retry-after. */
+export function retryAdviceOf(error: ServiceError): { retryDelayMs?: number; retryAfterSeconds: number } {
+  const [details] = error.metadata.get(STATUS_DETAILS_TRAILER);
+  if (!Buffer.isBuffer(details)) throw new Error(`no ${STATUS_DETAILS_TRAILER} trailer on ${error.message}`);
+  const decoded = decodeStatusDetails(details);
+  expect(decoded.code).toBe(error.code);
+  const [retryAfter] = error.metadata.get('retry-after');
+  return { retryDelayMs: decoded.retryDelayMs, retryAfterSeconds: Number(retryAfter) };
 }

@@ -1,10 +1,12 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { MailGatewayClient } from '@mailgateway/client';
+import { GatewayClientOptions, MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
 import { GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
+import { SourcePolicy } from '@mailgateway/contracts';
 import { HOST_RESOLVER, HostResolver, MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
 import { Observability, ObservabilityLifecycle, ObservabilityOverrides } from '@mailgateway/observability';
-import { freePort, waitFor } from '@mailgateway/testing';
+import { freePort, TEST_API_KEY, TEST_AUTH_ENV, waitFor } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import {
   closeGatewayApp,
@@ -20,40 +22,53 @@ export const FAST_DELIVERY_ENV = {
   RETRY_BASE_DELAY_MS: '20',
   RETRY_MAX_DELAY_MS: '200',
   LOG_LEVEL: 'error',
-  // Any free port: suites run side by side.
   METRICS_PORT: '0',
 };
 
 export interface TestGateway {
   readonly app: INestMicroservice;
   readonly config: GatewayConfig;
+  readonly address: string;
+  /** Calls as the bootstrap source (every role). */
   readonly client: MailGatewayClient;
+  readonly admin: MailGatewayAdminClient;
   readonly observability: Observability;
   /** Where /metrics, /livez and /readyz answer, e.g. http://127.0.0.1:40123 */
   readonly metricsUrl: string;
+  /** A client of the mail service with this key (or none); closed with the gateway. */
+  connect(apiKey?: string, options?: Partial<GatewayClientOptions>): MailGatewayClient;
+  /** Creates a source through the admin RPCs and returns a key for it. */
+  addSource(name: string, roles: string[], policy?: Partial<SourcePolicy>): Promise<string>;
   /** Rows in a table of the gateway's database. */
-  count(table: 'outbox_message' | 'message_event'): Promise<number>;
+  count(table: 'outbox_message' | 'message_event' | 'api_key' | 'api_source'): Promise<number>;
   /** Resolves once `expected` messages are in a final state, checking the database (cheaper than polling RPCs). */
   waitForFinalStates(expected: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * The real gateway in this process, listening on a free port, called through a real gRPC client.
- * `driver` replaces the configured provider driver and `resolver` the DNS resolver, through DI;
- * `logDestination` and `spanExporter` capture log lines and spans.
+ * The real gateway in this process, listening on a free port, called through a real gRPC client
+ * with the test admin key. `driver` replaces the configured provider driver and `resolver` the DNS
+ * resolver, through DI; `credentials` are the clients' (for a TLS listener); `logDestination` and
+ * `spanExporter` capture log lines and spans.
  */
 export async function startTestGateway(
   env: Record<string, string>,
   {
     driver,
     resolver,
+    credentials,
     ...overrides
-  }: { driver?: MailDriver; resolver?: HostResolver } & ObservabilityOverrides = {},
+  }: {
+    driver?: MailDriver;
+    resolver?: HostResolver;
+    credentials?: ChannelCredentials;
+  } & ObservabilityOverrides = {},
 ): Promise<TestGateway> {
   const port = await freePort();
   const config = loadGatewayConfig({
     ...FAST_DELIVERY_ENV,
+    ...TEST_AUTH_ENV,
     GRPC_HOST: '127.0.0.1',
     GRPC_PORT: String(port),
     ...env,
@@ -65,14 +80,39 @@ export async function startTestGateway(
   const moduleRef = await builder.compile();
   const app = configureGatewayApp(moduleRef.createNestMicroservice(grpcServerOptions(config, observability)));
   await app.listen();
-  const client = new MailGatewayClient({ address: `127.0.0.1:${port}` });
+  const address = `127.0.0.1:${port}`;
+  const clients: { close(): void }[] = [];
+  const connect = (apiKey?: string, options: Partial<GatewayClientOptions> = {}) => {
+    const client = new MailGatewayClient({ address, apiKey, credentials, ...options });
+    clients.push(client);
+    return client;
+  };
+  const client = connect(TEST_API_KEY);
+  const admin = new MailGatewayAdminClient({ address, apiKey: TEST_API_KEY, credentials });
+  clients.push(admin);
   const dataSource = app.get(DataSource);
   return {
     app,
     config,
+    address,
     client,
+    admin,
     observability,
     metricsUrl: `http://127.0.0.1:${app.get(ObservabilityLifecycle).metricsPort}`,
+    connect,
+    addSource: async (name, roles, policy = {}) => {
+      await admin.createSource({
+        source: {
+          name,
+          roles,
+          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0, ...policy },
+          certificateIdentity: '',
+          createdAt: undefined,
+          updatedAt: undefined,
+        },
+      });
+      return (await admin.createApiKey({ source: name, expiresInSeconds: 0 })).key;
+    },
     count: async (table) => {
       const [{ count }] = await dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
       return Number(count);
@@ -90,7 +130,7 @@ export async function startTestGateway(
       );
     },
     close: async () => {
-      client.close();
+      for (const open of clients) open.close();
       await closeGatewayApp(app);
     },
   };

@@ -1,10 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { INestMicroservice, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
-import type { Server } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
-import { MAIL_GATEWAY_PACKAGE, MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@mailgateway/contracts';
+import { GatewayConfig } from '@mailgateway/config';
+import {
+  MAIL_GATEWAY_ADMIN_PROTO_PATH,
+  MAIL_GATEWAY_PACKAGE,
+  MAIL_GATEWAY_PROTO_PATH,
+  PROTO_LOADER_OPTIONS,
+} from '@mailgateway/contracts';
 import {
   CallTelemetry,
   createObservability,
@@ -34,7 +40,7 @@ export function grpcServerOptions(
     transport: Transport.GRPC,
     options: {
       package: MAIL_GATEWAY_PACKAGE,
-      protoPath: MAIL_GATEWAY_PROTO_PATH,
+      protoPath: [MAIL_GATEWAY_PROTO_PATH, MAIL_GATEWAY_ADMIN_PROTO_PATH],
       url: `${config.grpc.host}:${config.grpc.port}`,
       loader: PROTO_LOADER_OPTIONS,
       // Slightly above the message cap: an oversized message gets a precise INVALID_ARGUMENT, and
@@ -44,13 +50,28 @@ export function grpcServerOptions(
       // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
       onLoadPackageDefinition: (definition: PackageDefinition, server: Server) =>
         observability.health.addToServer(server, definition),
+      credentials: serverCredentials(config),
     },
     logger: new PinoLoggerService(observability.logger),
   };
 }
 
+/**
+ * Plain TCP unless TLS_CERT_PATH/TLS_KEY_PATH are set. With TLS_CLIENT_CA_PATH every client must
+ * present a certificate from that CA (mTLS); the auth guard maps its identity to a source.
+ */
+function serverCredentials({ tls }: GatewayConfig): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  const ca = tls.clientCaPath ? readFileSync(tls.clientCaPath) : null;
+  return ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: readFileSync(tls.certPath), private_key: readFileSync(tls.keyPath) }],
+    ca !== null,
+  );
+}
+
 export function configureGatewayApp(app: INestMicroservice): INestMicroservice {
-  return app.useGlobalFilters(new GrpcExceptionFilter(app.get(CallTelemetry), app.get(GATEWAY_CONFIG)));
+  return app.useGlobalFilters(new GrpcExceptionFilter(app.get(CallTelemetry)));
 }
 
 /** Builds the gateway (gRPC server, outbox, delivery loop, probes, metrics) without starting it. */

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, GatewayConfig } from '@mailgateway/config';
 import { DeliveryModule } from '@mailgateway/delivery';
 import { Observability, ObservabilityModule } from '@mailgateway/observability';
+import { AdminModule } from './admin/admin.module';
 import { MailModule } from './mail/mail.module';
 import { OperationsModule } from './operations/operations.module';
 
@@ -14,6 +15,7 @@ export class GatewayModule {
         ConfigModule.forRoot(config),
         ObservabilityModule.forRoot(observability),
         MailModule,
+        AdminModule,
         DeliveryModule,
         OperationsModule,
       ],

@@ -2,10 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { Metadata, status } from '@grpc/grpc-js';
-import { encodeRetryInfoStatus, STATUS_DETAILS_KEY } from '@mailgateway/client';
-import type { GatewayConfig } from '@mailgateway/config';
+import {
+  AuthenticationException,
+  CredentialException,
+  CredentialProblem,
+  findPrincipal,
+  PermissionDeniedException,
+} from '@mailgateway/auth';
+import { encodeRetryInfoStatus, STATUS_DETAILS_TRAILER } from '@mailgateway/contracts';
 import { CallTelemetry, GrpcCall } from '@mailgateway/observability';
 import { OutboxOverloadedException } from '@mailgateway/outbox';
+import { RateLimiterUnavailableException, RateLimitExceededException } from '@mailgateway/throttling';
 import { ValidationException } from '@mailgateway/validation';
 import { Observable, throwError } from 'rxjs';
 import { IdempotencyConflictException, MessageNotFoundException } from './mail/mail.exceptions';
@@ -13,11 +20,18 @@ import { IdempotencyConflictException, MessageNotFoundException } from './mail/m
 interface GrpcError {
   code: status;
   message: string;
-  /** Trailers: a retry delay (google.rpc.RetryInfo) for errors the caller should retry later. */
+  /** Sent as trailers with the status. */
   metadata?: Metadata;
 }
 
 type MappedError = GrpcError & { errorId?: string };
+
+const CREDENTIAL_STATUS: Record<CredentialProblem, status> = {
+  [CredentialProblem.SourceNotFound]: status.NOT_FOUND,
+  [CredentialProblem.ApiKeyNotFound]: status.NOT_FOUND,
+  [CredentialProblem.SourceExists]: status.ALREADY_EXISTS,
+  [CredentialProblem.CertificateIdentityTaken]: status.ALREADY_EXISTS,
+};
 
 /** Database faults a caller should retry: the database is down, restarting, or out of space. */
 const UNAVAILABLE_CODES = new Set([
@@ -31,6 +45,7 @@ const UNAVAILABLE_CODES = new Set([
   '08000',
   '08003',
   '08006', // connection failures
+  '55000', // database not accepting connections (ALLOW_CONNECTIONS false, during maintenance)
   '53100', // disk_full
   '53300', // too_many_connections
   'SQLITE_FULL',
@@ -47,15 +62,14 @@ const UNAVAILABLE_CODES = new Set([
 export class GrpcExceptionFilter implements RpcExceptionFilter {
   private readonly logger = new Logger('GrpcExceptionFilter');
 
-  constructor(
-    private readonly telemetry: CallTelemetry,
-    private readonly config: Pick<GatewayConfig, 'defaultSource'>,
-  ) {}
+  constructor(private readonly telemetry: CallTelemetry) {}
 
   catch(exception: unknown, host: ArgumentsHost): Observable<never> {
     const { errorId, ...error } = this.toGrpcError(exception);
-    const call = host.getType() === 'rpc' ? host.getArgByIndex<GrpcCall>(2) : undefined;
-    this.telemetry.end(call, error.code, { source: this.config.defaultSource, errorId });
+    if (host.getType() === 'rpc') {
+      const source = findPrincipal(host.getArgByIndex<Metadata>(1))?.source ?? 'unauthenticated';
+      this.telemetry.end(host.getArgByIndex<GrpcCall>(2), error.code, { source, errorId });
+    }
     return throwError(() => error);
   }
 
@@ -69,8 +83,22 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     if (exception instanceof MessageNotFoundException) {
       return { code: status.NOT_FOUND, message: exception.message };
     }
-    if (exception instanceof OutboxOverloadedException) {
-      return retryLater(status.RESOURCE_EXHAUSTED, exception.message, exception.retryAfterMs);
+    if (exception instanceof AuthenticationException) {
+      return { code: status.UNAUTHENTICATED, message: exception.message };
+    }
+    if (exception instanceof PermissionDeniedException) {
+      return { code: status.PERMISSION_DENIED, message: exception.message };
+    }
+    if (exception instanceof CredentialException) {
+      return { code: CREDENTIAL_STATUS[exception.problem], message: exception.message };
+    }
+    if (exception instanceof RateLimitExceededException)
+      return retryLater(exception.message, exception.retryAfterMs);
+    // The outbox's own admission control: too many messages wait for a commit in this process.
+    if (exception instanceof OutboxOverloadedException)
+      return retryLater(exception.message, exception.retryAfterMs);
+    if (exception instanceof RateLimiterUnavailableException) {
+      return { code: status.UNAVAILABLE, message: exception.message };
     }
     if (exception instanceof RpcException) {
       const error = exception.getError();
@@ -86,11 +114,19 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
   }
 }
 
-function retryLater(code: status, message: string, retryAfterMs: number): GrpcError {
+/**
+ * RESOURCE_EXHAUSTED with when to come back, twice: a google.rpc.RetryInfo in the standard
+ * status-details trailer for gRPC libraries that read it, and `retry-after` (whole seconds, as in
+ * HTTP) for everyone else.
+ */
+function retryLater(message: string, retryAfterMs: number): GrpcError {
   const metadata = new Metadata();
-  metadata.set(STATUS_DETAILS_KEY, encodeRetryInfoStatus(code, message, retryAfterMs));
-  metadata.set('retry-after', String(Math.ceil(retryAfterMs / 1000)));
-  return { code, message, metadata };
+  metadata.set('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  metadata.set(
+    STATUS_DETAILS_TRAILER,
+    encodeRetryInfoStatus(status.RESOURCE_EXHAUSTED, message, retryAfterMs),
+  );
+  return { code: status.RESOURCE_EXHAUSTED, message, metadata };
 }
 
 function isUnavailable(exception: unknown): boolean {

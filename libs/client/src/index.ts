@@ -1,2 +1,4 @@
 export * from './mail-gateway.client';
-export { advisedRetryDelayMs, encodeRetryInfoStatus, STATUS_DETAILS_KEY } from './rpc-status-details';
+export * from './mail-gateway-admin.client';
+export { advisedRetryDelayMs } from './rpc-status-details';
+export type { GatewayClientOptions, RetryOptions } from './grpc-stub';

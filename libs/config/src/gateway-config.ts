@@ -37,7 +37,24 @@ export interface GatewayConfig {
   readonly upstream: UpstreamConfig;
   readonly drivers: DriversConfig;
   readonly sandbox: { readonly outputPath?: string; readonly latencyMs: number };
-  readonly defaultSource: string;
+  readonly auth: {
+    readonly bootstrapSource: string;
+    readonly bootstrapApiKey?: string;
+    readonly rotationOverlapMs: number;
+    readonly cacheMs: number;
+  };
+  readonly rateLimits: {
+    readonly windowMs: number;
+    readonly sourceMessages: number;
+    readonly globalMessages: number;
+    readonly redis?: {
+      readonly url: string;
+      readonly keyPrefix: string;
+      readonly commandTimeoutMs: number;
+      readonly onFailure: 'open' | 'closed';
+    };
+  };
+  readonly tls?: { readonly certPath: string; readonly keyPath: string; readonly clientCaPath?: string };
   readonly shutdownTimeoutMs: number;
   readonly logLevel: SettingValues['LOG_LEVEL'];
   readonly health: { readonly checkIntervalMs: number };
@@ -172,7 +189,33 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       },
     },
     sandbox: { outputPath: values.SANDBOX_OUTPUT_PATH, latencyMs: values.SANDBOX_LATENCY_MS },
-    defaultSource: values.DEFAULT_SOURCE,
+    auth: {
+      bootstrapSource: values.BOOTSTRAP_SOURCE,
+      bootstrapApiKey: values.BOOTSTRAP_API_KEY,
+      rotationOverlapMs: values.API_KEY_ROTATION_OVERLAP_MS,
+      cacheMs: values.API_KEY_CACHE_MS,
+    },
+    rateLimits: {
+      windowMs: values.RATE_LIMIT_WINDOW_MS,
+      sourceMessages: values.RATE_LIMIT_SOURCE_MESSAGES,
+      globalMessages: values.RATE_LIMIT_GLOBAL_MESSAGES,
+      redis: values.REDIS_URL
+        ? {
+            url: values.REDIS_URL,
+            keyPrefix: values.REDIS_KEY_PREFIX,
+            commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS,
+            onFailure: values.RATE_LIMIT_ON_REDIS_FAILURE,
+          }
+        : undefined,
+    },
+    tls:
+      values.TLS_CERT_PATH && values.TLS_KEY_PATH
+        ? {
+            certPath: values.TLS_CERT_PATH,
+            keyPath: values.TLS_KEY_PATH,
+            clientCaPath: values.TLS_CLIENT_CA_PATH,
+          }
+        : undefined,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL,
     health: { checkIntervalMs: values.HEALTH_CHECK_INTERVAL_MS },
@@ -248,6 +291,15 @@ function crossCheck(values: SettingValues): string[] {
       const problem = url === undefined ? undefined : localHostProblem(url);
       if (problem) fail(name, `${problem}${LOCAL_HINT}`);
     }
+  }
+  if (Boolean(values.TLS_CERT_PATH) !== Boolean(values.TLS_KEY_PATH)) {
+    fail(
+      values.TLS_CERT_PATH ? 'TLS_KEY_PATH' : 'TLS_CERT_PATH',
+      'TLS_CERT_PATH and TLS_KEY_PATH go together',
+    );
+  }
+  if (values.TLS_CLIENT_CA_PATH && !values.TLS_CERT_PATH) {
+    fail('TLS_CLIENT_CA_PATH', 'needs TLS_CERT_PATH and TLS_KEY_PATH (mTLS is TLS with client certificates)');
   }
   return problems;
 }

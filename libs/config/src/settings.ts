@@ -12,6 +12,12 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 const boolean = z.enum(['true', 'false']).transform((value) => value === 'true');
 const mebibytes = 1024 * 1024;
 
+/** Same format as the auth lib's keys; kept here so a bad bootstrap key stops the process at start. */
+const API_KEY_FORMAT = /^mgw_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/;
+const sourceName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes');
+
 const setting = <T>(definition: Setting<T>): Setting<T> => definition;
 
 export const settings = {
@@ -230,12 +236,77 @@ export const settings = {
     description: 'Sandbox driver: pretend each send takes this long.',
     schema: integer(0, 600_000).default(0),
   }),
-  DEFAULT_SOURCE: setting({
-    description: 'Source name recorded for calls (idempotency keys are scoped to it).',
+  BOOTSTRAP_SOURCE: setting({
+    description:
+      'Source created on first start (roles mail.send, mail.read and admin) so a fresh gateway has a way in.',
+    schema: sourceName.default('dev'),
+  }),
+  BOOTSTRAP_API_KEY: setting({
+    description:
+      'An API key (mgw_<prefix>_<secret>, e.g. from `mailgateway keys generate`) registered for BOOTSTRAP_SOURCE at start if its prefix is new. When unset, a fresh SQLite gateway creates a key and prints it once.',
     schema: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes')
-      .default('default'),
+      .regex(API_KEY_FORMAT, 'must be an API key: mgw_<12 hex digits>_<43 base64url characters>')
+      .optional(),
+    sensitive: true,
+  }),
+  API_KEY_ROTATION_OVERLAP_MS: setting({
+    description: 'After a rotation the old key stays valid this long, unless the call names its own overlap.',
+    schema: integer(0, 30 * 86_400_000).default(86_400_000),
+  }),
+  API_KEY_CACHE_MS: setting({
+    description:
+      'How long a process may reuse a successful key lookup. 0 (no cache) makes revocation take effect at once on every replica; at most 1000.',
+    schema: integer(0, 1_000).default(0),
+  }),
+  RATE_LIMIT_WINDOW_MS: setting({
+    description: 'Length of the fixed window the message limits count in.',
+    schema: integer(100, 86_400_000).default(60_000),
+  }),
+  RATE_LIMIT_SOURCE_MESSAGES: setting({
+    description:
+      'Messages one source may submit per window (a batch counts as its number of items); a source policy may set its own.',
+    schema: integer(1, 100_000_000).default(60_000),
+  }),
+  RATE_LIMIT_GLOBAL_MESSAGES: setting({
+    description: 'Messages all sources together may submit per window.',
+    schema: integer(1, 1_000_000_000).default(600_000),
+  }),
+  REDIS_URL: setting({
+    description:
+      'Redis for rate-limit counters shared by every replica (redis:// or rediss://). When unset, counters live in this process.',
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    sensitive: true,
+  }),
+  REDIS_KEY_PREFIX: setting({
+    description: 'Prefix of every Redis key the gateway writes.',
+    schema: z.string().min(1).max(100).default('mailgateway:'),
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: setting({
+    description: 'How long a rate-limit check waits for Redis before treating it as unreachable.',
+    schema: integer(10, 10_000).default(200),
+  }),
+  RATE_LIMIT_ON_REDIS_FAILURE: setting({
+    description:
+      'When Redis is unreachable: "open" lets calls through unthrottled (and logs it), "closed" refuses them with UNAVAILABLE.',
+    schema: z.enum(['open', 'closed']).default('open'),
+  }),
+  TLS_CERT_PATH: setting({
+    description:
+      'PEM certificate (chain) of the gRPC listener. With TLS_KEY_PATH, the listener speaks TLS only.',
+    schema: z.string().min(1).optional(),
+  }),
+  TLS_KEY_PATH: setting({
+    description: 'PEM private key of TLS_CERT_PATH.',
+    schema: z.string().min(1).optional(),
+  }),
+  TLS_CLIENT_CA_PATH: setting({
+    description:
+      "PEM CA bundle for client certificates: when set, every client must present a certificate it signed (mTLS), and a certificate whose subject CN or URI SAN is a source's certificate identity authenticates as that source.",
+    schema: z.string().min(1).optional(),
   }),
   SHUTDOWN_TIMEOUT_MS: setting({
     description:

@@ -15,6 +15,7 @@ function findProtoRoot(): string {
 
 export const PROTO_ROOT = findProtoRoot();
 export const MAIL_GATEWAY_PROTO_PATH = join(PROTO_ROOT, MAIL_GATEWAY_PROTO);
+export const MAIL_GATEWAY_ADMIN_PROTO_PATH = join(PROTO_ROOT, 'mailgateway/v1/admin.proto');
 export const MAIL_GATEWAY_PACKAGE = 'mailgateway.v1';
 
 /** Loader options matching the generated types (camelCase fields, string enums, numeric longs). */

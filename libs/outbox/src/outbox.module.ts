@@ -15,6 +15,8 @@ import { TransactionRunner } from './transaction-runner';
       useFactory: (config: GatewayConfig) => ({
         ...outboxDataSourceOptions(config.database),
         retryAttempts: 0,
+        // Other libs keep their tables in this database (auth: sources and keys) via forFeature.
+        autoLoadEntities: true,
       }),
       dataSourceFactory: async (options) => {
         const dataSource = await openOutboxDataSource(options as DataSourceOptions);
@@ -30,6 +32,6 @@ import { TransactionRunner } from './transaction-runner';
     }),
   ],
   providers: [TransactionRunner, OutboxRepository, OutboxMonitor],
-  exports: [OutboxRepository, OutboxMonitor],
+  exports: [OutboxRepository, OutboxMonitor, TransactionRunner],
 })
 export class OutboxModule {}

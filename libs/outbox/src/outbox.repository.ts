@@ -6,6 +6,7 @@ import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { MessageEventEntity } from './entities/message-event.entity';
 import { OutboxMessageEntity } from './entities/outbox-message.entity';
 import { GroupCommit } from './group-commit';
+import { insertRows, runStatement, SqlParameters } from './sql-statements';
 import { deserializeMail, mailFingerprint, serializeMail } from './mail-payload';
 import { ACTIVE_STATUSES, FinalStatus, MessageEventType, MessageStatus } from './message-status';
 import { OutboxOverloadedException } from './outbox-overloaded.exception';
@@ -154,24 +155,24 @@ export class OutboxRepository {
     return this.transactions.run(async (manager) => {
       const now = Date.now();
       const postgres = this.transactions.dialect === 'postgres';
-      const at = (index: number) => (postgres ? `$${index}` : '?');
-      const rows = await runQuery<ClaimedRow>(
+      const parameters = new SqlParameters(postgres);
+      const rows = await runStatement<ClaimedRow>(
         manager,
         `UPDATE outbox_message
             SET status = '${MessageStatus.Sending}', attempts = attempts + 1, lease_token = lease_token + 1,
-                next_attempt_at = ${at(1)}, updated_at = ${at(2)}
+                next_attempt_at = ${parameters.add(now + leaseMs)}, updated_at = ${parameters.add(now)}
           WHERE id IN (SELECT id FROM outbox_message
                         WHERE status IN (${ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ')})
-                          AND next_attempt_at <= ${at(3)}
+                          AND next_attempt_at <= ${parameters.add(now)}
                         ORDER BY next_attempt_at
-                        LIMIT ${at(4)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+                        LIMIT ${parameters.add(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
           RETURNING id, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at, traceparent`,
-        [now + leaseMs, now, now, limit],
+        parameters.values,
       );
-      if (rows.records.length === 0) return [];
-      const claims = rows.records.map(toClaimedMessage);
-      await manager.insert(
-        MessageEventEntity,
+      if (rows.length === 0) return [];
+      const claims = rows.map(toClaimedMessage);
+      await this.insertEvents(
+        manager,
         claims.map((claim) =>
           newEvent(claim.id, MessageEventType.AttemptStarted, claim.attempt, `attempt ${claim.attempt}`, now),
         ),
@@ -240,7 +241,7 @@ export class OutboxRepository {
   ): Promise<EnqueueResult[]> {
     const now = Date.now();
     const taken = await this.findTakenKeys(manager, requests);
-    const messages: OutboxMessageEntity[] = [];
+    const messages: NewMessageRow[] = [];
     const results = requests.map((request): EnqueueResult => {
       const contentHash = mailFingerprint(request.mail);
       const keyOfRequest = request.idempotencyKey && idempotencyScope(request.source, request.idempotencyKey);
@@ -250,17 +251,25 @@ export class OutboxRepository {
           ? { kind: 'accepted', messageId: earlier.id, acceptedAt: earlier.acceptedAt, replayed: true }
           : { kind: 'idempotency-conflict', messageId: earlier.id };
       }
-      const message = this.newMessage(request, contentHash, now);
-      messages.push(message);
+      const id = randomUUID();
+      messages.push(this.newMessage(id, request, contentHash, now));
       // A later item of the same batch with the same key replays this one.
-      if (keyOfRequest) taken.set(keyOfRequest, message);
-      return { kind: 'accepted', messageId: message.id, acceptedAt: now, replayed: false };
+      if (keyOfRequest) taken.set(keyOfRequest, { id, contentHash, acceptedAt: now });
+      return { kind: 'accepted', messageId: id, acceptedAt: now, replayed: false };
     });
     if (messages.length > 0) {
-      await manager.insert(OutboxMessageEntity, messages);
-      await manager.insert(
-        MessageEventEntity,
-        messages.map((message) => newEvent(message.id, MessageEventType.Accepted, 0, 'accepted', now)),
+      await insertRows(
+        manager,
+        this.transactions.dialect === 'postgres',
+        'outbox_message',
+        MESSAGE_COLUMNS,
+        messages.map((message) => MESSAGE_COLUMNS.map((column) => message[column])),
+      );
+      await this.insertEvents(
+        manager,
+        messages.map((message) =>
+          newEvent(String(message.id), MessageEventType.Accepted, 0, 'accepted', now),
+        ),
       );
     }
     return results;
@@ -285,25 +294,32 @@ export class OutboxRepository {
     return taken;
   }
 
-  private newMessage(request: EnqueueRequest, contentHash: string, now: number): OutboxMessageEntity {
-    return Object.assign(new OutboxMessageEntity(), {
-      id: randomUUID(),
+  private newMessage(id: string, request: EnqueueRequest, contentHash: string, now: number): NewMessageRow {
+    return {
+      id,
       source: request.source,
-      idempotencyKey: request.idempotencyKey,
-      contentHash,
+      idempotency_key: request.idempotencyKey,
+      content_hash: contentHash,
       payload: serializeMail(request.mail),
       status: MessageStatus.Queued,
       attempts: 0,
-      leaseToken: 0,
-      nextAttemptAt: now,
-      acceptedAt: now,
-      expiresAt: now + this.config.delivery.messageMaxAgeMs,
-      updatedAt: now,
-      provider: null,
-      providerMessageId: null,
-      lastError: null,
+      lease_token: 0,
+      next_attempt_at: now,
+      accepted_at: now,
+      expires_at: now + this.config.delivery.messageMaxAgeMs,
+      updated_at: now,
       traceparent: request.traceparent ?? null,
-    });
+    };
+  }
+
+  private insertEvents(manager: EntityManager, events: unknown[][]): Promise<void> {
+    return insertRows(
+      manager,
+      this.transactions.dialect === 'postgres',
+      'message_event',
+      EVENT_COLUMNS,
+      events,
+    );
   }
 
   /**
@@ -313,19 +329,15 @@ export class OutboxRepository {
   private applyTransitions(transitions: Transition[]): Promise<boolean[]> {
     return this.transactions.run(async (manager) => {
       const now = Date.now();
-      const postgres = this.transactions.dialect === 'postgres';
-      const parameters: unknown[] = [];
-      const at = (value: unknown) => {
-        parameters.push(value);
-        return postgres ? `$${parameters.length}` : '?';
-      };
+      const parameters = new SqlParameters(this.transactions.dialect === 'postgres');
+      const at = (value: unknown) => parameters.add(value);
       const rows = transitions.map(
         (transition) =>
           `(${at(transition.claim.id)}, CAST(${at(transition.claim.leaseToken)} AS INTEGER), ${at(transition.status)}, ` +
           `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
           `${at(transition.lastError)})`,
       );
-      const changed = await runQuery<{ id: string }>(
+      const changed = await runStatement<{ id: string }>(
         manager,
         `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error) AS (
            VALUES ${rows.join(', ')})
@@ -341,13 +353,13 @@ export class OutboxRepository {
             AND outbox_message.lease_token = outcome.lease_token
             AND outbox_message.status = '${MessageStatus.Sending}'
          RETURNING outbox_message.id`,
-        parameters,
+        parameters.values,
       );
-      const applied = new Set(changed.records.map((row) => row.id));
+      const applied = new Set(changed.map((row) => row.id));
       const recorded = transitions.filter((transition) => applied.has(transition.claim.id));
       if (recorded.length > 0) {
-        await manager.insert(
-          MessageEventEntity,
+        await this.insertEvents(
+          manager,
           recorded.map(({ claim, eventType, detail }) =>
             newEvent(claim.id, eventType, claim.attempt, detail, now),
           ),
@@ -384,25 +396,35 @@ function toClaimedMessage(row: ClaimedRow): ClaimedMessage {
   };
 }
 
+const EVENT_COLUMNS = ['message_id', 'type', 'attempt', 'detail', 'occurred_at'] as const;
+
 function newEvent(
   messageId: string,
   type: MessageEventType,
   attempt: number,
   detail: string,
   occurredAt: number,
-): Partial<MessageEventEntity> {
-  return { messageId, type, attempt, detail: truncate(detail), occurredAt };
+): unknown[] {
+  return [messageId, type, attempt, truncate(detail), occurredAt];
 }
 
-async function runQuery<T>(
-  manager: EntityManager,
-  sql: string,
-  parameters: unknown[],
-): Promise<{ records: T[] }> {
-  // Structured results look the same on pg and better-sqlite3 (plain results do not for UPDATE).
-  const result = await manager.queryRunner!.query(sql, parameters, true);
-  return { records: (result.records ?? []) as T[] };
-}
+type NewMessageRow = Record<(typeof MESSAGE_COLUMNS)[number], string | number | null>;
+
+const MESSAGE_COLUMNS = [
+  'id',
+  'source',
+  'idempotency_key',
+  'content_hash',
+  'payload',
+  'status',
+  'attempts',
+  'lease_token',
+  'next_attempt_at',
+  'accepted_at',
+  'expires_at',
+  'updated_at',
+  'traceparent',
+] as const;
 
 function poolSize(config: GatewayConfig): number {
   return config.database.type === 'postgres' ? config.database.poolSize : 1;

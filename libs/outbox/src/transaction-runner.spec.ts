@@ -2,13 +2,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DataSource, QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { TransactionRunner } from './transaction-runner';
 
 describe(TransactionRunner.name, () => {
   let folder: string;
   let dataSource: DataSource;
   let sut: TransactionRunner;
+  const committedRows = () => {
+    // A second connection sees only what was really committed.
+    const reader = new Database(join(folder, 'db.sqlite'), { readonly: true });
+    try {
+      return (reader.prepare('SELECT id FROM item ORDER BY id').all() as { id: number }[]).map(
+        (row) => row.id,
+      );
+    } finally {
+      reader.close();
+    }
+  };
 
   beforeEach(async () => {
     folder = await mkdtemp(join(tmpdir(), 'mailgateway-transactions-'));
@@ -17,7 +28,7 @@ describe(TransactionRunner.name, () => {
       database: join(folder, 'db.sqlite'),
       enableWAL: true,
     }).initialize();
-    await dataSource.query('CREATE TABLE item (name TEXT NOT NULL, body TEXT NOT NULL)');
+    await dataSource.query('CREATE TABLE item (id INTEGER PRIMARY KEY)');
     sut = new TransactionRunner(dataSource);
   });
 
@@ -26,62 +37,50 @@ describe(TransactionRunner.name, () => {
     await rm(folder, { recursive: true, force: true });
   });
 
-  const insert = (name: string, bytes = 10) =>
-    sut.run((manager) =>
-      manager.query('INSERT INTO item (name, body) VALUES (?, ?)', [name, 'x'.repeat(bytes)]),
-    );
-
-  /** What another process reads: only what was committed. */
-  const committed = () => {
-    const reader = new Database(join(folder, 'db.sqlite'), { readonly: true });
-    try {
-      return (reader.prepare('SELECT name FROM item ORDER BY rowid').all() as { name: string }[]).map(
-        ({ name }) => name,
-      );
-    } finally {
-      reader.close();
-    }
-  };
-
-  it('commits what it reports committed after a write fails for want of space, and loses none of it later', async () => {
-    await insert('before');
-    // A page budget stands in for a full disk: writes past it fail with SQLITE_FULL.
-    const [{ page_count: pages }] = await dataSource.query('PRAGMA page_count');
-    await dataSource.query(`PRAGMA max_page_count = ${Number(pages) + 2}`);
-
-    await expect(insert('too large', 100_000)).rejects.toThrow(/full/);
-    await insert('after');
-    await expect(insert('too large again', 100_000)).rejects.toThrow(/full/);
-    await insert('last');
-
-    expect(committed()).toEqual(['before', 'after', 'last']);
+  it('commits the work of a transaction and rolls back a failed one', async () => {
+    await sut.run((manager) => manager.query('INSERT INTO item (id) VALUES (1)'));
+    await expect(
+      sut.run(async (manager) => {
+        await manager.query('INSERT INTO item (id) VALUES (2)');
+        throw new Error('work failed');
+      }),
+    ).rejects.toThrow('work failed');
+    expect(committedRows()).toEqual([1]);
   });
 
-  it('starts afresh after a COMMIT that failed, so later commits are real and no failure undoes them', async () => {
-    await insert('before');
-    // What a full disk does to a WAL commit: SQLite rolls the transaction back and COMMIT fails,
-    // and TypeORM's own ROLLBACK then fails too ("no transaction is active").
-    const runner = (dataSource.driver as unknown as { queryRunner: QueryRunner }).queryRunner;
-    const query = runner.query.bind(runner);
-    let failCommit = true;
-    runner.query = ((sql: string, ...rest: unknown[]) => {
-      if (sql === 'COMMIT' && failCommit) {
-        failCommit = false;
-        (dataSource.driver as unknown as { databaseConnection: Database.Database }).databaseConnection.exec(
-          'ROLLBACK',
-        );
-        return Promise.reject(new Error('SqliteError: database or disk is full'));
-      }
-      return query(sql, ...(rest as []));
-    }) as typeof runner.query;
+  it('keeps committing after SQLite ended a transaction by itself, as it does when the disk is full', async () => {
+    await expect(
+      sut.run(async (manager) => {
+        await manager.query('INSERT INTO item (id) VALUES (1)');
+        await manager.query('ROLLBACK'); // what SQLite does on SQLITE_FULL
+        throw new Error('database or disk is full');
+      }),
+    ).rejects.toThrow('database or disk is full');
+    await expect(
+      sut.run(async (manager) => {
+        await manager.query('INSERT INTO item (id) VALUES (2)');
+        throw new Error('another failure');
+      }),
+    ).rejects.toThrow('another failure');
 
-    await expect(insert('lost with the disk')).rejects.toThrow(/full/);
-    await expect(sut.run((manager) => manager.query('INSERT INTO missing VALUES (1)'))).rejects.toThrow(
-      /no such table/,
+    await sut.run((manager) => manager.query('INSERT INTO item (id) VALUES (3)'));
+
+    expect(committedRows()).toEqual([3]);
+  });
+
+  it('runs concurrent units of work one after the other on the single connection', async () => {
+    const order: string[] = [];
+    await Promise.all(
+      [1, 2, 3].map((id) =>
+        sut.run(async (manager) => {
+          order.push(`start ${id}`);
+          await manager.query(`INSERT INTO item (id) VALUES (${id})`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          order.push(`end ${id}`);
+        }),
+      ),
     );
-    await insert('after');
-    await insert('last');
-
-    expect(committed()).toEqual(['before', 'after', 'last']);
+    expect(order).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+    expect(committedRows()).toEqual([1, 2, 3]);
   });
 });

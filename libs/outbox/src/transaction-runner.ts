@@ -1,11 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import type { Database } from 'better-sqlite3';
 import { DataSource, EntityManager } from 'typeorm';
-
-/** The parts of TypeORM's SQLite driver that hold its one connection and its transaction state. */
-interface SqliteDriverState {
-  databaseConnection?: { inTransaction: boolean; exec(sql: string): unknown };
-  queryRunner?: { isTransactionActive: boolean };
-}
+import type { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
 
 /**
  * Runs units of work in transactions. better-sqlite3 gives TypeORM one connection, so two
@@ -31,33 +27,30 @@ export class TransactionRunner {
     return this.serialize ? 'sqlite' : 'postgres';
   }
 
+  /**
+   * SQLite may end a transaction by itself (SQLITE_FULL, SQLITE_IOERR). TypeORM's ROLLBACK then
+   * fails before it resets its own count, and from then on every transaction becomes a savepoint
+   * that never commits while callers are told OK. After any failed transaction, SQLite's own view
+   * of the connection wins: whatever is still open is rolled back and TypeORM's count is reset.
+   */
   private async runOnSqlite<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     try {
       return await this.dataSource.transaction(work);
     } catch (error) {
-      this.resetAfterFailedTransaction();
+      this.realignWithSqlite();
       throw error;
     }
   }
 
-  /**
-   * When COMMIT or ROLLBACK itself fails (SQLITE_FULL, SQLITE_IOERR), TypeORM keeps believing the
-   * transaction is open and nests every later one in a SAVEPOINT, while SQLite may have kept the
-   * failed transaction open: later "commits" then only release savepoints, and the next failure
-   * rolls them all back, messages already acknowledged included. So after any failure the
-   * connection leaves its transaction and TypeORM's bookkeeping starts again from zero.
-   */
-  private resetAfterFailedTransaction(): void {
-    const driver = this.dataSource.driver as unknown as SqliteDriverState;
-    const connection = driver.databaseConnection;
-    if (connection?.inTransaction) connection.exec('ROLLBACK');
-    const runner = driver.queryRunner as unknown as {
+  private realignWithSqlite(): void {
+    const connection = (this.dataSource.driver as AbstractSqliteDriver).databaseConnection as Database;
+    if (connection.inTransaction) connection.exec('ROLLBACK');
+    // better-sqlite3 has one query runner for the whole data source: this is it.
+    const bookkeeping = this.dataSource.createQueryRunner() as unknown as {
       isTransactionActive: boolean;
       transactionDepth: number;
     };
-    if (runner) {
-      runner.isTransactionActive = false;
-      runner.transactionDepth = 0;
-    }
+    bookkeeping.isTransactionActive = false;
+    bookkeeping.transactionDepth = 0;
   }
 }

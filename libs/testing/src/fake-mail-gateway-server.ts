@@ -10,12 +10,13 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { encodeRetryInfoStatus, STATUS_DETAILS_KEY } from '@mailgateway/client';
 import {
+  encodeRetryInfoStatus,
   MAIL_GATEWAY_PROTO_PATH,
   PROTO_LOADER_OPTIONS,
   SendMailRequest,
   SendMailResponse,
+  STATUS_DETAILS_TRAILER,
 } from '@mailgateway/contracts';
 
 /** How the fake answers one SendMail call. */
@@ -92,7 +93,7 @@ export class FakeMailGatewayServer {
         if (answer.via === 'retry-after') metadata.set('retry-after', String(answer.retryDelayMs / 1000));
         else {
           metadata.set(
-            STATUS_DETAILS_KEY,
+            STATUS_DETAILS_TRAILER,
             encodeRetryInfoStatus(status.RESOURCE_EXHAUSTED, details, answer.retryDelayMs),
           );
         }

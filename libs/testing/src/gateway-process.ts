@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { TEST_AUTH_ENV } from './test-credentials';
 import { waitFor } from './wait-for';
 
 const GATEWAY_MAIN = join(__dirname, '../../../dist/apps/gateway/apps/gateway/src/main.js');
@@ -17,13 +18,13 @@ export class GatewayProcess {
   }
 
   /**
-   * Starts `main.js [command]` with exactly `env` (plus PATH) and no wait. Metrics listen on any
-   * free port unless `env` names one (see metricsUrl).
+   * Starts `main.js [command]` with exactly `env` (plus PATH and the test API key) and no wait.
+   * Metrics listen on any free port unless `env` names one (see metricsUrl).
    */
   static spawn(env: Readonly<Record<string, string>>, command?: string): GatewayProcess {
     if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run \`npm run build\` first`);
     const child = spawn(process.execPath, [GATEWAY_MAIN, ...(command ? [command] : [])], {
-      env: { PATH: process.env.PATH, NO_COLOR: '1', METRICS_PORT: '0', ...env },
+      env: { PATH: process.env.PATH, NO_COLOR: '1', METRICS_PORT: '0', ...TEST_AUTH_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new GatewayProcess(child);

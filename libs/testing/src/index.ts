@@ -15,3 +15,5 @@ export * from './fake-mail-gateway-server';
 export * from './outcome-ledger';
 export * from './retrying-callers';
 export * from './disposable-postgres';
+export * from './test-credentials';
+export * from './redis-server';

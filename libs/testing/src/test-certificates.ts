@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -49,11 +50,22 @@ export class TestCertificateAuthority {
   }
 
   /** A server certificate for the given DNS names, signed by this authority. */
-  async issue(...dnsNames: string[]): Promise<TestCertificate> {
+  issue(...dnsNames: string[]): Promise<TestCertificate> {
+    return this.issueFor(
+      dnsNames[0],
+      dnsNames.map((name) => `DNS:${name}`),
+    );
+  }
+
+  /**
+   * A certificate (server or client) for `commonName` with subject alternative names written as
+   * openssl does: "DNS:localhost", "IP:127.0.0.1", "URI:spiffe://cluster.local/ns/a/sa/b".
+   */
+  async issueFor(commonName: string, altNames: readonly string[] = []): Promise<TestCertificate> {
     const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
     const certificate = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
-      subject: `CN=${dnsNames[0]}`,
+      subject: `CN=${commonName}`,
       issuer: this.certificate.subject,
       notBefore: new Date(Date.now() - DAY_MS),
       notAfter: new Date(Date.now() + DAY_MS),
@@ -61,7 +73,7 @@ export class TestCertificateAuthority {
       publicKey: keys.publicKey,
       signingAlgorithm: ALGORITHM,
       extensions: [
-        new x509.SubjectAlternativeNameExtension(dnsNames.map((value) => ({ type: 'dns' as const, value }))),
+        new x509.SubjectAlternativeNameExtension(altNames.map(toGeneralName)),
         new x509.BasicConstraintsExtension(false),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([
@@ -73,6 +85,27 @@ export class TestCertificateAuthority {
     const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
     return { cert: certificate.toString('pem'), key: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
   }
+}
+
+/** Writes a certificate and its key as PEM files, for settings that take paths. */
+export async function saveCertificate(
+  folder: string,
+  name: string,
+  { cert, key }: TestCertificate,
+): Promise<{ certPath: string; keyPath: string }> {
+  const certPath = join(folder, `${name}.crt`);
+  const keyPath = join(folder, `${name}.key`);
+  await writeFile(certPath, cert);
+  await writeFile(keyPath, key);
+  return { certPath, keyPath };
+}
+
+function toGeneralName(altName: string): { type: 'dns' | 'ip' | 'url'; value: string } {
+  const [kind, ...rest] = altName.split(':');
+  const value = rest.join(':');
+  const type = ({ DNS: 'dns', IP: 'ip', URI: 'url' } as const)[kind as 'DNS' | 'IP' | 'URI'];
+  if (!type) throw new Error(`unsupported subject alternative name "${altName}"`);
+  return { type, value };
 }
 
 function randomSerial(): string {

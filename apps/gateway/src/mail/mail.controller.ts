@@ -1,4 +1,14 @@
-import { Controller, Inject } from '@nestjs/common';
+import type { Metadata } from '@grpc/grpc-js';
+import { Controller, Inject, UseGuards } from '@nestjs/common';
+import {
+  AuthGuard,
+  enforceSourcePolicy,
+  PolicyViolationException,
+  Principal,
+  principalOf,
+  RequireRole,
+  Role,
+} from '@mailgateway/auth';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import {
   GetMessageRequest,
@@ -14,15 +24,17 @@ import {
 } from '@mailgateway/contracts';
 import { Tracing } from '@mailgateway/observability';
 import { OutboxRepository } from '@mailgateway/outbox';
+import { NoRateLimit, RpcThrottlerGuard, ThrottleCost } from '@mailgateway/throttling';
 import { MailValidator, ValidationException } from '@mailgateway/validation';
 import { IdempotencyConflictException, MessageNotFoundException } from './mail.exceptions';
 import { toGetMessageResponse, toSendMailResponse } from './mail.mapper';
 
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The gRPC surface: checks the call, then hands over to the outbox. */
+/** The gRPC surface: checks the caller and the call, then hands over to the outbox. */
 @Controller()
 @MailGatewayControllerMethods()
+@UseGuards(AuthGuard, RpcThrottlerGuard)
 export class MailController implements MailGatewayController {
   constructor(
     private readonly validator: MailValidator,
@@ -31,14 +43,20 @@ export class MailController implements MailGatewayController {
     private readonly tracing: Tracing,
   ) {}
 
-  async sendMail(request: SendMailRequest): Promise<SendMailResponse> {
+  @RequireRole(Role.MailSend)
+  async sendMail(request: SendMailRequest, metadata?: Metadata): Promise<SendMailResponse> {
+    const principal = principalOf(metadata);
     this.validator.validate(request);
-    const [result] = await this.outbox.enqueue([this.toEnqueueRequest(request)]);
+    enforceSourcePolicy(principal, request.mail as Mail);
+    const [result] = await this.outbox.enqueue([this.toEnqueueRequest(principal, request)]);
     if (result.kind === 'idempotency-conflict') throw new IdempotencyConflictException();
     return toSendMailResponse(result.messageId, result.acceptedAt, result.replayed);
   }
 
-  async sendMailBatch({ items }: SendMailBatchRequest): Promise<SendMailBatchResponse> {
+  @RequireRole(Role.MailSend)
+  @ThrottleCost<SendMailBatchRequest>(({ items }) => items.length)
+  async sendMailBatch({ items }: SendMailBatchRequest, metadata?: Metadata): Promise<SendMailBatchResponse> {
+    const principal = principalOf(metadata);
     const { maxBatchItems } = this.config.limits;
     if (items.length === 0) throw new ValidationException('items', 'at least one item is required');
     if (items.length > maxBatchItems) {
@@ -49,16 +67,26 @@ export class MailController implements MailGatewayController {
     items.forEach((item, index) => {
       try {
         this.validator.validate(item);
+        enforceSourcePolicy(principal, item.mail as Mail);
         valid.push(index);
       } catch (error) {
-        if (!(error instanceof ValidationException)) throw error;
-        results[index] = {
-          index,
-          rejected: { code: 'INVALID_ARGUMENT', field: error.field, reason: error.reason },
-        };
+        if (error instanceof ValidationException || error instanceof PolicyViolationException) {
+          results[index] = {
+            index,
+            rejected: {
+              code: error instanceof PolicyViolationException ? 'PERMISSION_DENIED' : 'INVALID_ARGUMENT',
+              field: error.field,
+              reason: error.reason,
+            },
+          };
+          return;
+        }
+        throw error;
       }
     });
-    const enqueued = await this.outbox.enqueue(valid.map((index) => this.toEnqueueRequest(items[index])));
+    const enqueued = await this.outbox.enqueue(
+      valid.map((index) => this.toEnqueueRequest(principal, items[index])),
+    );
     enqueued.forEach((result, position) => {
       const index = valid[position];
       results[index] =
@@ -76,18 +104,22 @@ export class MailController implements MailGatewayController {
     return { results };
   }
 
-  async getMessage({ messageId }: GetMessageRequest): Promise<GetMessageResponse> {
+  @RequireRole(Role.MailRead)
+  @NoRateLimit()
+  async getMessage({ messageId }: GetMessageRequest, metadata?: Metadata): Promise<GetMessageResponse> {
+    const { source } = principalOf(metadata);
     if (!messageId) throw new ValidationException('message_id', 'required');
     if (!MESSAGE_ID.test(messageId))
       throw new ValidationException('message_id', 'must be a message id (a UUID)');
-    const history = await this.outbox.findHistory(this.config.defaultSource, messageId);
+    // Scoped to the caller: another source's id is NOT_FOUND, exactly like an id that does not exist.
+    const history = await this.outbox.findHistory(source, messageId);
     if (!history) throw new MessageNotFoundException();
     return toGetMessageResponse(history);
   }
 
-  private toEnqueueRequest(request: SendMailRequest) {
+  private toEnqueueRequest(principal: Principal, request: SendMailRequest) {
     return {
-      source: this.config.defaultSource,
+      source: principal.source,
       idempotencyKey: request.idempotencyKey || null,
       mail: request.mail as Mail,
       // The call's span (a child of the caller's), so the upstream request continues the trace.

@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '@mailgateway/auth';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import { OutboxModule } from '@mailgateway/outbox';
+import { ThrottlingModule } from '@mailgateway/throttling';
 import { MailValidator } from '@mailgateway/validation';
 import { MailController } from './mail.controller';
 
 @Module({
-  imports: [OutboxModule],
+  imports: [OutboxModule, AuthModule, ThrottlingModule],
   controllers: [MailController],
   providers: [
     {

@@ -1,6 +1,6 @@
-import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Metadata, status } from '@grpc/grpc-js';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { findPrincipal } from '@mailgateway/auth';
 import { CallSummary, CallTelemetry, GrpcCall } from '@mailgateway/observability';
 import { Observable, tap } from 'rxjs';
 
@@ -16,23 +16,25 @@ interface AnyResponse {
  */
 @Injectable()
 export class GrpcCallInterceptor implements NestInterceptor {
-  constructor(
-    private readonly telemetry: CallTelemetry,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  constructor(private readonly telemetry: CallTelemetry) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'rpc') return next.handle();
     const call = context.getArgByIndex<GrpcCall>(2);
-    this.telemetry.begin(call, context.switchToRpc().getContext<Metadata>());
+    const metadata = context.switchToRpc().getContext<Metadata>();
+    this.telemetry.begin(call, metadata);
     // The handler runs inside the call's trace context (Nest binds it when handle() is called).
     return this.telemetry
       .run(call, () => next.handle())
-      .pipe(tap((response) => this.telemetry.end(call, status.OK, this.summarize(response as AnyResponse))));
+      .pipe(
+        tap((response) =>
+          this.telemetry.end(call, status.OK, this.summarize(response as AnyResponse, metadata)),
+        ),
+      );
   }
 
-  private summarize(response: AnyResponse | undefined): CallSummary {
-    const source = this.config.defaultSource;
+  private summarize(response: AnyResponse | undefined, metadata: Metadata): CallSummary {
+    const source = findPrincipal(metadata)?.source ?? 'unauthenticated';
     if (response?.results) {
       const accepted = response.results.flatMap((result) => (result.accepted ? [result.accepted] : []));
       return {

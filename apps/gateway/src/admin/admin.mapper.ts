@@ -1,0 +1,47 @@
+import { ApiKeyEntity, ApiSourceEntity, SourceDefinition, splitList } from '@mailgateway/auth';
+import { ApiKey, Source } from '@mailgateway/contracts';
+import { ValidationException } from '@mailgateway/validation';
+import { toTimestamp } from '../mail/mail.mapper';
+
+export function toSourceDefinition(source: Source | undefined): SourceDefinition {
+  if (!source) throw new ValidationException('source', 'required');
+  return {
+    name: source.name,
+    roles: source.roles,
+    allowedFromDomains: source.policy?.allowedFromDomains ?? [],
+    maxRecipients: source.policy?.maxRecipients || null,
+    rateLimitMessages: source.policy?.rateLimitMessages || null,
+    certificateIdentity: source.certificateIdentity || null,
+  };
+}
+
+export function toSource(source: ApiSourceEntity): Source {
+  return {
+    name: source.name,
+    roles: splitList(source.roles),
+    policy: {
+      allowedFromDomains: splitList(source.allowedFromDomains ?? ''),
+      maxRecipients: source.maxRecipients ?? 0,
+      rateLimitMessages: source.rateLimitMessages ?? 0,
+    },
+    certificateIdentity: source.certificateIdentity ?? '',
+    createdAt: toTimestamp(source.createdAt),
+    updatedAt: toTimestamp(source.updatedAt),
+  };
+}
+
+export function toApiKey(key: ApiKeyEntity): ApiKey {
+  return {
+    prefix: key.prefix,
+    source: key.source,
+    createdAt: toTimestamp(key.createdAt),
+    expiresAt: key.expiresAt === null ? undefined : toTimestamp(key.expiresAt),
+    revokedAt: key.revokedAt === null ? undefined : toTimestamp(key.revokedAt),
+    replacedBy: key.replacedBy ?? '',
+  };
+}
+
+/** Seconds from the contract (0 = none) to milliseconds or null. */
+export function secondsToMs(seconds: number): number | null {
+  return seconds > 0 ? seconds * 1000 : null;
+}

@@ -1,0 +1,32 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber } from '@mailgateway/outbox';
+
+@Entity({ name: 'api_source' })
+export class ApiSourceEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  name!: string;
+
+  /** Comma-separated role names. */
+  @Column({ type: 'varchar', length: 255 })
+  roles!: string;
+
+  /** Comma-separated domains the From address may use; null allows any. */
+  @Column({ name: 'allowed_from_domains', type: 'text', nullable: true })
+  allowedFromDomains!: string | null;
+
+  @Column({ name: 'max_recipients', type: 'integer', nullable: true })
+  maxRecipients!: number | null;
+
+  @Column({ name: 'rate_limit_messages', type: 'integer', nullable: true })
+  rateLimitMessages!: number | null;
+
+  /** Client-certificate subject (CN or URI SAN, e.g. spiffe://...) that authenticates as this source. */
+  @Column({ name: 'certificate_identity', type: 'varchar', length: 255, nullable: true })
+  certificateIdentity!: string | null;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: bigintAsNumber })
+  createdAt!: number;
+
+  @Column({ name: 'updated_at', type: 'bigint', transformer: bigintAsNumber })
+  updatedAt!: number;
+}

@@ -1,0 +1,13 @@
+export * from './auth.module';
+export * from './auth.guard';
+export * from './auth.service';
+export * from './auth.exceptions';
+export * from './principal';
+export * from './require-role.decorator';
+export * from './role';
+export { SourceAdminService } from './source-admin.service';
+export type { IssuedApiKey, SourceDefinition } from './source-admin.service';
+export { API_KEY_FORMAT, apiKeyPrefix, generateApiKey, hashApiKey } from './api-key-format';
+export { ApiKeyEntity } from './entities/api-key.entity';
+export { ApiSourceEntity } from './entities/api-source.entity';
+export * from './source-policy';

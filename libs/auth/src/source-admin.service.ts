@@ -1,0 +1,198 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { ValidationException } from '@mailgateway/validation';
+import { QueryFailedError } from 'typeorm';
+import { generateApiKey } from './api-key-format';
+import { CredentialException, CredentialProblem } from './auth.exceptions';
+import { CredentialRepository } from './credential.repository';
+import { ApiKeyEntity } from './entities/api-key.entity';
+import { ApiSourceEntity } from './entities/api-source.entity';
+import { isRole, Role } from './role';
+
+export const SOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const KEY_PREFIX = /^[0-9a-f]{12}$/;
+
+export interface SourceDefinition {
+  readonly name: string;
+  readonly roles: readonly string[];
+  readonly allowedFromDomains: readonly string[];
+  /** null: the gateway's limit. */
+  readonly maxRecipients: number | null;
+  /** null: the gateway's default. */
+  readonly rateLimitMessages: number | null;
+  readonly certificateIdentity: string | null;
+}
+
+/** A new key: `key` is shown to the caller this once and never stored. */
+export interface IssuedApiKey {
+  readonly key: string;
+  readonly record: ApiKeyEntity;
+}
+
+/** Sources and keys for the admin RPCs and the bootstrap; validates input and names the field. */
+@Injectable()
+export class SourceAdminService {
+  constructor(
+    private readonly credentials: CredentialRepository,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  async createSource(definition: SourceDefinition, now = Date.now()): Promise<ApiSourceEntity> {
+    const source = this.toEntity(definition, now, now);
+    if (await this.credentials.findSource(source.name)) {
+      throw new CredentialException(CredentialProblem.SourceExists, `source "${source.name}" already exists`);
+    }
+    await this.uniqueIdentity(() => this.credentials.insertSource(source), source);
+    return source;
+  }
+
+  /** Replaces the roles and policy of a source. */
+  async updateSource(definition: SourceDefinition, now = Date.now()): Promise<ApiSourceEntity> {
+    const existing = await this.requireSource(definition.name);
+    const source = this.toEntity(definition, existing.createdAt, now);
+    await this.uniqueIdentity(() => this.credentials.saveSource(source), source);
+    return source;
+  }
+
+  listSources(): Promise<ApiSourceEntity[]> {
+    return this.credentials.listSources();
+  }
+
+  async createKey(sourceName: string, expiresInMs: number | null, now = Date.now()): Promise<IssuedApiKey> {
+    await this.requireSource(sourceName, 'source');
+    const { key, record } = newKeyRecord(sourceName, expiresInMs, now);
+    await this.credentials.insertKey(record);
+    return { key, record };
+  }
+
+  async listKeys(sourceName?: string): Promise<ApiKeyEntity[]> {
+    if (sourceName) await this.requireSource(sourceName, 'source');
+    return this.credentials.listKeys(sourceName);
+  }
+
+  /**
+   * Issues a new key for the key's source; the old key keeps working for `overlapMs` (default
+   * API_KEY_ROTATION_OVERLAP_MS) so callers can roll out the new one without an outage.
+   */
+  async rotateKey(
+    prefix: string,
+    overlapMs: number | null,
+    expiresInMs: number | null,
+    now = Date.now(),
+  ): Promise<IssuedApiKey & { previous: ApiKeyEntity }> {
+    checkPrefix(prefix);
+    const { key, record } = newKeyRecord('', expiresInMs, now);
+    const previous = await this.credentials.rotate(
+      prefix,
+      record,
+      now + (overlapMs ?? this.config.auth.rotationOverlapMs),
+    );
+    if (!previous) throw keyNotFound(prefix);
+    return { key, record: { ...record, source: previous.source }, previous };
+  }
+
+  /** Refuses the key from now on, on every replica (keys are looked up on every call). */
+  async revokeKey(prefix: string, now = Date.now()): Promise<ApiKeyEntity> {
+    checkPrefix(prefix);
+    const key = await this.credentials.revoke(prefix, now);
+    if (!key) throw keyNotFound(prefix);
+    return key;
+  }
+
+  private async requireSource(name: string, field = 'name'): Promise<ApiSourceEntity> {
+    if (!SOURCE_NAME.test(name))
+      throw new ValidationException(field, 'must be lowercase letters, digits and dashes');
+    const source = await this.credentials.findSource(name);
+    if (!source)
+      throw new CredentialException(CredentialProblem.SourceNotFound, `source "${name}" not found`);
+    return source;
+  }
+
+  private toEntity(definition: SourceDefinition, createdAt: number, updatedAt: number): ApiSourceEntity {
+    if (!SOURCE_NAME.test(definition.name)) {
+      throw new ValidationException('name', 'must be lowercase letters, digits and dashes, at most 63');
+    }
+    if (definition.roles.length === 0)
+      throw new ValidationException('roles', 'at least one role is required');
+    definition.roles.forEach((role, index) => {
+      if (!isRole(role)) {
+        throw new ValidationException(
+          `roles[${index}]`,
+          `unknown role "${role}" (known: ${Object.values(Role).join(', ')})`,
+        );
+      }
+    });
+    const domains = definition.allowedFromDomains.map((domain) => domain.trim().toLowerCase());
+    domains.forEach((domain, index) => {
+      if (!DOMAIN.test(domain))
+        throw new ValidationException(`policy.allowed_from_domains[${index}]`, 'must be a domain name');
+    });
+    checkPositive(definition.maxRecipients, 'policy.max_recipients');
+    checkPositive(definition.rateLimitMessages, 'policy.rate_limit_messages');
+    const identity = definition.certificateIdentity?.trim() || null;
+    if (identity && identity.length > 255) {
+      throw new ValidationException('certificate_identity', 'at most 255 characters');
+    }
+    return Object.assign(new ApiSourceEntity(), {
+      name: definition.name,
+      roles: [...new Set(definition.roles)].join(','),
+      allowedFromDomains: domains.length > 0 ? [...new Set(domains)].join(',') : null,
+      maxRecipients: definition.maxRecipients,
+      rateLimitMessages: definition.rateLimitMessages,
+      certificateIdentity: identity,
+      createdAt,
+      updatedAt,
+    });
+  }
+
+  private async uniqueIdentity(write: () => Promise<void>, source: ApiSourceEntity): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      if (source.certificateIdentity && isUniqueViolation(error)) {
+        throw new CredentialException(
+          CredentialProblem.CertificateIdentityTaken,
+          `certificate identity "${source.certificateIdentity}" already belongs to another source`,
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+function newKeyRecord(source: string, expiresInMs: number | null, now: number): IssuedApiKey {
+  if (expiresInMs !== null && expiresInMs <= 0)
+    throw new ValidationException('expires_in_seconds', 'must be positive');
+  const { key, prefix, hash } = generateApiKey();
+  const record = Object.assign(new ApiKeyEntity(), {
+    prefix,
+    source,
+    keyHash: hash,
+    createdAt: now,
+    expiresAt: expiresInMs === null ? null : now + expiresInMs,
+    revokedAt: null,
+    replacedBy: null,
+  });
+  return { key, record };
+}
+
+function checkPrefix(prefix: string): void {
+  if (!KEY_PREFIX.test(prefix))
+    throw new ValidationException('prefix', 'must be the 12 hex digits after "mgw_"');
+}
+
+function checkPositive(value: number | null, field: string): void {
+  if (value !== null && (!Number.isInteger(value) || value < 1))
+    throw new ValidationException(field, 'must be a positive integer');
+}
+
+function keyNotFound(prefix: string): CredentialException {
+  return new CredentialException(CredentialProblem.ApiKeyNotFound, `API key ${prefix} not found`);
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const code = (error.driverError as { code?: string } | undefined)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

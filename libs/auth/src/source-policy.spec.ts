@@ -1,0 +1,37 @@
+import { aMail } from '@mailgateway/testing';
+import { ValidationException } from '@mailgateway/validation';
+import { Principal } from './principal';
+import { Role } from './role';
+import { enforceSourcePolicy, PolicyViolationException } from './source-policy';
+
+const principal = (policy: Partial<Principal['policy']>): Principal => ({
+  source: 'billing',
+  roles: new Set([Role.MailSend]),
+  policy: { allowedFromDomains: [], maxRecipients: null, rateLimitMessages: null, ...policy },
+  credential: { kind: 'api-key', prefix: '0123456789ab' },
+});
+
+describe(enforceSourcePolicy.name, () => {
+  it('lets anything through without a policy', () => {
+    expect(() => enforceSourcePolicy(principal({}), aMail())).not.toThrow();
+  });
+
+  it('refuses a From domain outside the allowed ones, in any case', () => {
+    const sut = principal({ allowedFromDomains: ['example.com'] });
+    expect(() =>
+      enforceSourcePolicy(sut, aMail({ from: { address: 'a@EXAMPLE.com', name: '' } })),
+    ).not.toThrow();
+    expect(() =>
+      enforceSourcePolicy(sut, aMail({ from: { address: 'a@evil.example.com', name: '' } })),
+    ).toThrow(PolicyViolationException);
+  });
+
+  it('caps recipients across to, cc and bcc', () => {
+    const sut = principal({ maxRecipients: 2 });
+    const mailbox = { address: 'x@example.org', name: '' };
+    expect(() => enforceSourcePolicy(sut, aMail({ to: [mailbox], cc: [mailbox] }))).not.toThrow();
+    expect(() => enforceSourcePolicy(sut, aMail({ to: [mailbox], cc: [mailbox], bcc: [mailbox] }))).toThrow(
+      ValidationException,
+    );
+  });
+});

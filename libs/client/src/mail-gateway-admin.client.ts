@@ -1,0 +1,70 @@
+import type { Client } from '@grpc/grpc-js';
+import {
+  CreateApiKeyRequest,
+  CreateApiKeyResponse,
+  CreateSourceRequest,
+  CreateSourceResponse,
+  ListApiKeysRequest,
+  ListApiKeysResponse,
+  ListSourcesRequest,
+  ListSourcesResponse,
+  MAIL_GATEWAY_ADMIN_PROTO_PATH,
+  RevokeApiKeyRequest,
+  RevokeApiKeyResponse,
+  RotateApiKeyRequest,
+  RotateApiKeyResponse,
+  UpdateSourceRequest,
+  UpdateSourceResponse,
+} from '@mailgateway/contracts';
+import { GatewayClientOptions, GrpcStub, Unary } from './grpc-stub';
+
+interface MailGatewayAdminStub extends Client {
+  createSource: Unary<CreateSourceRequest, CreateSourceResponse>;
+  updateSource: Unary<UpdateSourceRequest, UpdateSourceResponse>;
+  listSources: Unary<ListSourcesRequest, ListSourcesResponse>;
+  createApiKey: Unary<CreateApiKeyRequest, CreateApiKeyResponse>;
+  listApiKeys: Unary<ListApiKeysRequest, ListApiKeysResponse>;
+  rotateApiKey: Unary<RotateApiKeyRequest, RotateApiKeyResponse>;
+  revokeApiKey: Unary<RevokeApiKeyRequest, RevokeApiKeyResponse>;
+}
+
+/** A typed, promise-based client of the MailGatewayAdmin service (needs an admin key). */
+export class MailGatewayAdminClient {
+  private readonly grpc: GrpcStub<MailGatewayAdminStub>;
+
+  constructor(options: GatewayClientOptions) {
+    this.grpc = new GrpcStub(MAIL_GATEWAY_ADMIN_PROTO_PATH, 'MailGatewayAdmin', options);
+  }
+
+  createSource(request: CreateSourceRequest): Promise<CreateSourceResponse> {
+    return this.grpc.call(this.grpc.stub.createSource, request);
+  }
+
+  updateSource(request: UpdateSourceRequest): Promise<UpdateSourceResponse> {
+    return this.grpc.call(this.grpc.stub.updateSource, request);
+  }
+
+  listSources(): Promise<ListSourcesResponse> {
+    return this.grpc.call(this.grpc.stub.listSources, {});
+  }
+
+  createApiKey(request: CreateApiKeyRequest): Promise<CreateApiKeyResponse> {
+    return this.grpc.call(this.grpc.stub.createApiKey, request);
+  }
+
+  listApiKeys(request: ListApiKeysRequest): Promise<ListApiKeysResponse> {
+    return this.grpc.call(this.grpc.stub.listApiKeys, request);
+  }
+
+  rotateApiKey(request: RotateApiKeyRequest): Promise<RotateApiKeyResponse> {
+    return this.grpc.call(this.grpc.stub.rotateApiKey, request);
+  }
+
+  revokeApiKey(request: RevokeApiKeyRequest): Promise<RevokeApiKeyResponse> {
+    return this.grpc.call(this.grpc.stub.revokeApiKey, request);
+  }
+
+  close(): void {
+    this.grpc.close();
+  }
+}

@@ -1,0 +1,43 @@
+import type { EntityManager } from 'typeorm';
+
+/** Collects statement parameters and writes the placeholder each dialect expects ($1 or ?). */
+export class SqlParameters {
+  readonly values: unknown[] = [];
+
+  constructor(private readonly postgres: boolean) {}
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return this.postgres ? `$${this.values.length}` : '?';
+  }
+}
+
+/** Runs a statement; structured results look the same on pg and better-sqlite3 (plain ones differ). */
+export async function runStatement<Row>(
+  manager: EntityManager,
+  sql: string,
+  parameters: unknown[],
+): Promise<Row[]> {
+  const result = await manager.queryRunner!.query(sql, parameters, true);
+  return (result.records ?? []) as Row[];
+}
+
+/**
+ * One multi-row INSERT: a fraction of the work of an ORM insert per row, which matters on the
+ * accept path. Values go in column order.
+ */
+export async function insertRows(
+  manager: EntityManager,
+  postgres: boolean,
+  table: string,
+  columns: readonly string[],
+  rows: readonly (readonly unknown[])[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const parameters = new SqlParameters(postgres);
+  const values = rows.map((row) => `(${row.map((value) => parameters.add(value)).join(', ')})`);
+  await manager.queryRunner!.query(
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values.join(', ')}`,
+    parameters.values,
+  );
+}

@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The benchmark harness, run for a few seconds so it keeps working; its figures are not judged here. */
+describe('Benchmark harness (smoke run)', () => {
+  it('runs every scenario against its baselines and writes the table as JSON', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'mailgateway-bench-')), 'bench.json');
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, '../dist/bench/main.js'), '--smoke', '--out', out],
+      {
+        env: { ...process.env, DATABASE_URL: process.env.MAILGATEWAY_TEST_POSTGRES_URL },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+
+    expect({ code, output: code === 0 ? '' : output }).toEqual({ code: 0, output: '' });
+    const report = JSON.parse(await readFile(out, 'utf8')) as {
+      smoke: boolean;
+      rows: { measure: string; value: number }[];
+    };
+    expect(report.smoke).toBe(true);
+    const measures = report.rows.map((row) => row.measure);
+    for (const expected of [
+      'bare grpc-js server, empty handler',
+      'SendMail, durable on postgres',
+      'SendMail, durable on sqlite',
+      'SendMailBatch of 500, durable on postgres',
+      'bare undici pool, 10 connections',
+      'delivery from a full outbox (postgres) to the same upstream',
+      'gateway delivery vs pg-boss',
+      'gateway peak RSS',
+    ]) {
+      expect(measures).toContain(expected);
+    }
+    expect(report.rows.every((row) => Number.isFinite(row.value) && row.value > 0)).toBe(true);
+  }, 180_000);
+});
