@@ -71,6 +71,9 @@ describe('Reliability: overload', () => {
         // The smallest queue allowed: the load generator shares the machine's two cores and could
         // not outrun the default one (5,000) for long.
         OUTBOX_MAX_QUEUED_MESSAGES: '500',
+        // Capacity, not a rate-limit policy, is what this scenario is about.
+        RATE_LIMIT_SOURCE_MESSAGES: '100000000',
+        RATE_LIMIT_GLOBAL_MESSAGES: '1000000000',
       });
       await waitFor('the gateway to serve', () =>
         checkHealth(`127.0.0.1:${port}`).then(

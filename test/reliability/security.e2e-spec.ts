@@ -54,7 +54,8 @@ describe('Reliability: security', () => {
     const marker = randomBytes(4).toString('hex');
     const canaries = {
       driverCredential: `canary-credential-${marker}`,
-      callerToken: `canary-token-${marker}`,
+      callerToken: `mgw_canary${marker}`,
+      apiKey: TEST_API_KEY,
       subject: `canary-subject-${marker}`,
       textBody: `canary-text-${marker}`,
       htmlBody: `canary-html-${marker}`,
@@ -89,7 +90,12 @@ describe('Reliability: security', () => {
     const client = new MailGatewayClient({
       address: `127.0.0.1:${port}`,
       apiKey: TEST_API_KEY,
-      metadata: { authorization: `Bearer ${canaries.callerToken}` },
+      retry: { maxAttempts: 1 },
+    });
+    // A caller with a key the gateway does not know: refused, and its key never repeated.
+    const stranger = new MailGatewayClient({
+      address: `127.0.0.1:${port}`,
+      apiKey: canaries.callerToken,
       retry: { maxAttempts: 1 },
     });
     try {
@@ -120,6 +126,10 @@ describe('Reliability: security', () => {
           (error: ServiceError) => errors.push(`${status[error.code]} ${error.details}`),
         );
       }
+      await stranger.send(mail).then(
+        () => errors.push('accepted'),
+        (error: ServiceError) => errors.push(`${status[error.code]} ${error.details}`),
+      );
       const { body: metrics } = await httpGet(`${gateway.metricsUrl}/metrics`);
 
       const places = { logs: gateway.logs, errors: errors.join('\n'), metrics };
@@ -132,10 +142,12 @@ describe('Reliability: security', () => {
         `[reliability 9 canaries] canaries=${Object.keys(canaries).length} places=logs,errors,metrics ` +
           `log lines=${gateway.logLines.length} refused calls=${errors.length} leaks=${leaks.length}${leaks.length ? ` (${leaks.join(', ')})` : ''}`,
       );
-      expect(errors.every((error) => error.startsWith('INVALID_ARGUMENT'))).toBe(true);
+      expect(errors.slice(0, 3).every((error) => error.startsWith('INVALID_ARGUMENT'))).toBe(true);
+      expect(errors[3]).toMatch(/^UNAUTHENTICATED/);
       expect(leaks).toEqual([]);
     } finally {
       client.close();
+      stranger.close();
       await gateway.crash();
       await upstream.close();
     }

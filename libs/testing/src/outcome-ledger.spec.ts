@@ -49,6 +49,11 @@ describe(OutcomeLedger.name, () => {
     expect(
       OutcomeLedger.outcomeOf(serviceError(status.UNAVAILABLE, 'storage is unavailable; retry with backoff')),
     ).toEqual({ kind: 'failed', code: 'UNAVAILABLE' });
+    expect(
+      OutcomeLedger.outcomeOf(
+        serviceError(status.UNAVAILABLE, 'rate limiter unavailable; retry with backoff'),
+      ),
+    ).toEqual({ kind: 'failed', code: 'UNAVAILABLE' });
     expect(OutcomeLedger.outcomeOf(serviceError(status.UNAVAILABLE, 'No connection established'))).toEqual({
       kind: 'unknown',
       code: 'UNAVAILABLE',

@@ -51,10 +51,12 @@ export class OutcomeLedger {
     const code = (error as Partial<ServiceError>)?.code;
     if (code === undefined) return { kind: 'unknown', code: String((error as Error)?.message ?? error) };
     const name = status[code] ?? String(code);
-    // UNAVAILABLE is a refusal only when the gateway said so; a dropped connection says nothing.
+    // UNAVAILABLE is a refusal only when the gateway said so (its storage or its rate limiter is
+    // unreachable, nothing was committed); a dropped connection says nothing.
     if (
       REFUSALS.has(code) ||
-      (code === status.UNAVAILABLE && /storage is unavailable/.test(String((error as ServiceError).details)))
+      (code === status.UNAVAILABLE &&
+        /unavailable; retry with backoff/.test(String((error as ServiceError).details)))
     ) {
       return { kind: 'failed', code: name };
     }
