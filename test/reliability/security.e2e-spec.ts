@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, status } from '@grpc/grpc-js';
-import { MailGatewayClient } from '@mailgateway/client';
+import { ALL_ROLES, generateApiKey, Role } from '@mailgateway/auth';
+import { MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
 import { MessageStatus } from '@mailgateway/contracts';
 import {
   aMail,
@@ -18,10 +19,27 @@ import {
   TestDatabase,
   waitFor,
   TEST_API_KEY,
+  TEST_SOURCE,
 } from '@mailgateway/testing';
-import { startTestGateway } from '../support/test-gateway';
+import { startTestGateway, TestGateway } from '../support/test-gateway';
+import { sized } from './reliability-scale';
 
 const HOSTNAME = 'canary.upstream.test';
+const PROBES = sized(1_000, 10_000);
+
+/** What a probe could compare besides the status: every trailer but the clock. */
+function trailers(error: ServiceError): string {
+  return JSON.stringify(Object.entries(error.metadata.toJSON()).filter(([name]) => name !== 'date'));
+}
+
+function admin<T>(
+  gateway: TestGateway,
+  apiKey: string | undefined,
+  call: (client: MailGatewayAdminClient) => Promise<T>,
+): Promise<T> {
+  const client = new MailGatewayAdminClient({ address: gateway.address, apiKey, retry: { maxAttempts: 1 } });
+  return call(client).finally(() => client.close());
+}
 const UPSTREAM = '127.0.0.6';
 
 // Scenario 9: what must never leak, and upstreams that must never be called.
@@ -43,12 +61,115 @@ describe('Reliability: security', () => {
     await rm(scratch, { recursive: true, force: true });
   });
 
-  it.todo(
-    'credential matrix: each role reaches exactly the calls it may make (needs the auth module, issue 4)',
-  );
-  it.todo(
-    '10,000 cross-source probes answer NOT_FOUND only and leak nothing (needs per-source credentials, issue 4)',
-  );
+  it('answers every cell of the credential matrix as the roles say', async () => {
+    const gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
+    const cells: string[] = [];
+    const mismatches: string[] = [];
+    try {
+      const { messageId } = await gateway.client.sendMail(aSendMailRequest());
+      const calls: Record<string, [Role, (key: string | undefined) => Promise<unknown>]> = {
+        SendMail: [Role.MailSend, (key) => gateway.connect(key).sendMail(aSendMailRequest())],
+        SendMailBatch: [
+          Role.MailSend,
+          (key) => gateway.connect(key).sendMailBatch({ items: [aSendMailRequest()] }),
+        ],
+        GetMessage: [Role.MailRead, (key) => gateway.connect(key).getMessage({ messageId })],
+        ListSources: [Role.Admin, (key) => admin(gateway, key, (client) => client.listSources())],
+        ListApiKeys: [
+          Role.Admin,
+          (key) => admin(gateway, key, (client) => client.listApiKeys({ source: TEST_SOURCE })),
+        ],
+      };
+      // A source holds at least one role (the admin API refuses none).
+      const roleSets = [...ALL_ROLES.map((role) => [role]), [Role.MailSend, Role.MailRead], [...ALL_ROLES]];
+      const credentials: { label: string; key: string | undefined; roles: Role[] | null }[] = [
+        { label: 'no key', key: undefined, roles: null },
+        { label: 'unknown key', key: generateApiKey().key, roles: null },
+      ];
+      for (const [index, roles] of roleSets.entries()) {
+        const key = await gateway.addSource(`matrix-${index}`, roles);
+        credentials.push({ label: roles.join('+'), key, roles });
+      }
+      for (const { label, key, roles } of credentials) {
+        for (const [rpc, [role, call]] of Object.entries(calls)) {
+          // The message belongs to the bootstrap source: with the role, GetMessage gets as far as
+          // the lookup, which hides another source's message as NOT_FOUND.
+          const expected =
+            roles === null
+              ? 'UNAUTHENTICATED'
+              : !roles.includes(role)
+                ? 'PERMISSION_DENIED'
+                : rpc === 'GetMessage'
+                  ? 'NOT_FOUND'
+                  : 'OK';
+          const actual = await call(key).then(
+            () => 'OK',
+            (error: ServiceError) => status[error.code],
+          );
+          cells.push(`${label} ${rpc} ${actual}`);
+          if (actual !== expected) mismatches.push(`${label} ${rpc}: expected ${expected}, got ${actual}`);
+        }
+      }
+    } finally {
+      await gateway.close();
+    }
+    console.log(
+      `[reliability 9 credential matrix] credentials=${cells.length / 5} rpcs=5 cells=${cells.length} mismatches=${mismatches.length}`,
+    );
+    expect(mismatches).toEqual([]);
+  });
+
+  it(`answers ${PROBES} cross-source probes with NOT_FOUND only, exactly like absent ids`, async () => {
+    const gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
+    const codes = new Map<string, number>();
+    let differing = 0;
+    try {
+      const owner = gateway.connect(await gateway.addSource('probe-owner', [Role.MailSend, Role.MailRead]));
+      const prober = gateway.connect(
+        await gateway.addSource('probe-prober', [Role.MailSend, Role.MailRead]),
+        {
+          retry: { maxAttempts: 1 },
+        },
+      );
+      const { results } = await owner.sendMailBatch({
+        items: Array.from({ length: 200 }, (_, index) => aSendMailRequest({ subject: `probe ${index}` })),
+      });
+      const foreign = results.map((result) => result.accepted!.messageId);
+      const baseline = await prober
+        .getMessage({ messageId: randomUUID() })
+        .catch((error: ServiceError) => error);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, async (_, caller) => {
+          const seen: string[] = [];
+          for (let probe = caller; probe < PROBES; probe += 20) {
+            // Half the probes name another source's messages, half ids that do not exist.
+            const messageId = probe % 2 === 0 ? foreign[probe % foreign.length] : randomUUID();
+            seen.push(
+              await prober.getMessage({ messageId }).then(
+                (message) => `OK ${message.messageId}`,
+                (error: ServiceError) => `${status[error.code]}|${error.details}|${trailers(error)}`,
+              ),
+            );
+          }
+          return seen;
+        }),
+      );
+      const expected = `${status[(baseline as ServiceError).code]}|${(baseline as ServiceError).details}|${trailers(baseline as ServiceError)}`;
+      for (const answer of answers.flat()) {
+        const code = answer.split(/[| ]/)[0];
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+        if (answer !== expected) differing++;
+      }
+    } finally {
+      await gateway.close();
+    }
+    console.log(
+      `[reliability 9 cross-source probes] probes=${PROBES} statuses=${JSON.stringify(Object.fromEntries(codes))} ` +
+        `answers differing from an absent id=${differing}`,
+    );
+    expect([...codes.keys()]).toEqual(['NOT_FOUND']);
+    expect(differing).toBe(0);
+  });
 
   it('keeps planted canary credentials and bodies out of logs, errors and metrics', async () => {
     const marker = randomBytes(4).toString('hex');
