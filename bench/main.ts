@@ -175,6 +175,7 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       GRPC_PORT: String(await freePort()),
       MAIL_DRIVER: 'http',
       HTTP_DRIVER_URL: upstreamUrl,
+      UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
       UPSTREAM_MAX_CONNECTIONS: String(CONNECTIONS),
       DELIVERY_CONCURRENCY: String(CONNECTIONS * 3),
       DELIVERY_POLL_INTERVAL_MS: '10',

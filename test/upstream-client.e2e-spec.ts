@@ -34,6 +34,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
   const clientFor = (env: Record<string, string> = {}) => {
     const config = loadGatewayConfig({
       UPSTREAM_CA_FILE: caFile,
+      UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
       UPSTREAM_CONNECT_TIMEOUT_MS: '300',
       UPSTREAM_COOLDOWN_MS: '200',
       UPSTREAM_MAX_COOLDOWN_MS: '1000',

@@ -56,6 +56,7 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
       {
         ...database.env,
         UPSTREAM_CA_FILE: caFile,
+        UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
         UPSTREAM_CONNECT_TIMEOUT_MS: '300',
         UPSTREAM_COOLDOWN_MS: '500',
         MAIL_DRIVER: 'http',

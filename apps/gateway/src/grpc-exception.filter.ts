@@ -11,6 +11,7 @@ import {
 } from '@mailgateway/auth';
 import { encodeRetryInfoStatus, STATUS_DETAILS_TRAILER } from '@mailgateway/contracts';
 import { CallTelemetry, GatewayMetrics, GrpcCall } from '@mailgateway/observability';
+import { OutboxOverloadedException } from '@mailgateway/outbox';
 import { RateLimiterUnavailableException, RateLimitExceededException } from '@mailgateway/throttling';
 import { ValidationException } from '@mailgateway/validation';
 import { Observable, throwError } from 'rxjs';
@@ -97,7 +98,11 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
     if (exception instanceof CredentialException) {
       return { code: CREDENTIAL_STATUS[exception.problem], message: exception.message };
     }
-    if (exception instanceof RateLimitExceededException) return rateLimited(exception);
+    if (exception instanceof RateLimitExceededException)
+      return retryLater(exception.message, exception.retryAfterMs);
+    // The outbox's own admission control: too many messages wait for a commit in this process.
+    if (exception instanceof OutboxOverloadedException)
+      return retryLater(exception.message, exception.retryAfterMs);
     if (exception instanceof RateLimiterUnavailableException) {
       return { code: status.UNAVAILABLE, message: exception.message };
     }
@@ -120,14 +125,14 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
  * status-details trailer for gRPC libraries that read it, and `retry-after` (whole seconds, as in
  * HTTP) for everyone else.
  */
-function rateLimited(exception: RateLimitExceededException): GrpcError {
+function retryLater(message: string, retryAfterMs: number): GrpcError {
   const metadata = new Metadata();
-  metadata.set('retry-after', String(Math.max(1, Math.ceil(exception.retryAfterMs / 1000))));
+  metadata.set('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
   metadata.set(
     STATUS_DETAILS_TRAILER,
-    encodeRetryInfoStatus(status.RESOURCE_EXHAUSTED, exception.message, exception.retryAfterMs),
+    encodeRetryInfoStatus(status.RESOURCE_EXHAUSTED, message, retryAfterMs),
   );
-  return { code: status.RESOURCE_EXHAUSTED, message: exception.message, metadata };
+  return { code: status.RESOURCE_EXHAUSTED, message, metadata };
 }
 
 function isUnavailable(exception: unknown): boolean {

@@ -64,4 +64,36 @@ describe(loadGatewayConfig.name, () => {
       'RETRY_BASE_DELAY_MS: must not exceed RETRY_MAX_DELAY_MS',
     );
   });
+
+  it('refuses upstream URLs and addresses on loopback, link-local or metadata addresses unless allowed', () => {
+    const local = {
+      HTTP_DRIVER_URL: 'https://127.0.0.1:8443/send',
+      SENDGRID_API_URL: 'http://169.254.169.254/latest/meta-data',
+      POSTMARK_API_URL: 'https://[::1]/',
+      FLOWMAILER_API_URL: 'https://localhost/',
+      FLOWMAILER_TOKEN_URL: 'https://[fd00:ec2::254]/token',
+      UPSTREAM_ADDRESSES: 'api.sendgrid.com=192.0.2.10,127.0.0.2;api.postmarkapp.com=fe80::1',
+    };
+
+    const problems = loadError(local).problems;
+
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^UPSTREAM_ADDRESSES: 127\.0\.0\.2 is a loopback, link-local or metadata address; set UPSTREAM_ALLOW_LOCAL_ADDRESSES=true/,
+      ),
+      expect.stringMatching(/^UPSTREAM_ADDRESSES: fe80::1 /),
+      expect.stringMatching(/^HTTP_DRIVER_URL: host 127\.0\.0\.1 /),
+      expect.stringMatching(/^SENDGRID_API_URL: host 169\.254\.169\.254 /),
+      expect.stringMatching(/^POSTMARK_API_URL: host ::1 /),
+      expect.stringMatching(/^FLOWMAILER_API_URL: host "localhost" is this machine/),
+      expect.stringMatching(/^FLOWMAILER_TOKEN_URL: host fd00:ec2::254 /),
+    ]);
+    expect(() => loadGatewayConfig({ ...local, UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true' })).not.toThrow();
+    expect(() =>
+      loadGatewayConfig({
+        HTTP_DRIVER_URL: 'https://10.1.2.3/send',
+        UPSTREAM_ADDRESSES: 'relay.internal=10.0.0.7',
+      }),
+    ).not.toThrow();
+  });
 });

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { isLocalAddress, localHostProblem } from './local-addresses';
 import { SettingName, settings, SettingValues } from './settings';
 
 export type DatabaseConfig =
@@ -18,6 +19,7 @@ export interface GatewayConfig {
     readonly maxAttachmentBytes: number;
     readonly maxRecipients: number;
     readonly maxBatchItems: number;
+    readonly maxQueuedMessages: number;
   };
   readonly delivery: {
     readonly enabled: boolean;
@@ -68,6 +70,8 @@ export interface GatewayConfig {
 export interface UpstreamConfig {
   /** Fixed addresses per hostname; hostnames not listed are resolved through DNS. */
   readonly addresses: ReadonlyMap<string, readonly string[]>;
+  /** Loopback, link-local and metadata addresses may be connected to (tests, a local relay). */
+  readonly allowLocalAddresses: boolean;
   readonly dnsRefreshMs: number;
   readonly maxConnections: number;
   readonly connectTimeoutMs: number;
@@ -135,6 +139,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       maxAttachmentBytes: values.MAX_ATTACHMENT_BYTES,
       maxRecipients: values.MAX_RECIPIENTS,
       maxBatchItems: MAX_BATCH_ITEMS,
+      maxQueuedMessages: values.OUTBOX_MAX_QUEUED_MESSAGES,
     },
     delivery: {
       enabled: values.DELIVERY_ENABLED,
@@ -151,6 +156,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     },
     upstream: {
       addresses: parseAddressMap(values.UPSTREAM_ADDRESSES),
+      allowLocalAddresses: values.UPSTREAM_ALLOW_LOCAL_ADDRESSES,
       dnsRefreshMs: values.UPSTREAM_DNS_REFRESH_MS,
       maxConnections: values.UPSTREAM_MAX_CONNECTIONS,
       connectTimeoutMs: values.UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -249,6 +255,16 @@ function parseAddressMap(value: string | undefined): ReadonlyMap<string, readonl
   return map;
 }
 
+/** Every setting that names an upstream the gateway calls. */
+const UPSTREAM_URL_SETTINGS = [
+  'HTTP_DRIVER_URL',
+  'SENDGRID_API_URL',
+  'POSTMARK_API_URL',
+  'FLOWMAILER_API_URL',
+  'FLOWMAILER_TOKEN_URL',
+] as const satisfies readonly SettingName[];
+const LOCAL_HINT = '; set UPSTREAM_ALLOW_LOCAL_ADDRESSES=true if that is intended';
+
 function crossCheck(values: SettingValues): string[] {
   const problems: string[] = [];
   const fail = (name: SettingName, message: string) => problems.push(`${name}: ${message}`);
@@ -262,7 +278,19 @@ function crossCheck(values: SettingValues): string[] {
     fail('UPSTREAM_COOLDOWN_MS', 'must not exceed UPSTREAM_MAX_COOLDOWN_MS');
   }
   for (const address of parseAddressMap(values.UPSTREAM_ADDRESSES).values()) {
-    for (const ip of address) if (isIP(ip) === 0) fail('UPSTREAM_ADDRESSES', `"${ip}" is not an IP address`);
+    for (const ip of address) {
+      if (isIP(ip) === 0) fail('UPSTREAM_ADDRESSES', `"${ip}" is not an IP address`);
+      else if (!values.UPSTREAM_ALLOW_LOCAL_ADDRESSES && isLocalAddress(ip)) {
+        fail('UPSTREAM_ADDRESSES', `${ip} is a loopback, link-local or metadata address${LOCAL_HINT}`);
+      }
+    }
+  }
+  if (!values.UPSTREAM_ALLOW_LOCAL_ADDRESSES) {
+    for (const name of UPSTREAM_URL_SETTINGS) {
+      const url = values[name];
+      const problem = url === undefined ? undefined : localHostProblem(url);
+      if (problem) fail(name, `${problem}${LOCAL_HINT}`);
+    }
   }
   if (Boolean(values.TLS_CERT_PATH) !== Boolean(values.TLS_KEY_PATH)) {
     fail(

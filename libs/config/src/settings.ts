@@ -62,6 +62,11 @@ export const settings = {
     description: 'Most recipients (to + cc + bcc) in one message.',
     schema: integer(1, 1000).default(50),
   }),
+  OUTBOX_MAX_QUEUED_MESSAGES: setting({
+    description:
+      'Most messages waiting for the next outbox commit in one process. Past it, SendMail and SendMailBatch are refused at once with RESOURCE_EXHAUSTED and a retry delay, so an overload cannot grow memory or latency without bound.',
+    schema: integer(500, 1_000_000).default(5_000),
+  }),
   MAIL_DRIVER: setting({
     description:
       'Provider driver that delivers messages. "sandbox" records messages instead of sending them.',
@@ -115,6 +120,11 @@ export const settings = {
       .string()
       .regex(/^[^=;\s]+=[^=;\s]+(;[^=;\s]+=[^=;\s]+)*$/, 'must look like "host=ip,ip;host2=ip"')
       .optional(),
+  }),
+  UPSTREAM_ALLOW_LOCAL_ADDRESSES: setting({
+    description:
+      'Allow upstreams on loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254). Off: such upstream URLs and UPSTREAM_ADDRESSES are refused at start-up, and DNS answers pointing there are never connected to.',
+    schema: boolean.default(false),
   }),
   UPSTREAM_DNS_REFRESH_MS: setting({
     description:

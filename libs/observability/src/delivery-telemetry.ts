@@ -1,6 +1,6 @@
 import type { GatewayLogger } from './logging/gateway-logger';
 import type { GatewayMetrics } from './metrics/gateway-metrics';
-import { scrubSecrets } from './logging/redaction';
+import { scrubProviderText, scrubSecrets } from './logging/redaction';
 
 export interface AttemptReport {
   readonly messageId: string;
@@ -10,7 +10,7 @@ export interface AttemptReport {
   readonly provider: string | null;
   /** The message's state after the attempt: delivered, retrying, failed, expired... */
   readonly outcome: string;
-  /** The outcome in words (provider status, error): never message content. */
+  /** The outcome in words (provider status, error); a provider's own text is left out of the log. */
   readonly detail: string;
   readonly durationMs: number;
   readonly acceptedAt: number;
@@ -45,7 +45,7 @@ export class DeliveryTelemetry {
       else if (report.outcome === 'expired') this.metrics.messagesExpired.inc(labels);
       else if (report.outcome === 'retrying') this.metrics.deliveryRetries.inc({ provider });
     }
-    const detail = scrubSecrets(report.detail);
+    const detail = scrubProviderText(scrubSecrets(report.detail));
     this.logger[report.outcome === 'failed' ? 'warn' : 'info'](
       {
         messageId: report.messageId,

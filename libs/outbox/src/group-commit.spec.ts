@@ -84,4 +84,30 @@ describe(GroupCommit.name, () => {
     // Two commit slots: the first two callers start at once, the rest queue in groups of at most three.
     expect(commits).toEqual([[1], [2], [3, 4, 5], [6, 7]]);
   });
+
+  it('refuses a caller at once when the waiting items would pass the queue limit', async () => {
+    const gate = deferred();
+    const sut = new GroupCommit<number, number>(
+      async (items) => {
+        await gate.promise;
+        return items;
+      },
+      1,
+      100,
+      { items: 3, refuse: (waiting) => new Error(`${waiting} waiting`) },
+    );
+
+    const committing = sut.submit([1]); // taken by the running commit: no longer waiting
+    const queued = sut.submit([2, 3]);
+    const refused = sut.submit([4, 5]);
+    const fits = sut.submit([6]);
+    await expect(refused).rejects.toThrow('2 waiting');
+    gate.resolve();
+
+    expect(await committing).toEqual([1]);
+    expect(await queued).toEqual([2, 3]);
+    expect(await fits).toEqual([6]);
+    // Once the queue has drained, a batch larger than the limit still goes through alone.
+    await expect(sut.submit([7, 8, 9, 10])).resolves.toEqual([7, 8, 9, 10]);
+  });
 });

@@ -12,17 +12,32 @@ interface Waiting<Item, Result> {
  */
 export class GroupCommit<Item, Result> {
   private readonly waiting: Waiting<Item, Result>[] = [];
+  private waitingItems = 0;
   private running = 0;
 
+  /**
+   * `queueLimit`, when given, bounds the items waiting for a commit: a caller that would go past
+   * it is refused at once with the error `refuse` makes, and nothing of it is committed.
+   */
   constructor(
     private readonly commit: (items: Item[]) => Promise<Result[]>,
     private readonly parallelCommits: number,
     private readonly maxItemsPerCommit: number,
+    private readonly queueLimit?: { readonly items: number; readonly refuse: (waiting: number) => Error },
   ) {}
 
   submit(items: readonly Item[]): Promise<Result[]> {
+    // An empty queue takes any caller, so a batch larger than the limit can still pass alone.
+    if (
+      this.queueLimit &&
+      this.waitingItems > 0 &&
+      this.waitingItems + items.length > this.queueLimit.items
+    ) {
+      return Promise.reject(this.queueLimit.refuse(this.waitingItems));
+    }
     return new Promise((resolve, reject) => {
       this.waiting.push({ items, resolve, reject });
+      this.waitingItems += items.length;
       this.startCommits();
     });
   }
@@ -57,6 +72,7 @@ export class GroupCommit<Item, Result> {
       size += this.waiting[0].items.length;
       group.push(this.waiting.shift()!);
     }
+    this.waitingItems -= size;
     return group;
   }
 }

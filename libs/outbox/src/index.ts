@@ -7,4 +7,5 @@ export { MessageEventEntity } from './entities/message-event.entity';
 export { TransactionRunner } from './transaction-runner';
 export { openOutboxDataSource, outboxDataSourceOptions, runOutboxMigrations } from './outbox-data-source';
 export { mailFingerprint } from './mail-payload';
+export { OutboxOverloadedException } from './outbox-overloaded.exception';
 export { bigintAsNumber } from './entities/bigint-number.transformer';

@@ -9,6 +9,7 @@ import { GroupCommit } from './group-commit';
 import { insertRows, runStatement, SqlParameters } from './sql-statements';
 import { deserializeMail, mailFingerprint, serializeMail } from './mail-payload';
 import { ACTIVE_STATUSES, FinalStatus, MessageEventType, MessageStatus } from './message-status';
+import { OutboxOverloadedException } from './outbox-overloaded.exception';
 import { TransactionRunner } from './transaction-runner';
 
 export interface EnqueueRequest {
@@ -81,6 +82,8 @@ const ENQUEUE_TRIES = 3;
 /** Items per group commit: bounded so one transaction stays short. */
 const MAX_ENQUEUE_GROUP = 1000;
 const MAX_TRANSITION_GROUP = 500;
+/** The delay an overloaded gateway asks callers to wait: about a few commits' time. */
+const OVERLOAD_RETRY_MS = 250;
 
 /** A fenced state change of one claimed message, with the event that records it. */
 interface Transition {
@@ -106,10 +109,15 @@ export class OutboxRepository {
     // SQLite has one writer; PostgreSQL overlaps a few commits on the pool's connections.
     const parallelCommits =
       transactions.dialect === 'sqlite' ? 1 : Math.max(1, Math.floor(poolSize(config) / 2));
+    // Admission control: past this many waiting messages, callers are refused rather than queued.
     this.enqueues = new GroupCommit(
       (requests) => this.enqueueNow(requests),
       parallelCommits,
       MAX_ENQUEUE_GROUP,
+      {
+        items: config.limits.maxQueuedMessages,
+        refuse: (waiting) => new OutboxOverloadedException(waiting, OVERLOAD_RETRY_MS),
+      },
     );
     this.transitions = new GroupCommit(
       (transitions) => this.applyTransitions(transitions),

@@ -1,6 +1,7 @@
 import { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, Server as TcpServer, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port';
 import type { TestCertificate } from './test-certificates';
 
@@ -16,7 +17,7 @@ export interface RecordedRequest {
 
 export type UpstreamHandler = (request: RecordedRequest, response: ServerResponse) => void | Promise<void>;
 
-type AddressMode = 'serving' | 'refusing' | 'black-holed';
+type AddressMode = 'serving' | 'slow' | 'refusing' | 'black-holed';
 
 const accepted: UpstreamHandler = (_request, response) => {
   response.writeHead(202, { 'content-type': 'application/json' }).end('{"id":"accepted"}');
@@ -32,6 +33,7 @@ export class FakeUpstream {
   handler: UpstreamHandler = accepted;
   private readonly servers = new Map<string, HttpsServer | TcpServer>();
   private readonly sockets = new Set<Socket>();
+  private readonly delays = new Map<string, number>();
   private openConnections = 0;
   maxOpenConnections = 0;
   connectionsOpened = 0;
@@ -67,6 +69,12 @@ export class FakeUpstream {
     this.servers.set(address, server);
   }
 
+  /** Serves HTTPS on `address`, but every answer there waits `delayMs` first. */
+  async slow(address: string, delayMs: number): Promise<void> {
+    await this.serve(address);
+    this.delays.set(address, delayMs);
+  }
+
   /** Nothing listens on `address`: connections are refused. */
   async refuse(address: string): Promise<void> {
     await this.stop(address);
@@ -85,7 +93,8 @@ export class FakeUpstream {
   mode(address: string): AddressMode {
     const server = this.servers.get(address);
     if (!server) return 'refusing';
-    return server instanceof HttpsServer ? 'serving' : 'black-holed';
+    if (!(server instanceof HttpsServer)) return 'black-holed';
+    return this.delays.has(address) ? 'slow' : 'serving';
   }
 
   requestsTo(address: string): RecordedRequest[] {
@@ -101,9 +110,17 @@ export class FakeUpstream {
     this.openConnections++;
     this.connectionsOpened++;
     this.maxOpenConnections = Math.max(this.maxOpenConnections, this.openConnections);
+    // A connection the client has closed (its FIN arrived) no longer counts, even while this
+    // server still holds its half to finish a slow answer.
+    let open = true;
+    const closedByClient = () => {
+      if (open) this.openConnections--;
+      open = false;
+    };
+    socket.once('end', closedByClient);
     socket.once('close', () => {
       this.sockets.delete(socket);
-      this.openConnections--;
+      closedByClient();
     });
   }
 
@@ -119,6 +136,8 @@ export class FakeUpstream {
       servername: (request.socket as { servername?: string | false }).servername ?? false,
     };
     this.requests.push(recorded);
+    const delayMs = this.delays.get(address);
+    if (delayMs) await sleep(delayMs);
     await this.handler(recorded, response);
   }
 
@@ -126,6 +145,7 @@ export class FakeUpstream {
     const server = this.servers.get(address);
     if (!server) return;
     this.servers.delete(address);
+    this.delays.delete(address);
     for (const socket of this.sockets) {
       if (socket.localAddress === address) socket.destroy();
     }
@@ -141,4 +161,13 @@ function listen(server: HttpsServer | TcpServer, address: string, port: number):
       resolve();
     });
   });
+}
+
+/**
+ * Answers with `statusCode` and a body that promises more than it sends, then resets the
+ * connection: the decision arrived, the body never completes.
+ */
+export function respondThenResetMidBody(response: ServerResponse, statusCode: number): void {
+  response.writeHead(statusCode, { 'content-type': 'application/json', 'content-length': '64' });
+  response.write('{"id":"partial', () => response.socket?.destroy());
 }

@@ -12,5 +12,8 @@ export * from './scripted-upstream';
 export * from './grpc-probes';
 export * from './prometheus-text';
 export * from './fake-mail-gateway-server';
+export * from './outcome-ledger';
+export * from './retrying-callers';
+export * from './disposable-postgres';
 export * from './test-credentials';
 export * from './redis-server';

@@ -50,7 +50,12 @@ export class AddressBook {
     return { added, removed };
   }
 
-  /** The next address in turn that is healthy or due for a probe, skipping those already tried. */
+  /**
+   * The next address in turn that is healthy or due for a probe, skipping those already tried.
+   * When every address is cooling down, the first pick is the one due soonest: a request is never
+   * refused without a single connection attempt (one bad moment on each address would otherwise
+   * fail every delivery until a cool-down ends, spending the messages' attempts for nothing).
+   */
   pick(tried: ReadonlySet<string>, now: number): string | undefined {
     for (let step = 0; step < this.order.length; step++) {
       const address = this.order[(this.next + step) % this.order.length];
@@ -58,7 +63,15 @@ export class AddressBook {
       this.next = (this.next + step + 1) % this.order.length;
       return address;
     }
-    return undefined;
+    if (tried.size > 0) return undefined;
+    let soonest: string | undefined;
+    for (const address of this.order) {
+      const coolingUntil = this.entries.get(address)!.health.coolingUntil;
+      if (soonest === undefined || coolingUntil < this.entries.get(soonest)!.health.coolingUntil) {
+        soonest = address;
+      }
+    }
+    return soonest;
   }
 
   sent(address: string): void {

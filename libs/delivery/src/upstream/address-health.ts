@@ -17,6 +17,11 @@ export class AddressHealth {
     return this.consecutiveFailures === 0;
   }
 
+  /** When the cool-down ends (0 for a healthy address). */
+  get coolingUntil(): number {
+    return this.healthy ? 0 : this.coolUntil;
+  }
+
   /** Whether a request may go to this address now; a failing address lets one probe through. */
   admits(now: number): boolean {
     if (this.consecutiveFailures === 0) return true;

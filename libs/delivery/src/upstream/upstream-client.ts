@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { isIP, Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Logger } from '@nestjs/common';
-import type { UpstreamConfig } from '@mailgateway/config';
+import { isLocalAddress, type UpstreamConfig } from '@mailgateway/config';
 import type { GatewayMetrics } from '@mailgateway/observability';
 import { buildConnector, errors, Pool } from 'undici';
 import { AddressBook, AddressStatistics } from './address-book';
+import { ConnectionSlots } from './connection-slots';
 import type { HostResolver } from './host-resolver';
 import { currentTraceparent } from './trace-context';
 import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from './upstream.errors';
@@ -34,6 +35,7 @@ export class UpstreamClient implements UpstreamHttpClient {
   private readonly connectToAddress: buildConnector.connector;
   private readonly requestAddresses = new WeakMap<object, string>();
   private readonly unsubscribers: (() => void)[] = [];
+  private readonly connectionSlots: ConnectionSlots;
   private pool: Pool;
   private resolved: Promise<void> | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
@@ -54,6 +56,7 @@ export class UpstreamClient implements UpstreamHttpClient {
       ca: config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined,
       rejectUnauthorized: true,
     });
+    this.connectionSlots = new ConnectionSlots(config.maxConnections);
     this.pool = this.createPool();
     this.observeRequests();
   }
@@ -85,6 +88,7 @@ export class UpstreamClient implements UpstreamHttpClient {
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const unsubscribeFromChannel of this.unsubscribers) unsubscribeFromChannel();
+    this.connectionSlots.close(new Error(`${this.hostname}: the upstream client is closed`));
     await this.pool.close();
   }
 
@@ -109,9 +113,8 @@ export class UpstreamClient implements UpstreamHttpClient {
   }
 
   private createPool(): Pool {
-    return new Pool(this.url.origin, {
-      connect: (options, callback) =>
-        this.connectToNextAddress(options, callback, new Set(), 'no address known'),
+    const pool = new Pool(this.url.origin, {
+      connect: (options, callback) => void this.connectWithinCap(options, callback),
       connections: this.config.maxConnections,
       // One request per connection at a time: a POST must never queue behind another on a socket.
       pipelining: 1,
@@ -120,6 +123,37 @@ export class UpstreamClient implements UpstreamHttpClient {
       headersTimeout: this.config.headersTimeoutMs,
       bodyTimeout: this.config.bodyTimeoutMs,
     });
+    return pool;
+  }
+
+  /**
+   * The pool's own cap is not enough: undici drops a client from its pool when the client fails to
+   * connect, yet that client goes on connecting for its queued requests while the pool makes a new
+   * one. Counting sockets here keeps the cap whatever the pool does.
+   */
+  private async connectWithinCap(
+    options: buildConnector.Options,
+    callback: buildConnector.Callback,
+  ): Promise<void> {
+    let release: () => void;
+    try {
+      release = await this.connectionSlots.acquire();
+    } catch (error) {
+      (error as Record<symbol, boolean>)[CONNECT_PHASE] = true;
+      callback(error as Error, null);
+      return;
+    }
+    this.connectToNextAddress(
+      options,
+      (...result) => {
+        const [error, socket] = result;
+        if (error || !socket) release();
+        else socket.once('close', release);
+        callback(...result);
+      },
+      new Set(),
+      'no address known',
+    );
   }
 
   /** Opens a connection to the next admitted address, moving on while addresses refuse. */
@@ -222,12 +256,30 @@ export class UpstreamClient implements UpstreamHttpClient {
     return this.config.addresses.get(this.hostname.toLowerCase());
   }
 
+  /**
+   * Drops loopback, link-local and metadata addresses unless they are allowed: a DNS answer that
+   * points there (DNS rebinding) must not turn the gateway against its own host or cloud.
+   */
+  private admissible(addresses: readonly string[]): readonly string[] {
+    if (addresses.length === 0) throw new Error('no A or AAAA records');
+    if (this.config.allowLocalAddresses) return addresses;
+    const refused = addresses.filter((address) => isLocalAddress(address));
+    if (refused.length === 0) return addresses;
+    this.logger.warn(
+      `Upstream ${this.hostname}: not connecting to ${refused.join(', ')} (loopback, link-local or metadata; UPSTREAM_ALLOW_LOCAL_ADDRESSES is off)`,
+    );
+    const allowed = addresses.filter((address) => !isLocalAddress(address));
+    if (allowed.length === 0) {
+      throw new Error('resolves only to loopback, link-local or metadata addresses, which are refused');
+    }
+    return allowed;
+  }
+
   /** Follows DNS. When addresses vanish, a fresh pool takes over and the old one drains and closes. */
   private async refreshAddresses(first: boolean): Promise<void> {
     let addresses: readonly string[];
     try {
-      addresses = this.fixedAddresses() ?? (await this.resolver.resolve(this.hostname));
-      if (addresses.length === 0) throw new Error('no A or AAAA records');
+      addresses = this.admissible(this.fixedAddresses() ?? (await this.resolver.resolve(this.hostname)));
     } catch (error) {
       if (first) throw error;
       this.logger.warn(

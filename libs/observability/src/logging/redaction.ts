@@ -36,3 +36,14 @@ const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
 export function scrubSecrets(text: string): string {
   return text.replace(URL_CREDENTIALS, `$1$2:${REDACTED}@`).replace(BEARER, `$1 ${REDACTED}`);
 }
+
+/** What follows "HTTP <status>: " in an outcome is the provider's own text, up to the retry time. */
+const PROVIDER_TEXT = /\b(HTTP \d{3}): .*?(?=; retry at \d{4}-|$)/g;
+
+/**
+ * Providers quote the message back in their errors ("cannot deliver to <name>", "subject too
+ * long: ..."), so their text stays in the message's history (for its sender) and out of logs.
+ */
+export function scrubProviderText(text: string): string {
+  return text.replace(PROVIDER_TEXT, `$1: ${REDACTED}`);
+}
