@@ -24,7 +24,7 @@ import { RELIABILITY_FULL, sized } from './reliability-scale';
 const CALIBRATION_MS = 5_000;
 const OVERLOAD_MS = sized(10_000, 60_000);
 const OVERLOAD_FACTOR = 3;
-const BATCH = 100;
+const BATCH = 250;
 /** Generous bounds: the figures printed are the measurement, these only catch the broken. */
 const MAX_RSS_MIB = 1_024;
 const QUICK_REFUSAL_MS = 5_000;

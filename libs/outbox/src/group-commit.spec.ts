@@ -102,6 +102,7 @@ describe(GroupCommit.name, () => {
     const refused = sut.submit([4, 5]);
     const fits = sut.submit([6]);
     await expect(refused).rejects.toThrow('2 waiting');
+    expect(() => sut.admit(1)).toThrow('3 waiting');
     gate.resolve();
 
     expect(await committing).toEqual([1]);

@@ -26,14 +26,19 @@ export class GroupCommit<Item, Result> {
     private readonly queueLimit?: { readonly items: number; readonly refuse: (waiting: number) => Error },
   ) {}
 
-  submit(items: readonly Item[]): Promise<Result[]> {
+  /** Throws the queue limit's error if `count` more items would be refused now. */
+  admit(count: number): void {
     // An empty queue takes any caller, so a batch larger than the limit can still pass alone.
-    if (
-      this.queueLimit &&
-      this.waitingItems > 0 &&
-      this.waitingItems + items.length > this.queueLimit.items
-    ) {
-      return Promise.reject(this.queueLimit.refuse(this.waitingItems));
+    if (this.queueLimit && this.waitingItems > 0 && this.waitingItems + count > this.queueLimit.items) {
+      throw this.queueLimit.refuse(this.waitingItems);
+    }
+  }
+
+  submit(items: readonly Item[]): Promise<Result[]> {
+    try {
+      this.admit(items.length);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
       this.waiting.push({ items, resolve, reject });

@@ -135,6 +135,14 @@ export class OutboxRepository {
     return this.enqueues.submit(requests);
   }
 
+  /**
+   * Throws OutboxOverloadedException when `count` messages would be refused by enqueue now: lets a
+   * call be turned away before the work of validating it.
+   */
+  admit(count: number): void {
+    this.enqueues.admit(count);
+  }
+
   private async enqueueNow(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {

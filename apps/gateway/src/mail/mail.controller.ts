@@ -46,6 +46,8 @@ export class MailController implements MailGatewayController {
   @RequireRole(Role.MailSend)
   async sendMail(request: SendMailRequest, metadata?: Metadata): Promise<SendMailResponse> {
     const principal = principalOf(metadata);
+    // Under overload, refuse before spending time on validation.
+    this.outbox.admit(1);
     this.validator.validate(request);
     enforceSourcePolicy(principal, request.mail as Mail);
     const [result] = await this.outbox.enqueue([this.toEnqueueRequest(principal, request)]);
@@ -62,6 +64,7 @@ export class MailController implements MailGatewayController {
     if (items.length > maxBatchItems) {
       throw new ValidationException('items', `${items.length} items; the limit is ${maxBatchItems} per call`);
     }
+    this.outbox.admit(items.length);
     const results: SendMailBatchResult[] = new Array(items.length);
     const valid: number[] = [];
     items.forEach((item, index) => {
