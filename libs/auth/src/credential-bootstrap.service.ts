@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import { apiKeyMatches, apiKeyPrefix, hashApiKey } from './api-key-format';
+import { CredentialException, CredentialProblem } from './auth.exceptions';
 import { CredentialRepository } from './credential.repository';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ALL_ROLES } from './role';
@@ -89,7 +90,11 @@ export class CredentialBootstrap implements OnApplicationBootstrap {
         certificateIdentity: null,
       });
     } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
+      // Another replica created it at the same moment (replicas of a rollout start together).
+      const createdElsewhere =
+        isUniqueViolation(error) ||
+        (error instanceof CredentialException && error.problem === CredentialProblem.SourceExists);
+      if (!createdElsewhere) throw error;
     }
   }
 }
