@@ -1,6 +1,57 @@
 // Lint for bugs, not taste: floating and misused promises, exhaustive switches, lib boundaries.
 import tseslint from 'typescript-eslint';
 
+/**
+ * Which lib may import which, through its door (@mailgateway/<lib>). Imports point down this
+ * list's layers: nothing imports the app, and no lib imports one that depends on it. Specs may
+ * also import @mailgateway/testing.
+ */
+const MAY_IMPORT = {
+  errors: [],
+  contracts: [],
+  config: ['errors'],
+  observability: ['config', 'contracts', 'errors'],
+  database: ['config', 'errors'],
+  validation: ['config', 'contracts', 'errors'],
+  auth: ['config', 'contracts', 'database', 'errors'],
+  throttling: ['auth', 'config', 'errors', 'observability'],
+  outbox: ['config', 'contracts', 'database', 'errors'],
+  delivery: ['config', 'contracts', 'errors', 'observability', 'outbox'],
+  client: ['contracts'],
+  testing: ['auth', 'config', 'contracts', 'database', 'delivery', 'errors', 'outbox'],
+};
+const LIBS = Object.keys(MAY_IMPORT);
+/** What each app may import; @mailgateway/gateway is the gateway app's own door for suites. */
+const APPS = { gateway: LIBS.filter((lib) => lib !== 'testing'), cli: ['auth', 'client', 'contracts'] };
+const SPECS = ['**/*.spec.ts', '**/*.integration-spec.ts'];
+
+const deepImport = {
+  group: ['@mailgateway/*/*'],
+  message: 'Import a lib through its index: @mailgateway/<lib>.',
+};
+// A relative path into another lib or an app skips its door (and the direction checks below).
+const relativeIntoOthers = {
+  regex: String.raw`^(\.\./)+((libs|apps)/|(${[...LIBS, ...Object.keys(APPS)].join('|')})/src(/|$))`,
+  message: 'Import other libs and apps through their doors (@mailgateway/<name>), not by a relative path.',
+};
+const forbidden = (allowed, names, what) =>
+  names
+    .filter((name) => !allowed.includes(name))
+    .map((name) => ({
+      group: [`@mailgateway/${name}`],
+      message: `${what} may import only ${allowed.map((lib) => `@mailgateway/${lib}`).join(', ') || 'no other lib'}.`,
+    }));
+const boundary = (files, allowed, what, ignores = []) => ({
+  files,
+  ignores,
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      { patterns: [deepImport, relativeIntoOthers, ...forbidden(allowed, [...LIBS, 'gateway'], what)] },
+    ],
+  },
+});
+
 export default tseslint.config(
   {
     ignores: [
@@ -22,17 +73,24 @@ export default tseslint.config(
       '@typescript-eslint/await-thenable': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['@mailgateway/*/*'],
-              message: 'Import a lib through its index: @mailgateway/<lib>.',
-            },
-          ],
-        },
-      ],
+      // test/ and bench/: every lib and the gateway, through their doors.
+      'no-restricted-imports': ['error', { patterns: [deepImport, relativeIntoOthers] }],
     },
   },
+  ...Object.entries(MAY_IMPORT).flatMap(([lib, allowed]) => [
+    boundary([`libs/${lib}/src/**/*.ts`], allowed, `libs/${lib}`, SPECS),
+    boundary(
+      SPECS.map((spec) => `libs/${lib}/src/${spec}`),
+      [...allowed, 'testing'],
+      `Specs of libs/${lib}`,
+    ),
+  ]),
+  ...Object.entries(APPS).flatMap(([app, allowed]) => [
+    boundary([`apps/${app}/src/**/*.ts`], allowed, `apps/${app}`, SPECS),
+    boundary(
+      SPECS.map((spec) => `apps/${app}/src/${spec}`),
+      [...allowed, 'testing'],
+      `Specs of apps/${app}`,
+    ),
+  ]),
 );

@@ -6,7 +6,6 @@ import { ExecutionContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { attachPrincipal, AuthGuard, Principal, Role } from '@mailgateway/auth';
 import { MailGatewayClient } from '@mailgateway/client';
-import { loadGatewayConfig } from '@mailgateway/config';
 import {
   aSendMailRequest,
   freePort,
@@ -20,9 +19,10 @@ import { RpcThrottlerGuard } from '@mailgateway/throttling';
 import {
   configureGatewayApp,
   createGatewayObservability,
+  GatewayModule,
   grpcServerOptions,
-} from '../apps/gateway/src/gateway-app';
-import { GatewayModule } from '../apps/gateway/src/gateway.module';
+  loadGatewayConfig,
+} from '@mailgateway/gateway';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetMessageResponse, MessageEventType, MessageStatus } from '@mailgateway/contracts';
-import { OutboxRepository, MessageStatus as OutboxStatus } from '@mailgateway/outbox';
+import { OutboxLeases, MessageStatus as OutboxStatus } from '@mailgateway/outbox';
 import {
   aSendMailRequest,
   DATABASE_KINDS,
@@ -157,7 +157,7 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
     const aClaimableMessage = async () => {
       gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
       const { messageId } = await gateway.client.sendMail(aSendMailRequest());
-      return { messageId, outbox: gateway.app.get(OutboxRepository) };
+      return { messageId, outbox: gateway.app.get(OutboxLeases) };
     };
 
     it('claims a message only once while its lease runs', async () => {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { loadGatewayConfig, settings } from '@mailgateway/config';
+import { GATEWAY_CONFIG_SLICES, loadGatewayConfig } from '@mailgateway/gateway';
+import { observabilityConfig } from '@mailgateway/observability';
 import { DEPLOY_FOLDER, KubernetesObject, podContainers, renderKustomization } from './support/kustomize';
 
 interface Model {
@@ -31,7 +32,7 @@ function settingProblems(objects: KubernetesObject[]): string[] {
       object.kind === 'Secret' ? object.stringData : object.kind === 'ConfigMap' ? object.data : null
     ) as Record<string, string> | null;
     for (const key of Object.keys(values ?? {})) {
-      const setting = settings[key as keyof typeof settings];
+      const setting = GATEWAY_CONFIG_SLICES.find((slice) => key in slice.settings)?.settings[key];
       if (!setting) problems.push(`${object.kind}/${object.metadata.name}: ${key} is not a setting`);
       else if (Boolean(setting.sensitive) !== (object.kind === 'Secret')) {
         problems.push(
@@ -96,7 +97,10 @@ describe.each([
   it('configure the gateway with known settings only, each valid, secrets in the Secret', () => {
     expect(settingProblems(objects)).toEqual([]);
     expect(() => loadGatewayConfig(config)).not.toThrow();
-    expect(loadGatewayConfig(config).metrics).toMatchObject({ enabled: true, host: '0.0.0.0' });
+    expect(loadGatewayConfig(config).get(observabilityConfig).metrics).toMatchObject({
+      enabled: true,
+      host: '0.0.0.0',
+    });
   });
 
   it('probe gRPC health: readiness on service "", liveness on "liveness", on the gRPC port', () => {

@@ -1,7 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { MailGatewayClient } from '@mailgateway/client';
-import { OutboxRepository, runOutboxMigrations } from '@mailgateway/outbox';
+import { runMigrations } from '@mailgateway/database';
+import { OutboxLeases } from '@mailgateway/outbox';
 import {
   aMail,
   aSendMailRequest,
@@ -23,7 +24,7 @@ import { Client } from 'pg';
 import { expectGrpcError } from './support/grpc-assertions';
 import { startTestGateway, TestGateway } from './support/test-gateway';
 
-const address = (gateway: TestGateway) => `127.0.0.1:${gateway.config.grpc.port}`;
+const address = (gateway: TestGateway) => gateway.address;
 const scrape = async (gateway: TestGateway) => {
   const { status: code, body } = await httpGet(`${gateway.metricsUrl}/metrics`);
   expect(code).toBe(200);
@@ -92,7 +93,7 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
     await gateway.client.sendMail(aSendMailRequest());
     await gateway.client.sendMail(aSendMailRequest());
     await gateway.client.sendMail(aSendMailRequest());
-    await gateway.app.get(OutboxRepository).claimDue(1, 60_000);
+    await gateway.app.get(OutboxLeases).claimDue(1, 60_000);
 
     const text = await scrape(gateway);
 
@@ -193,7 +194,7 @@ describe('Health', () => {
     expect(await checkHealth(address(gateway), 'liveness')).toBe('SERVING');
 
     const dataSource = await openTestDataSource(database.env);
-    await runOutboxMigrations(dataSource);
+    await runMigrations(dataSource);
     await dataSource.destroy();
     await healthBecomes('SERVING');
   });
@@ -260,7 +261,7 @@ describe('Tracing', () => {
   const callerSpanId = '00f067aa0ba902b7';
 
   const claimTraceparent = async () => {
-    const [claim] = await gateway!.app.get(OutboxRepository).claimDue(1, 60_000);
+    const [claim] = await gateway!.app.get(OutboxLeases).claimDue(1, 60_000);
     return claim.traceparent;
   };
 

@@ -2,12 +2,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadGatewayConfig } from '@mailgateway/config';
+import { loadConfigSlice } from '@mailgateway/config';
 import {
   UpstreamClient,
-  UpstreamOutcomeUnknownError,
+  UpstreamOutcomeUnknownException,
   UpstreamRegistry,
-  UpstreamUnavailableError,
+  upstreamConfig,
+  UpstreamUnavailableException,
 } from '@mailgateway/delivery';
 import { FakeUpstream, StaticHostResolver, TestCertificateAuthority, waitFor } from '@mailgateway/testing';
 
@@ -32,7 +33,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
     });
 
   const clientFor = (env: Record<string, string> = {}) => {
-    const config = loadGatewayConfig({
+    const config = loadConfigSlice(upstreamConfig, {
       UPSTREAM_CA_FILE: caFile,
       UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
       UPSTREAM_CONNECT_TIMEOUT_MS: '300',
@@ -139,7 +140,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
   it('answers "unavailable" (retryable, never sent) when every address is down', async () => {
     for (const address of ALL) await upstream.refuse(address);
     const client = clientFor();
-    await expect(post(client)).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    await expect(post(client)).rejects.toBeInstanceOf(UpstreamUnavailableException);
   });
 
   it('refuses a certificate for another hostname, on every address', async () => {
@@ -149,7 +150,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
 
     const error = await post(client).catch((failure: unknown) => failure);
 
-    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(error).toBeInstanceOf(UpstreamUnavailableException);
     expect((error as Error).message).toMatch(/altname|does not match|certificate/i);
     expect(upstream.requests).toHaveLength(0);
   });
@@ -157,7 +158,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
   it('refuses a certificate from an authority it does not trust', async () => {
     const client = clientFor({ UPSTREAM_CA_FILE: '' });
     const error = await post(client).catch((failure: unknown) => failure);
-    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(error).toBeInstanceOf(UpstreamUnavailableException);
     expect((error as Error).message).toMatch(/certificate/i);
     expect(upstream.requests).toHaveLength(0);
   });
@@ -182,7 +183,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
     };
     const client = clientFor();
 
-    await expect(post(client, '{"n":1}')).rejects.toBeInstanceOf(UpstreamOutcomeUnknownError);
+    await expect(post(client, '{"n":1}')).rejects.toBeInstanceOf(UpstreamOutcomeUnknownException);
     expect(upstream.requestsTo(ALL[0])).toHaveLength(1);
 
     // The same drop with an idempotent request moves on to the next address and succeeds.

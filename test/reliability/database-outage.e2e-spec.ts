@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MailGatewayClient } from '@mailgateway/client';
-import { runOutboxMigrations } from '@mailgateway/outbox';
+import { runMigrations } from '@mailgateway/database';
 import {
   aSendMailRequest,
   DisposablePostgres,
@@ -33,7 +33,7 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
   beforeAll(async () => {
     postgres = await DisposablePostgres.create();
     const dataSource = await openTestDataSource({ DATABASE_URL: postgres.url });
-    await runOutboxMigrations(dataSource);
+    await runMigrations(dataSource);
     await dataSource.destroy();
     scratch = await mkdtemp(join(tmpdir(), 'mailgateway-outage-'));
   });

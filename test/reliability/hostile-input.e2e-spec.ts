@@ -289,7 +289,7 @@ describe('Reliability: hostile input', () => {
   it(`refuses ${RAW_FRAMES} requests whose bytes are not a SendMailRequest, and keeps serving`, async () => {
     const authorized = new Metadata();
     authorized.set('authorization', `Bearer ${TEST_API_KEY}`);
-    const raw = new Client(`127.0.0.1:${gateway.config.grpc.port}`, credentials.createInsecure());
+    const raw = new Client(gateway.address, credentials.createInsecure());
     const send = (bytes: Uint8Array) =>
       new Promise<string>((resolve) =>
         raw.makeUnaryRequest(

@@ -114,7 +114,7 @@ describe('Reliability: upstream fault mix', () => {
 
       const ledger = new OutcomeLedger();
       const client = new MailGatewayClient({
-        address: `127.0.0.1:${gateway!.config.grpc.port}`,
+        address: gateway!.address,
         apiKey: TEST_API_KEY,
         retry: { maxAttempts: 1 },
       });

@@ -2,7 +2,7 @@ import type { ChannelCredentials } from '@grpc/grpc-js';
 import { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { GatewayClientOptions, MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
-import { GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
+import { LoadedConfig } from '@mailgateway/config';
 import { SourcePolicy } from '@mailgateway/contracts';
 import { HOST_RESOLVER, HostResolver, MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
 import { Observability, ObservabilityLifecycle, ObservabilityOverrides } from '@mailgateway/observability';
@@ -12,9 +12,10 @@ import {
   closeGatewayApp,
   configureGatewayApp,
   createGatewayObservability,
+  GatewayModule,
   grpcServerOptions,
-} from '../../apps/gateway/src/gateway-app';
-import { GatewayModule } from '../../apps/gateway/src/gateway.module';
+  loadGatewayConfig,
+} from '@mailgateway/gateway';
 
 /** Settings that keep suites fast: short polls and retries. Tests override what they are about. */
 export const FAST_DELIVERY_ENV = {
@@ -27,7 +28,7 @@ export const FAST_DELIVERY_ENV = {
 
 export interface TestGateway {
   readonly app: INestMicroservice;
-  readonly config: GatewayConfig;
+  readonly config: LoadedConfig;
   readonly address: string;
   /** Calls as the bootstrap source (every role). */
   readonly client: MailGatewayClient;

@@ -4,54 +4,68 @@ import { NestFactory } from '@nestjs/core';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
-import { GatewayConfig } from '@mailgateway/config';
+import { LoadedConfig } from '@mailgateway/config';
 import {
   MAIL_GATEWAY_ADMIN_PROTO_PATH,
   MAIL_GATEWAY_PACKAGE,
   MAIL_GATEWAY_PROTO_PATH,
   PROTO_LOADER_OPTIONS,
 } from '@mailgateway/contracts';
+import { Dispatcher } from '@mailgateway/delivery';
 import {
   CallTelemetry,
   createObservability,
   GatewayHealth,
-  GatewayMetrics,
   Observability,
   ObservabilityOverrides,
+  observabilityConfig,
   PinoLoggerService,
 } from '@mailgateway/observability';
+import { validationConfig } from '@mailgateway/validation';
+import { GatewayConfig, gatewayConfig } from './gateway.settings';
 import { GatewayModule } from './gateway.module';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
+
+/** Room for the protobuf envelope around the largest allowed message or batch. */
+const GRPC_ENVELOPE_BYTES = 64 * 1024;
+/** Share of the shutdown deadline given to in-flight deliveries; the rest releases their claims. */
+const DRAIN_SHARE = 0.8;
 
 /** The services this server answers; each also has a health status under its full name. */
 export const SERVED_SERVICES = [`${MAIL_GATEWAY_PACKAGE}.MailGateway`];
 
 export function createGatewayObservability(
-  config: GatewayConfig,
+  config: LoadedConfig,
   overrides?: ObservabilityOverrides,
 ): Observability {
-  return createObservability(config, SERVED_SERVICES, overrides);
+  return createObservability(config.get(observabilityConfig), SERVED_SERVICES, overrides);
+}
+
+/** The largest call the server reads: the message cap and its envelope. */
+export function maxReceiveMessageBytes(config: LoadedConfig): number {
+  return config.get(validationConfig).maxMessageBytes + GRPC_ENVELOPE_BYTES;
 }
 
 export function grpcServerOptions(
-  config: GatewayConfig,
+  config: LoadedConfig,
   observability: Observability,
 ): GrpcOptions & { logger: LoggerService } {
+  const { grpc, tls } = config.get(gatewayConfig);
   return {
     transport: Transport.GRPC,
     options: {
       package: MAIL_GATEWAY_PACKAGE,
       protoPath: [MAIL_GATEWAY_PROTO_PATH, MAIL_GATEWAY_ADMIN_PROTO_PATH],
-      url: `${config.grpc.host}:${config.grpc.port}`,
+      url: `${grpc.host}:${grpc.port}`,
       loader: PROTO_LOADER_OPTIONS,
       // Slightly above the message cap: an oversized message gets a precise INVALID_ARGUMENT, and
       // anything larger still gets RESOURCE_EXHAUSTED from grpc-js rather than a dropped connection.
-      maxReceiveMessageLength: config.grpc.maxReceiveMessageBytes,
+      maxReceiveMessageLength: maxReceiveMessageBytes(config),
       gracefulShutdown: true,
       // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
       onLoadPackageDefinition: (definition: PackageDefinition, server: Server) =>
         observability.health.addToServer(server, definition),
-      credentials: serverCredentials(config),
+      credentials: serverCredentials(tls),
     },
     logger: new PinoLoggerService(observability.logger),
   };
@@ -61,7 +75,7 @@ export function grpcServerOptions(
  * Plain TCP unless TLS_CERT_PATH/TLS_KEY_PATH are set. With TLS_CLIENT_CA_PATH every client must
  * present a certificate from that CA (mTLS); the auth guard maps its identity to a source.
  */
-function serverCredentials({ tls }: GatewayConfig): ServerCredentials {
+function serverCredentials(tls: GatewayConfig['tls']): ServerCredentials {
   if (!tls) return ServerCredentials.createInsecure();
   const ca = tls.clientCaPath ? readFileSync(tls.clientCaPath) : null;
   return ServerCredentials.createSsl(
@@ -72,12 +86,12 @@ function serverCredentials({ tls }: GatewayConfig): ServerCredentials {
 }
 
 export function configureGatewayApp(app: INestMicroservice): INestMicroservice {
-  return app.useGlobalFilters(new GrpcExceptionFilter(app.get(CallTelemetry), app.get(GatewayMetrics)));
+  return app.useGlobalFilters(new GrpcExceptionFilter(app.get(CallTelemetry)));
 }
 
 /** Builds the gateway (gRPC server, outbox, delivery loop, probes, metrics) without starting it. */
 export async function createGatewayApp(
-  config: GatewayConfig,
+  config: LoadedConfig,
   observability: Observability = createGatewayObservability(config),
 ): Promise<INestMicroservice> {
   const app = await NestFactory.createMicroservice(
@@ -88,10 +102,13 @@ export async function createGatewayApp(
 }
 
 /**
- * Readiness turns NOT_SERVING first (health watchers hear it before the port closes), then the
- * gRPC server stops taking calls and in-flight deliveries drain; /readyz answers 503 meanwhile.
+ * Readiness turns NOT_SERVING first (health watchers hear it before the port closes; /readyz
+ * answers 503), then in-flight deliveries drain within their share of SHUTDOWN_TIMEOUT_MS (the
+ * unfinished are released for other replicas), then the gRPC server stops and the app closes.
  */
 export async function closeGatewayApp(app: INestMicroservice): Promise<void> {
   app.get(GatewayHealth).startShutdown();
+  const { shutdownTimeoutMs } = app.get<GatewayConfig>(gatewayConfig.token);
+  await app.get(Dispatcher).stop(shutdownTimeoutMs * DRAIN_SHARE);
   await app.close();
 }

@@ -1,19 +1,22 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule, GatewayConfig } from '@mailgateway/config';
+import { ConfigModule, LoadedConfig } from '@mailgateway/config';
+import { DatabaseModule } from '@mailgateway/database';
 import { DeliveryModule } from '@mailgateway/delivery';
 import { Observability, ObservabilityModule } from '@mailgateway/observability';
 import { AdminModule } from './admin/admin.module';
+import { GATEWAY_SCHEMA } from './gateway-config';
 import { MailModule } from './mail/mail.module';
 import { OperationsModule } from './operations/operations.module';
 
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig, observability: Observability): DynamicModule {
+  static forRoot(config: LoadedConfig, observability: Observability): DynamicModule {
     return {
       module: GatewayModule,
       imports: [
         ConfigModule.forRoot(config),
         ObservabilityModule.forRoot(observability),
+        DatabaseModule.forRoot(GATEWAY_SCHEMA),
         MailModule,
         AdminModule,
         DeliveryModule,

@@ -1,33 +1,37 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigurationError, GatewayConfig, loadGatewayConfig } from '@mailgateway/config';
-import { createGatewayLogger, PinoLoggerService } from '@mailgateway/observability';
-import { openOutboxDataSource, outboxDataSourceOptions, runOutboxMigrations } from '@mailgateway/outbox';
+import { ConfigurationException, LoadedConfig } from '@mailgateway/config';
+import { databaseConfig, dataSourceOptions, openDataSource, runMigrations } from '@mailgateway/database';
+import { deliveryConfig } from '@mailgateway/delivery';
+import { createGatewayLogger, observabilityConfig, PinoLoggerService } from '@mailgateway/observability';
 import { closeGatewayApp, createGatewayApp, createGatewayObservability } from './gateway-app';
+import { GATEWAY_SCHEMA, loadGatewayConfig } from './gateway-config';
+import { gatewayConfig } from './gateway.settings';
 
 const logger = new Logger('Gateway');
 
-async function serve(config: GatewayConfig): Promise<void> {
+async function serve(config: LoadedConfig): Promise<void> {
   const observability = createGatewayObservability(config);
   Logger.overrideLogger(new PinoLoggerService(observability.logger));
   const app = await createGatewayApp(config, observability);
   await app.listen();
-  const database =
-    config.database.type === 'sqlite' ? `sqlite ${config.database.path}` : 'postgres (DATABASE_URL)';
+  const { grpc, shutdownTimeoutMs } = config.get(gatewayConfig);
+  const database = config.get(databaseConfig);
+  const where = database.type === 'sqlite' ? `sqlite ${database.path}` : 'postgres (DATABASE_URL)';
   logger.log(
-    `mailgateway listening on ${config.grpc.host}:${config.grpc.port} (gRPC) — database: ${database}, driver: ${config.delivery.driver}`,
+    `mailgateway listening on ${grpc.host}:${grpc.port} (gRPC) — database: ${where}, driver: ${config.get(deliveryConfig).driver}`,
   );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.log(`${signal}: stopping (deadline ${config.shutdownTimeoutMs} ms)`);
+    logger.log(`${signal}: stopping (deadline ${shutdownTimeoutMs} ms)`);
     // gRPC drains without a deadline of its own; this one is final.
     setTimeout(() => {
       logger.error('Shutdown deadline passed; exiting now');
       process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
+    }, shutdownTimeoutMs).unref();
     await closeGatewayApp(app);
     logger.log('Stopped');
     process.exit(0);
@@ -36,11 +40,11 @@ async function serve(config: GatewayConfig): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
-async function migrate(config: GatewayConfig): Promise<void> {
-  Logger.overrideLogger(new PinoLoggerService(createGatewayLogger(config.logLevel)));
-  const dataSource = await openOutboxDataSource(outboxDataSourceOptions(config.database));
+async function migrate(config: LoadedConfig): Promise<void> {
+  Logger.overrideLogger(new PinoLoggerService(createGatewayLogger(config.get(observabilityConfig).logLevel)));
+  const dataSource = await openDataSource(dataSourceOptions(config.get(databaseConfig), GATEWAY_SCHEMA));
   try {
-    const applied = await runOutboxMigrations(dataSource);
+    const applied = await runMigrations(dataSource);
     logger.log(applied.length > 0 ? `Applied migrations: ${applied.join(', ')}` : 'Schema is up to date');
   } finally {
     await dataSource.destroy();
@@ -60,7 +64,7 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // A configuration error names each bad variable and never echoes a secret.
   const message =
-    error instanceof ConfigurationError ? error.message : String((error as Error)?.stack ?? error);
+    error instanceof ConfigurationException ? error.message : String((error as Error)?.stack ?? error);
   logger.error(`Start-up failed: ${message}`);
   process.exit(1);
 });

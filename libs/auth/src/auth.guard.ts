@@ -1,7 +1,7 @@
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { PermissionDeniedException } from './auth.exceptions';
+import { PermissionDeniedException } from './permission-denied.exception';
 import { AuthService } from './auth.service';
 import { attachPrincipal } from './principal';
 import { REQUIRED_ROLE } from './require-role.decorator';

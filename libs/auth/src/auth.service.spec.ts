@@ -1,7 +1,8 @@
 import { Metadata } from '@grpc/grpc-js';
-import { loadGatewayConfig } from '@mailgateway/config';
+import { loadConfigSlice } from '@mailgateway/config';
 import { generateApiKey } from './api-key-format';
-import { AuthenticationException, AuthenticationFailure } from './auth.exceptions';
+import { authConfig } from './auth.settings';
+import { AuthenticationException, AuthenticationFailure } from './authentication.exception';
 import { AuthService } from './auth.service';
 import { CredentialRepository, KeyWithSource } from './credential.repository';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -34,7 +35,7 @@ function setup(cacheMs: number) {
     }),
   };
   const credentials = { findKey: jest.fn(async () => row) } as unknown as jest.Mocked<CredentialRepository>;
-  const config = loadGatewayConfig({ API_KEY_CACHE_MS: String(cacheMs) });
+  const config = loadConfigSlice(authConfig, { API_KEY_CACHE_MS: String(cacheMs) });
   return { sut: new AuthService(credentials, config), credentials, row, key: issued.key };
 }
 

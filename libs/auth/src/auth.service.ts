@@ -1,9 +1,10 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { Inject, Injectable } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
 import { apiKeyMatches, apiKeyPrefix } from './api-key-format';
-import { AuthenticationException, AuthenticationFailure } from './auth.exceptions';
+import { AuthConfig, authConfig } from './auth.settings';
+import { AuthenticationException, AuthenticationFailure } from './authentication.exception';
 import { certificateIdentities } from './certificate-identity';
 import { CredentialRepository } from './credential.repository';
 import { ApiSourceEntity } from './entities/api-source.entity';
@@ -22,9 +23,9 @@ export class AuthService {
 
   constructor(
     private readonly credentials: CredentialRepository,
-    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    @InjectConfig(authConfig) config: AuthConfig,
   ) {
-    this.cacheMs = config.auth.cacheMs;
+    this.cacheMs = config.cacheMs;
   }
 
   async authenticate(metadata: Metadata, peerCertificate?: PeerCertificate): Promise<Principal> {

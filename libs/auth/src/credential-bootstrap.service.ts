@@ -1,11 +1,13 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
+import { isUniqueViolation, TransactionRunner } from '@mailgateway/database';
 import { apiKeyMatches, apiKeyPrefix, hashApiKey } from './api-key-format';
-import { CredentialException, CredentialProblem } from './auth.exceptions';
+import { AuthConfig, authConfig } from './auth.settings';
+import { CredentialException, CredentialProblem } from './credential.exception';
 import { CredentialRepository } from './credential.repository';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ALL_ROLES } from './role';
-import { isUniqueViolation, SourceAdminService } from './source-admin.service';
+import { SourceAdminService } from './source-admin.service';
 
 /**
  * A fresh gateway needs a way in. With BOOTSTRAP_API_KEY set, that key is registered for
@@ -19,14 +21,15 @@ export class CredentialBootstrap implements OnApplicationBootstrap {
   constructor(
     private readonly credentials: CredentialRepository,
     private readonly admin: SourceAdminService,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly transactions: TransactionRunner,
+    @InjectConfig(authConfig) private readonly config: AuthConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { bootstrapApiKey, bootstrapSource } = this.config.auth;
+    const { bootstrapApiKey, bootstrapSource } = this.config;
     if (bootstrapApiKey) return this.registerKey(bootstrapApiKey, bootstrapSource);
     if ((await this.credentials.countSources()) > 0) return;
-    if (this.config.database.type !== 'sqlite') {
+    if (this.transactions.dialect !== 'sqlite') {
       this.logger.warn(
         'No API source exists yet and BOOTSTRAP_API_KEY is unset: every call will be refused. ' +
           'Set BOOTSTRAP_API_KEY (see `mailgateway keys generate`) to get an admin key.',

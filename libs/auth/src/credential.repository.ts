@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { TransactionRunner } from '@mailgateway/outbox';
-import { DataSource, IsNull } from 'typeorm';
+import { TransactionRunner } from '@mailgateway/database';
+import { IsNull } from 'typeorm';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ApiSourceEntity } from './entities/api-source.entity';
 
@@ -12,21 +12,20 @@ export interface KeyWithSource {
 /** Sources and their keys, in the gateway's database. */
 @Injectable()
 export class CredentialRepository {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly transactions: TransactionRunner,
-  ) {}
+  constructor(private readonly transactions: TransactionRunner) {}
 
   /** The key with this prefix and its source, in one query: this runs on every call. */
   async findKey(prefix: string): Promise<KeyWithSource | null> {
-    const placeholder = this.transactions.dialect === 'postgres' ? '$1' : '?';
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `SELECT k.prefix, k.source, k.key_hash, k.created_at, k.expires_at, k.revoked_at, k.replaced_by,
+    const parameters = this.transactions.parameters();
+    const rows = await this.transactions.read<Record<string, unknown>[]>((manager) =>
+      manager.query(
+        `SELECT k.prefix, k.source, k.key_hash, k.created_at, k.expires_at, k.revoked_at, k.replaced_by,
               s.roles, s.allowed_from_domains, s.max_recipients, s.rate_limit_messages,
               s.certificate_identity, s.created_at AS source_created_at, s.updated_at AS source_updated_at
          FROM api_key k JOIN api_source s ON s.name = k.source
-        WHERE k.prefix = ${placeholder}`,
-      [prefix],
+        WHERE k.prefix = ${parameters.add(prefix)}`,
+        parameters.values,
+      ),
     );
     const row = rows[0];
     if (!row) return null;
@@ -53,19 +52,21 @@ export class CredentialRepository {
   }
 
   findSource(name: string): Promise<ApiSourceEntity | null> {
-    return this.dataSource.manager.findOneBy(ApiSourceEntity, { name });
+    return this.transactions.read((manager) => manager.findOneBy(ApiSourceEntity, { name }));
   }
 
   findSourceByCertificateIdentity(identity: string): Promise<ApiSourceEntity | null> {
-    return this.dataSource.manager.findOneBy(ApiSourceEntity, { certificateIdentity: identity });
+    return this.transactions.read((manager) =>
+      manager.findOneBy(ApiSourceEntity, { certificateIdentity: identity }),
+    );
   }
 
   listSources(): Promise<ApiSourceEntity[]> {
-    return this.dataSource.manager.find(ApiSourceEntity, { order: { name: 'ASC' } });
+    return this.transactions.read((manager) => manager.find(ApiSourceEntity, { order: { name: 'ASC' } }));
   }
 
   countSources(): Promise<number> {
-    return this.dataSource.manager.count(ApiSourceEntity);
+    return this.transactions.read((manager) => manager.count(ApiSourceEntity));
   }
 
   async insertSource(source: ApiSourceEntity): Promise<void> {
@@ -81,10 +82,12 @@ export class CredentialRepository {
   }
 
   listKeys(source?: string): Promise<ApiKeyEntity[]> {
-    return this.dataSource.manager.find(ApiKeyEntity, {
-      where: source ? { source } : {},
-      order: { source: 'ASC', createdAt: 'ASC' },
-    });
+    return this.transactions.read((manager) =>
+      manager.find(ApiKeyEntity, {
+        where: source ? { source } : {},
+        order: { source: 'ASC', createdAt: 'ASC' },
+      }),
+    );
   }
 
   /**

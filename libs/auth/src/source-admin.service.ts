@@ -1,15 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
-import { ValidationException } from '@mailgateway/validation';
-import { QueryFailedError } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
+import { isUniqueViolation } from '@mailgateway/database';
 import { generateApiKey } from './api-key-format';
-import { CredentialException, CredentialProblem } from './auth.exceptions';
+import { AuthConfig, authConfig } from './auth.settings';
+import { CredentialException, CredentialProblem } from './credential.exception';
 import { CredentialRepository } from './credential.repository';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ApiSourceEntity } from './entities/api-source.entity';
 import { isRole, Role } from './role';
+import { SOURCE_NAME } from './source-name';
 
-export const SOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const KEY_PREFIX = /^[0-9a-f]{12}$/;
 
@@ -35,7 +35,7 @@ export interface IssuedApiKey {
 export class SourceAdminService {
   constructor(
     private readonly credentials: CredentialRepository,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @InjectConfig(authConfig) private readonly config: AuthConfig,
   ) {}
 
   async createSource(definition: SourceDefinition, now = Date.now()): Promise<ApiSourceEntity> {
@@ -86,7 +86,7 @@ export class SourceAdminService {
     const previous = await this.credentials.rotate(
       prefix,
       record,
-      now + (overlapMs ?? this.config.auth.rotationOverlapMs),
+      now + (overlapMs ?? this.config.rotationOverlapMs),
     );
     if (!previous) throw keyNotFound(prefix);
     return { key, record: { ...record, source: previous.source }, previous };
@@ -102,7 +102,7 @@ export class SourceAdminService {
 
   private async requireSource(name: string, field = 'name'): Promise<ApiSourceEntity> {
     if (!SOURCE_NAME.test(name))
-      throw new ValidationException(field, 'must be lowercase letters, digits and dashes');
+      throw CredentialException.invalidField(field, 'must be lowercase letters, digits and dashes');
     const source = await this.credentials.findSource(name);
     if (!source)
       throw new CredentialException(CredentialProblem.SourceNotFound, `source "${name}" not found`);
@@ -111,13 +111,16 @@ export class SourceAdminService {
 
   private toEntity(definition: SourceDefinition, createdAt: number, updatedAt: number): ApiSourceEntity {
     if (!SOURCE_NAME.test(definition.name)) {
-      throw new ValidationException('name', 'must be lowercase letters, digits and dashes, at most 63');
+      throw CredentialException.invalidField(
+        'name',
+        'must be lowercase letters, digits and dashes, at most 63',
+      );
     }
     if (definition.roles.length === 0)
-      throw new ValidationException('roles', 'at least one role is required');
+      throw CredentialException.invalidField('roles', 'at least one role is required');
     definition.roles.forEach((role, index) => {
       if (!isRole(role)) {
-        throw new ValidationException(
+        throw CredentialException.invalidField(
           `roles[${index}]`,
           `unknown role "${role}" (known: ${Object.values(Role).join(', ')})`,
         );
@@ -126,13 +129,16 @@ export class SourceAdminService {
     const domains = definition.allowedFromDomains.map((domain) => domain.trim().toLowerCase());
     domains.forEach((domain, index) => {
       if (!DOMAIN.test(domain))
-        throw new ValidationException(`policy.allowed_from_domains[${index}]`, 'must be a domain name');
+        throw CredentialException.invalidField(
+          `policy.allowed_from_domains[${index}]`,
+          'must be a domain name',
+        );
     });
     checkPositive(definition.maxRecipients, 'policy.max_recipients');
     checkPositive(definition.rateLimitMessages, 'policy.rate_limit_messages');
     const identity = definition.certificateIdentity?.trim() || null;
     if (identity && identity.length > 255) {
-      throw new ValidationException('certificate_identity', 'at most 255 characters');
+      throw CredentialException.invalidField('certificate_identity', 'at most 255 characters');
     }
     return Object.assign(new ApiSourceEntity(), {
       name: definition.name,
@@ -163,7 +169,7 @@ export class SourceAdminService {
 
 function newKeyRecord(source: string, expiresInMs: number | null, now: number): IssuedApiKey {
   if (expiresInMs !== null && expiresInMs <= 0)
-    throw new ValidationException('expires_in_seconds', 'must be positive');
+    throw CredentialException.invalidField('expires_in_seconds', 'must be positive');
   const { key, prefix, hash } = generateApiKey();
   const record = Object.assign(new ApiKeyEntity(), {
     prefix,
@@ -179,20 +185,14 @@ function newKeyRecord(source: string, expiresInMs: number | null, now: number): 
 
 function checkPrefix(prefix: string): void {
   if (!KEY_PREFIX.test(prefix))
-    throw new ValidationException('prefix', 'must be the 12 hex digits after "mgw_"');
+    throw CredentialException.invalidField('prefix', 'must be the 12 hex digits after "mgw_"');
 }
 
 function checkPositive(value: number | null, field: string): void {
   if (value !== null && (!Number.isInteger(value) || value < 1))
-    throw new ValidationException(field, 'must be a positive integer');
+    throw CredentialException.invalidField(field, 'must be a positive integer');
 }
 
 function keyNotFound(prefix: string): CredentialException {
   return new CredentialException(CredentialProblem.ApiKeyNotFound, `API key ${prefix} not found`);
-}
-
-export function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof QueryFailedError)) return false;
-  const code = (error.driverError as { code?: string } | undefined)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }

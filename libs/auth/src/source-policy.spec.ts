@@ -1,8 +1,18 @@
+import { ErrorCode, GatewayException } from '@mailgateway/errors';
 import { aMail } from '@mailgateway/testing';
-import { ValidationException } from '@mailgateway/validation';
 import { Principal } from './principal';
 import { Role } from './role';
-import { enforceSourcePolicy, PolicyViolationException } from './source-policy';
+import { enforceSourcePolicy } from './source-policy';
+
+const refusal = (work: () => void): Pick<GatewayException, 'code' | 'field'> => {
+  try {
+    work();
+  } catch (error) {
+    if (error instanceof GatewayException) return { code: error.code, field: error.field };
+    throw error;
+  }
+  throw new Error('expected a refusal');
+};
 
 const principal = (policy: Partial<Principal['policy']>): Principal => ({
   source: 'billing',
@@ -21,17 +31,17 @@ describe(enforceSourcePolicy.name, () => {
     expect(() =>
       enforceSourcePolicy(sut, aMail({ from: { address: 'a@EXAMPLE.com', name: '' } })),
     ).not.toThrow();
-    expect(() =>
-      enforceSourcePolicy(sut, aMail({ from: { address: 'a@evil.example.com', name: '' } })),
-    ).toThrow(PolicyViolationException);
+    expect(
+      refusal(() => enforceSourcePolicy(sut, aMail({ from: { address: 'a@evil.example.com', name: '' } }))),
+    ).toEqual({ code: ErrorCode.PermissionDenied, field: 'mail.from.address' });
   });
 
   it('caps recipients across to, cc and bcc', () => {
     const sut = principal({ maxRecipients: 2 });
     const mailbox = { address: 'x@example.org', name: '' };
     expect(() => enforceSourcePolicy(sut, aMail({ to: [mailbox], cc: [mailbox] }))).not.toThrow();
-    expect(() => enforceSourcePolicy(sut, aMail({ to: [mailbox], cc: [mailbox], bcc: [mailbox] }))).toThrow(
-      ValidationException,
-    );
+    expect(
+      refusal(() => enforceSourcePolicy(sut, aMail({ to: [mailbox], cc: [mailbox], bcc: [mailbox] }))),
+    ).toEqual({ code: ErrorCode.InvalidArgument, field: 'mail.to' });
   });
 });

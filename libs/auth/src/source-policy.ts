@@ -1,17 +1,11 @@
 import type { Mail } from '@mailgateway/contracts';
-import { ValidationException } from '@mailgateway/validation';
-import { PermissionDeniedException } from './auth.exceptions';
+import { ErrorCode, GatewayException } from '@mailgateway/errors';
+import { PermissionDeniedException } from './permission-denied.exception';
 import { Principal } from './principal';
 
-/** The source may not send this (a From domain outside its policy): PERMISSION_DENIED. */
-export class PolicyViolationException extends PermissionDeniedException {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${field}: ${reason}`);
-    this.name = PolicyViolationException.name;
-  }
+/** The message has more recipients than the source's own cap allows. */
+export class RecipientCapException extends GatewayException {
+  readonly code = ErrorCode.InvalidArgument;
 }
 
 /** Applies the source's own policy to a message that already passed validation. */
@@ -20,18 +14,18 @@ export function enforceSourcePolicy({ source, policy }: Principal, mail: Mail): 
     const address = mail.from?.address ?? '';
     const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
     if (!policy.allowedFromDomains.includes(domain)) {
-      throw new PolicyViolationException(
-        'mail.from.address',
+      throw new PermissionDeniedException(
         `source "${source}" may send from ${policy.allowedFromDomains.join(', ')} only`,
+        { field: 'mail.from.address' },
       );
     }
   }
   if (policy.maxRecipients !== null) {
     const count = mail.to.length + mail.cc.length + mail.bcc.length;
     if (count > policy.maxRecipients) {
-      throw new ValidationException(
-        'mail.to',
+      throw new RecipientCapException(
         `message has ${count} recipients across to, cc and bcc; source "${source}" may send to ${policy.maxRecipients}`,
+        { field: 'mail.to' },
       );
     }
   }

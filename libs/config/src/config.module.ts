@@ -1,15 +1,16 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from './gateway-config';
+import { LoadedConfig } from './loaded-config';
 
-/** Makes the one validated GatewayConfig injectable everywhere as GATEWAY_CONFIG. */
+/** Makes each loaded slice injectable under its own token (`@InjectConfig(slice)`). */
 @Global()
 @Module({})
 export class ConfigModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
+  static forRoot(config: LoadedConfig): DynamicModule {
+    const providers = config.providers();
     return {
       module: ConfigModule,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }],
-      exports: [GATEWAY_CONFIG],
+      providers: [{ provide: LoadedConfig, useValue: config }, ...providers],
+      exports: [LoadedConfig, ...providers.map((provider) => (provider as { provide: symbol }).provide)],
     };
   }
 }

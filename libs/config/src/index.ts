@@ -1,6 +1,6 @@
-export * from './config.module';
-export * from './gateway-config';
-export { settings } from './settings';
-export type { Setting, SettingName } from './settings';
+export * from './setting';
+export * from './config-slice';
+export { ConfigurationException } from './configuration.exception';
+export { LoadedConfig, loadConfigSlice } from './loaded-config';
+export { ConfigModule } from './config.module';
 export { renderSettingsTable } from './settings-table';
-export { isLocalAddress, localHostProblem } from './local-addresses';

@@ -1,19 +1,27 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { settings } from './settings';
+import { z } from 'zod';
+import { defineConfig } from './config-slice';
+import { integer, setting } from './setting';
 import { renderSettingsTable } from './settings-table';
 
 describe(renderSettingsTable.name, () => {
-  it('lists every setting with its default', () => {
-    const table = renderSettingsTable();
-    for (const name of Object.keys(settings)) expect(table).toContain(`| \`${name}\` |`);
-    expect(table).toContain('| `GRPC_PORT` | `50051` |');
-    expect(table).toContain('| `DATABASE_URL` | unset |');
-  });
-
-  it('matches the table in the README (regenerate with `npm run docs:settings`)', () => {
-    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
-    const section = readme.split('<!-- settings:start -->')[1]?.split('<!-- settings:end -->')[0];
-    expect(section?.trim()).toBe(renderSettingsTable());
+  it('lists every setting of every slice in order, with its default and secrets marked', () => {
+    const first = defineConfig({
+      name: 'first',
+      settings: { PORT: setting({ description: 'The port.', schema: integer(0, 65535).default(50051) }) },
+      build: () => ({}),
+    });
+    const second = defineConfig({
+      name: 'second',
+      settings: {
+        URL: setting({ description: 'Where.', schema: z.string().optional(), sensitive: true }),
+      },
+      build: () => ({}),
+    });
+    expect(renderSettingsTable([first, second]).split('\n')).toEqual([
+      '| Variable | Default | What it does |',
+      '| --- | --- | --- |',
+      '| `PORT` | `50051` | The port. |',
+      '| `URL` | unset | Where. Secret: never printed. |',
+    ]);
   });
 });

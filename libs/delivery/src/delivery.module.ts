@@ -1,20 +1,15 @@
-import { Module, Type } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { ConfigurationError, GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import { OutboxModule } from '@mailgateway/outbox';
+import { DeliveryConfig, deliveryConfig } from './delivery.settings';
 import { Dispatcher } from './dispatcher.service';
-import { FALLBACK_MAIL_DRIVER, MAIL_DRIVER, MAIL_DRIVERS, MailDriver } from './drivers';
+import { FALLBACK_MAIL_DRIVER, findDriver, MAIL_DRIVER, MailDriver } from './drivers';
 import { RetryPolicy } from './retry-policy';
 import { DnsHostResolver, HOST_RESOLVER, UpstreamRegistry } from './upstream';
 
-function driverClass(variable: string, name: string): Type<MailDriver> {
-  const driver = MAIL_DRIVERS[name];
-  if (!driver) {
-    throw new ConfigurationError([
-      `${variable}: unknown driver "${name}" (known: ${Object.keys(MAIL_DRIVERS).join(', ')})`,
-    ]);
-  }
-  return driver;
+/** Builds the driver called `name` through DI; the settings check has refused unknown names. */
+function createDriver(moduleRef: ModuleRef, name: string): Promise<MailDriver> {
+  return moduleRef.create(findDriver(name)!.driver);
 }
 
 @Module({
@@ -26,17 +21,14 @@ function driverClass(variable: string, name: string): Type<MailDriver> {
     { provide: HOST_RESOLVER, useClass: DnsHostResolver },
     {
       provide: MAIL_DRIVER,
-      inject: [GATEWAY_CONFIG, ModuleRef],
-      useFactory: (config: GatewayConfig, moduleRef: ModuleRef) =>
-        moduleRef.create(driverClass('MAIL_DRIVER', config.delivery.driver)),
+      inject: [deliveryConfig.token, ModuleRef],
+      useFactory: (config: DeliveryConfig, moduleRef: ModuleRef) => createDriver(moduleRef, config.driver),
     },
     {
       provide: FALLBACK_MAIL_DRIVER,
-      inject: [GATEWAY_CONFIG, ModuleRef],
-      useFactory: (config: GatewayConfig, moduleRef: ModuleRef) =>
-        config.delivery.fallbackDriver
-          ? moduleRef.create(driverClass('FALLBACK_MAIL_DRIVER', config.delivery.fallbackDriver))
-          : null,
+      inject: [deliveryConfig.token, ModuleRef],
+      useFactory: (config: DeliveryConfig, moduleRef: ModuleRef) =>
+        config.fallbackDriver ? createDriver(moduleRef, config.fallbackDriver) : null,
     },
   ],
   exports: [Dispatcher, MAIL_DRIVER, FALLBACK_MAIL_DRIVER, UpstreamRegistry],

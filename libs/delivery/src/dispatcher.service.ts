@@ -8,9 +8,10 @@ import {
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { InjectConfig } from '@mailgateway/config';
 import { DeliveryTelemetry } from '@mailgateway/observability';
-import { ClaimedMessage, OutboxRepository } from '@mailgateway/outbox';
+import { ClaimedMessage, OutboxLeases } from '@mailgateway/outbox';
+import { DeliveryConfig, deliveryConfig } from './delivery.settings';
 import {
   DeliveryOutcome,
   FALLBACK_MAIL_DRIVER,
@@ -19,9 +20,6 @@ import {
 } from './drivers/mail-driver.interface';
 import { RetryPolicy, Settlement } from './retry-policy';
 import { withTraceparent } from './upstream';
-
-/** Share of the shutdown deadline given to in-flight deliveries; the rest releases their claims. */
-const DRAIN_SHARE = 0.8;
 
 /**
  * The delivery loop: claims due messages from the outbox, sends each through the driver outside
@@ -35,34 +33,39 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly idle = new AbortController();
   private loop: Promise<void> | null = null;
   private stopping = false;
+  private stopped: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly outbox: OutboxRepository,
+    private readonly outbox: OutboxLeases,
     @Inject(MAIL_DRIVER) private readonly driver: MailDriver,
     @Inject(FALLBACK_MAIL_DRIVER) private readonly fallbackDriver: MailDriver | null,
     private readonly retryPolicy: RetryPolicy,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @InjectConfig(deliveryConfig) private readonly config: DeliveryConfig,
     private readonly telemetry: DeliveryTelemetry,
   ) {
     // Every in-flight send listens to this one signal; that many listeners is by design, not a leak.
-    setMaxListeners(this.config.delivery.concurrency * 4 + 10, this.abort.signal);
+    setMaxListeners(this.config.concurrency * 4 + 10, this.abort.signal);
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.delivery.enabled) this.start();
+    if (this.config.enabled) this.start();
   }
 
+  /**
+   * The app's shutdown stops the loop first, with its share of the deadline (closeGatewayApp);
+   * this is the backstop when a module is closed without it: unfinished claims go back at once.
+   */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.stop(this.config.shutdownTimeoutMs * DRAIN_SHARE);
+    await this.stop(0);
   }
 
   start(): void {
     this.loop ??= this.run();
     const fallback = this.fallbackDriver
-      ? `, then "${this.fallbackDriver.name}" after ${this.config.delivery.fallbackAfterFailures} failures`
+      ? `, then "${this.fallbackDriver.name}" after ${this.config.fallbackAfterFailures} failures`
       : '';
     this.logger.log(
-      `Delivering with driver "${this.driver.name}"${fallback}, ${this.config.delivery.concurrency} at a time`,
+      `Delivering with driver "${this.driver.name}"${fallback}, ${this.config.concurrency} at a time`,
     );
   }
 
@@ -71,8 +74,13 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
    * hands their claims back so another process can take them at once.
    */
   async stop(drainMs: number): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping) return this.stopped;
     this.stopping = true;
+    this.stopped = this.drain(drainMs);
+    return this.stopped;
+  }
+
+  private async drain(drainMs: number): Promise<void> {
     this.idle.abort();
     await this.loop;
     const drained = Promise.allSettled([...this.inFlight.values()].map(({ done }) => done));
@@ -85,7 +93,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private async run(): Promise<void> {
-    const { concurrency, leaseMs, pollIntervalMs } = this.config.delivery;
+    const { concurrency, leaseMs, pollIntervalMs } = this.config;
     while (!this.stopping) {
       const free = concurrency - this.inFlight.size;
       if (free === 0) {
@@ -134,7 +142,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   /** Attempts after FALLBACK_AFTER_FAILURES failed ones go to the fallback driver, if there is one. */
   private driverFor(claim: ClaimedMessage): MailDriver {
     const failures = claim.attempt - 1;
-    return this.fallbackDriver && failures >= this.config.delivery.fallbackAfterFailures
+    return this.fallbackDriver && failures >= this.config.fallbackAfterFailures
       ? this.fallbackDriver
       : this.driver;
   }

@@ -1,4 +1,6 @@
 export * from './delivery.module';
+export { DELIVERY_CONFIG_SLICES, deliveryConfig } from './delivery.settings';
+export type { DeliveryConfig } from './delivery.settings';
 export * from './dispatcher.service';
 export * from './retry-policy';
 export * from './drivers';

@@ -1,11 +1,12 @@
-import { loadGatewayConfig } from '@mailgateway/config';
+import { loadConfigSlice } from '@mailgateway/config';
 import { ClaimedMessage, MessageStatus } from '@mailgateway/outbox';
 import { aMail } from '@mailgateway/testing';
+import { deliveryConfig } from './delivery.settings';
 import { RetryPolicy } from './retry-policy';
 
 describe(RetryPolicy.name, () => {
   const now = 1_700_000_000_000;
-  const config = loadGatewayConfig({
+  const config = loadConfigSlice(deliveryConfig, {
     RETRY_BASE_DELAY_MS: '1000',
     RETRY_MAX_DELAY_MS: '60000',
     DELIVERY_MAX_ATTEMPTS: '5',

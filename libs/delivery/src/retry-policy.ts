@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
 import { AttemptOutcome, ClaimedMessage, MessageStatus } from '@mailgateway/outbox';
+import { DeliveryConfig, deliveryConfig } from './delivery.settings';
 import type { DeliveryOutcome } from './drivers/mail-driver.interface';
 
 export interface Settlement {
@@ -12,7 +13,7 @@ export interface Settlement {
 /** Turns a driver's answer into the message's next state: exponential backoff with full jitter. */
 @Injectable()
 export class RetryPolicy {
-  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
+  constructor(@InjectConfig(deliveryConfig) private readonly config: DeliveryConfig) {}
 
   settle(claim: ClaimedMessage, result: DeliveryOutcome, provider: string, now: number): Settlement {
     switch (result.kind) {
@@ -37,7 +38,7 @@ export class RetryPolicy {
 
   /** Full jitter (uniform in [0, cap]) spreads retries of many messages apart; Retry-After is a floor. */
   delayBeforeNextAttempt(attempt: number, retryAfterMs?: number): number {
-    const { retryBaseDelayMs, retryMaxDelayMs } = this.config.delivery;
+    const { retryBaseDelayMs, retryMaxDelayMs } = this.config;
     const ceiling = Math.min(retryMaxDelayMs, retryBaseDelayMs * 2 ** Math.min(attempt - 1, 30));
     const jittered = Math.round(Math.random() * ceiling);
     return Math.max(jittered, Math.min(retryAfterMs ?? 0, retryMaxDelayMs));
@@ -50,7 +51,7 @@ export class RetryPolicy {
         provider: null,
         error: 'maximum age reached before delivery',
       },
-      detail: `expired: not delivered within ${this.config.delivery.messageMaxAgeMs} ms of acceptance (attempt ${claim.attempt} not sent)`,
+      detail: `expired: not delivered within ${claim.expiresAt - claim.acceptedAt} ms of acceptance (attempt ${claim.attempt} not sent)`,
     };
   }
 
@@ -60,7 +61,7 @@ export class RetryPolicy {
     provider: string,
     now: number,
   ): Settlement {
-    const { maxAttempts } = this.config.delivery;
+    const { maxAttempts } = this.config;
     if (claim.attempt >= maxAttempts) {
       return {
         outcome: { status: MessageStatus.Failed, provider, error: result.reason },

@@ -1,4 +1,5 @@
 export * from './observability';
+export * from './observability.settings';
 export * from './observability.module';
 export * from './call-telemetry';
 export * from './delivery-telemetry';

@@ -1,7 +1,6 @@
 import {
   DynamicModule,
   Global,
-  Inject,
   Injectable,
   Logger,
   Module,
@@ -9,13 +8,14 @@ import {
   OnApplicationShutdown,
   OnModuleDestroy,
 } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { InjectConfig } from '@mailgateway/config';
 import { CallTelemetry } from './call-telemetry';
 import { DeliveryTelemetry } from './delivery-telemetry';
 import { GatewayHealth } from './health/gateway-health';
 import { GatewayMetrics } from './metrics/gateway-metrics';
 import { MetricsServer } from './metrics/metrics-server';
 import type { Observability } from './observability';
+import { ObservabilityConfig, observabilityConfig } from './observability.settings';
 import { Tracing } from './tracing/tracing';
 
 export const GATEWAY_LOGGER = Symbol('GATEWAY_LOGGER');
@@ -33,7 +33,7 @@ export class ObservabilityLifecycle
     metrics: GatewayMetrics,
     private readonly health: GatewayHealth,
     private readonly tracing: Tracing,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @InjectConfig(observabilityConfig) private readonly config: ObservabilityConfig,
   ) {
     this.server = new MetricsServer(metrics, health);
   }

@@ -1,9 +1,9 @@
 import type { DestinationStream } from 'pino';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { GatewayConfig } from '@mailgateway/config';
 import { GatewayHealth } from './health/gateway-health';
 import { createGatewayLogger, GatewayLogger } from './logging/gateway-logger';
 import { GatewayMetrics } from './metrics/gateway-metrics';
+import type { ObservabilityConfig } from './observability.settings';
 import { Tracing } from './tracing/tracing';
 
 /** The process-wide pieces, made before the Nest app because the gRPC server options need them. */
@@ -22,7 +22,7 @@ export interface ObservabilityOverrides {
 }
 
 export function createObservability(
-  config: GatewayConfig,
+  config: ObservabilityConfig,
   servedServices: readonly string[],
   overrides: ObservabilityOverrides = {},
 ): Observability {

@@ -1,37 +1,15 @@
-import { Logger, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
-import { DataSourceOptions } from 'typeorm';
-import { openOutboxDataSource, outboxDataSourceOptions, prepareOutboxSchema } from './outbox-data-source';
+import { Module } from '@nestjs/common';
+import { OutboxEnqueuer } from './enqueue/outbox-enqueuer';
+import { OutboxHistory } from './history/outbox-history';
+import { OutboxLeases } from './leases/outbox-leases';
 import { OutboxMonitor } from './outbox-monitor';
-import { OutboxRepository } from './outbox.repository';
-import { TransactionRunner } from './transaction-runner';
 
+/**
+ * The durable outbox, by role: the accept path enqueues, the delivery path leases, readers read
+ * history. Its tables (OUTBOX_SCHEMA) live in the app's one database (DatabaseModule).
+ */
 @Module({
-  imports: [
-    TypeOrmModule.forRootAsync({
-      inject: [GATEWAY_CONFIG],
-      // Start-up fails fast on a database it cannot reach; the orchestrator restarts the process.
-      useFactory: (config: GatewayConfig) => ({
-        ...outboxDataSourceOptions(config.database),
-        retryAttempts: 0,
-        // Other libs keep their tables in this database (auth: sources and keys) via forFeature.
-        autoLoadEntities: true,
-      }),
-      dataSourceFactory: async (options) => {
-        const dataSource = await openOutboxDataSource(options as DataSourceOptions);
-        try {
-          const applied = await prepareOutboxSchema(dataSource);
-          if (applied.length > 0) new Logger('Outbox').log(`Applied migrations: ${applied.join(', ')}`);
-        } catch (error) {
-          await dataSource.destroy();
-          throw error;
-        }
-        return dataSource;
-      },
-    }),
-  ],
-  providers: [TransactionRunner, OutboxRepository, OutboxMonitor],
-  exports: [OutboxRepository, OutboxMonitor, TransactionRunner],
+  providers: [OutboxEnqueuer, OutboxLeases, OutboxHistory, OutboxMonitor],
+  exports: [OutboxEnqueuer, OutboxLeases, OutboxHistory, OutboxMonitor],
 })
 export class OutboxModule {}

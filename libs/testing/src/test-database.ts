@@ -2,8 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadGatewayConfig } from '@mailgateway/config';
-import { openOutboxDataSource, outboxDataSourceOptions, runOutboxMigrations } from '@mailgateway/outbox';
+import { AUTH_SCHEMA } from '@mailgateway/auth';
+import { loadConfigSlice } from '@mailgateway/config';
+import {
+  combineSchemas,
+  databaseConfig,
+  dataSourceOptions,
+  openDataSource,
+  runMigrations,
+} from '@mailgateway/database';
+import { OUTBOX_SCHEMA } from '@mailgateway/outbox';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 
@@ -49,7 +57,7 @@ async function provisionPostgres(migrate: boolean): Promise<TestDatabase> {
   if (migrate) {
     // The gateway does not migrate PostgreSQL on start; the release's migrate step does.
     const dataSource = await openTestDataSource(env);
-    await runOutboxMigrations(dataSource);
+    await runMigrations(dataSource);
     await dataSource.destroy();
   }
   return {
@@ -59,9 +67,12 @@ async function provisionPostgres(migrate: boolean): Promise<TestDatabase> {
   };
 }
 
+/** Every table a gateway keeps (what its app combines). */
+export const TEST_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA);
+
 /** A TypeORM connection of the test's own to the database a gateway uses, for checking its rows. */
 export function openTestDataSource(env: Readonly<Record<string, string>>): Promise<DataSource> {
-  return openOutboxDataSource(outboxDataSourceOptions(loadGatewayConfig(env).database));
+  return openDataSource(dataSourceOptions(loadConfigSlice(databaseConfig, env), TEST_SCHEMA));
 }
 
 async function onServer(url: string, work: (client: Client) => Promise<unknown>): Promise<void> {

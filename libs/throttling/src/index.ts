@@ -1,7 +1,13 @@
-export * from './throttling.module';
-export * from './rpc-throttler.guard';
+export { ThrottlingModule } from './throttling.module';
+export { throttlingConfig } from './throttling.settings';
+export type { ThrottlingConfig } from './throttling.settings';
+export { RATE_LIMIT_POLICIES } from './rate-limit-policies';
+export type { RateLimitPolicy } from './rate-limit-policies';
+export { RpcThrottlerGuard } from './rpc-throttler.guard';
 export * from './throttle-cost.decorator';
-export * from './throttling.exceptions';
+export { RateLimitExceededException } from './rate-limit-exceeded.exception';
+export { RateLimiterUnavailableException } from './rate-limiter-unavailable.exception';
+export { BatchOverLimitException } from './batch-over-limit.exception';
 export * from './rate-limit-storage.interface';
 export { MemoryRateLimitStorage } from './memory-rate-limit.storage';
 export { RedisRateLimitStorage } from './redis-rate-limit.storage';

@@ -1,7 +1,7 @@
 import { Logger, OnModuleDestroy } from '@nestjs/common';
 import Redis from 'ioredis';
 import { RateLimitRecord, RateLimitStorage, rateLimitRecord } from './rate-limit-storage.interface';
-import { RateLimiterUnavailableException } from './throttling.exceptions';
+import { RateLimiterUnavailableException } from './rate-limiter-unavailable.exception';
 
 // Check and add in one script, so replicas never race between reading a counter and raising it.
 // A call that would go over the limit adds nothing. Returns {hits, ms left in the window, blocked}.

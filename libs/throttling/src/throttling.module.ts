@@ -2,11 +2,12 @@ import type { Metadata } from '@grpc/grpc-js';
 import { ExecutionContext, Module } from '@nestjs/common';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { principalOf, type Principal } from '@mailgateway/auth';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
 import { MemoryRateLimitStorage } from './memory-rate-limit.storage';
+import { RATE_LIMIT_POLICIES } from './rate-limit-policies';
 import { RATE_LIMIT_STORAGE, RateLimitStorage } from './rate-limit-storage.interface';
 import { RedisRateLimitStorage } from './redis-rate-limit.storage';
 import { RpcThrottlerGuard } from './rpc-throttler.guard';
+import { ThrottlingConfig, throttlingConfig } from './throttling.settings';
 
 const principalIn = (context: ExecutionContext) => principalOf(context.switchToRpc().getContext<Metadata>());
 
@@ -15,10 +16,10 @@ const principalIn = (context: ExecutionContext) => principalOf(context.switchToR
   providers: [
     {
       provide: RATE_LIMIT_STORAGE,
-      inject: [GATEWAY_CONFIG],
-      useFactory: async ({ rateLimits }: GatewayConfig): Promise<RateLimitStorage> => {
-        if (!rateLimits.redis) return new MemoryRateLimitStorage();
-        const storage = new RedisRateLimitStorage(rateLimits.redis);
+      inject: [throttlingConfig.token],
+      useFactory: async ({ redis }: ThrottlingConfig): Promise<RateLimitStorage> => {
+        if (!redis) return new MemoryRateLimitStorage();
+        const storage = new RedisRateLimitStorage(redis);
         await storage.connect();
         return storage;
       },
@@ -29,33 +30,24 @@ const principalIn = (context: ExecutionContext) => principalOf(context.switchToR
 class RateLimitStorageModule {}
 
 /**
- * Message limits per source (its policy's, or RATE_LIMIT_SOURCE_MESSAGES) and for all sources
- * together, in fixed windows of RATE_LIMIT_WINDOW_MS. Controllers apply RpcThrottlerGuard after
- * AuthGuard.
+ * Message limits (RATE_LIMIT_POLICIES: per source, and for all sources together) in fixed windows
+ * of RATE_LIMIT_WINDOW_MS. Controllers apply RpcThrottlerGuard after AuthGuard.
  */
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
       imports: [RateLimitStorageModule],
-      inject: [GATEWAY_CONFIG, RATE_LIMIT_STORAGE],
-      useFactory: ({ rateLimits }: GatewayConfig, storage: RateLimitStorage) => ({
+      inject: [throttlingConfig.token, RATE_LIMIT_STORAGE],
+      useFactory: ({ windowMs, limits }: ThrottlingConfig, storage: RateLimitStorage) => ({
         storage,
         // One bucket per limit and tracker, shared by every RPC that sends mail.
         generateKey: (_context, tracker, name) => `${name}:${tracker}`,
-        throttlers: [
-          {
-            name: 'source',
-            ttl: rateLimits.windowMs,
-            limit: (context) => principalIn(context).policy.rateLimitMessages ?? rateLimits.sourceMessages,
-            getTracker: (request) => (request.principal as Principal).source,
-          },
-          {
-            name: 'global',
-            ttl: rateLimits.windowMs,
-            limit: rateLimits.globalMessages,
-            getTracker: () => 'all',
-          },
-        ],
+        throttlers: RATE_LIMIT_POLICIES.map((policy) => ({
+          name: policy.name,
+          ttl: windowMs,
+          limit: (context: ExecutionContext) => policy.limit(principalIn(context), limits[policy.name]),
+          getTracker: (request: Record<string, unknown>) => policy.tracker(request.principal as Principal),
+        })),
       }),
     }),
   ],

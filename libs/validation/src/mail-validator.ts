@@ -1,11 +1,14 @@
 import { domainToASCII } from 'node:url';
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
 import type { Attachment, EmailAddress, Header, SendMailRequest } from '@mailgateway/contracts';
 import { ValidationException } from './validation.exception';
+import { validationConfig } from './validation.settings';
 
 export interface MailLimits {
-  maxMessageBytes: number;
-  maxAttachmentBytes: number;
-  maxRecipients: number;
+  readonly maxMessageBytes: number;
+  readonly maxAttachmentBytes: number;
+  readonly maxRecipients: number;
 }
 
 const MAX_IDEMPOTENCY_KEY_CHARS = 255;
@@ -72,8 +75,9 @@ const CHAR_NAMES: Record<number, string> = {
   0x2029: 'PARAGRAPH SEPARATOR',
 };
 
+@Injectable()
 export class MailValidator {
-  constructor(private readonly limits: MailLimits) {}
+  constructor(@InjectConfig(validationConfig) private readonly limits: MailLimits) {}
 
   /** Throws a ValidationException naming the first field at fault; never modifies the request. */
   validate(request: SendMailRequest): void {

@@ -1,10 +1,11 @@
+import { ErrorCode, GatewayException } from '@mailgateway/errors';
+
 /** A request refused by validation: `field` is the proto path at fault, e.g. `mail.to[2].address`. */
-export class ValidationException extends Error {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${field}: ${reason}`);
-    this.name = ValidationException.name;
+export class ValidationException extends GatewayException {
+  readonly code = ErrorCode.InvalidArgument;
+  declare readonly field: string;
+
+  constructor(field: string, reason: string) {
+    super(reason, { field });
   }
 }

@@ -1,15 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { Controller, Inject, UseGuards } from '@nestjs/common';
-import {
-  AuthGuard,
-  enforceSourcePolicy,
-  PolicyViolationException,
-  Principal,
-  principalOf,
-  RequireRole,
-  Role,
-} from '@mailgateway/auth';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Controller, UseGuards } from '@nestjs/common';
+import { AuthGuard, enforceSourcePolicy, Principal, principalOf, RequireRole, Role } from '@mailgateway/auth';
+import { InjectConfig } from '@mailgateway/config';
 import {
   GetMessageRequest,
   GetMessageResponse,
@@ -22,12 +14,20 @@ import {
   SendMailRequest,
   SendMailResponse,
 } from '@mailgateway/contracts';
+import { GatewayException } from '@mailgateway/errors';
 import { Tracing } from '@mailgateway/observability';
-import { OutboxRepository } from '@mailgateway/outbox';
+import { EnqueueRequest, OutboxEnqueuer, OutboxHistory } from '@mailgateway/outbox';
 import { NoRateLimit, RpcThrottlerGuard, ThrottleCost } from '@mailgateway/throttling';
-import { MailValidator, ValidationException } from '@mailgateway/validation';
-import { IdempotencyConflictException, MessageNotFoundException } from './mail.exceptions';
+import {
+  MailValidator,
+  ValidationConfig,
+  validationConfig,
+  ValidationException,
+} from '@mailgateway/validation';
+import { batchRejectionOf } from '../grpc-status';
+import { IdempotencyConflictException } from './idempotency-conflict.exception';
 import { toGetMessageResponse, toSendMailResponse } from './mail.mapper';
+import { MessageNotFoundException } from './message-not-found.exception';
 
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -38,8 +38,9 @@ const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export class MailController implements MailGatewayController {
   constructor(
     private readonly validator: MailValidator,
-    private readonly outbox: OutboxRepository,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly outbox: OutboxEnqueuer,
+    private readonly history: OutboxHistory,
+    @InjectConfig(validationConfig) private readonly limits: ValidationConfig,
     private readonly tracing: Tracing,
   ) {}
 
@@ -59,7 +60,7 @@ export class MailController implements MailGatewayController {
   @ThrottleCost<SendMailBatchRequest>(({ items }) => items.length)
   async sendMailBatch({ items }: SendMailBatchRequest, metadata?: Metadata): Promise<SendMailBatchResponse> {
     const principal = principalOf(metadata);
-    const { maxBatchItems } = this.config.limits;
+    const { maxBatchItems } = this.limits;
     if (items.length === 0) throw new ValidationException('items', 'at least one item is required');
     if (items.length > maxBatchItems) {
       throw new ValidationException('items', `${items.length} items; the limit is ${maxBatchItems} per call`);
@@ -73,18 +74,9 @@ export class MailController implements MailGatewayController {
         enforceSourcePolicy(principal, item.mail as Mail);
         valid.push(index);
       } catch (error) {
-        if (error instanceof ValidationException || error instanceof PolicyViolationException) {
-          results[index] = {
-            index,
-            rejected: {
-              code: error instanceof PolicyViolationException ? 'PERMISSION_DENIED' : 'INVALID_ARGUMENT',
-              field: error.field,
-              reason: error.reason,
-            },
-          };
-          return;
-        }
-        throw error;
+        // A fault in one of the item's fields is that item's alone; anything else fails the call.
+        if (!isFieldError(error)) throw error;
+        results[index] = { index, rejected: batchRejectionOf(error) };
       }
     });
     const enqueued = await this.outbox.enqueue(
@@ -95,14 +87,7 @@ export class MailController implements MailGatewayController {
       results[index] =
         result.kind === 'accepted'
           ? { index, accepted: toSendMailResponse(result.messageId, result.acceptedAt, result.replayed) }
-          : {
-              index,
-              rejected: {
-                code: 'INVALID_ARGUMENT',
-                field: 'idempotency_key',
-                reason: new IdempotencyConflictException().message,
-              },
-            };
+          : { index, rejected: batchRejectionOf(new IdempotencyConflictException()) };
     });
     return { results };
   }
@@ -115,12 +100,12 @@ export class MailController implements MailGatewayController {
     if (!MESSAGE_ID.test(messageId))
       throw new ValidationException('message_id', 'must be a message id (a UUID)');
     // Scoped to the caller: another source's id is NOT_FOUND, exactly like an id that does not exist.
-    const history = await this.outbox.findHistory(source, messageId);
+    const history = await this.history.find(source, messageId);
     if (!history) throw new MessageNotFoundException();
     return toGetMessageResponse(history);
   }
 
-  private toEnqueueRequest(principal: Principal, request: SendMailRequest) {
+  private toEnqueueRequest(principal: Principal, request: SendMailRequest): EnqueueRequest {
     return {
       source: principal.source,
       idempotencyKey: request.idempotencyKey || null,
@@ -129,4 +114,8 @@ export class MailController implements MailGatewayController {
       traceparent: this.tracing.currentTraceparent(),
     };
   }
+}
+
+function isFieldError(error: unknown): error is GatewayException & { readonly field: string } {
+  return error instanceof GatewayException && error.field !== undefined;
 }

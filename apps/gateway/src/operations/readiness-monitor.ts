@@ -1,7 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
+import { DatabaseMonitor } from '@mailgateway/database';
 import { GatewayHealth, GatewayMetrics } from '@mailgateway/observability';
 import { OutboxMonitor } from '@mailgateway/outbox';
+import { GatewayConfig, gatewayConfig } from '../gateway.settings';
 
 /**
  * Re-checks readiness (database answers, schema current) every HEALTH_CHECK_INTERVAL_MS and feeds
@@ -15,16 +17,17 @@ export class ReadinessMonitor implements OnApplicationBootstrap, OnModuleDestroy
   private lastReason: string | null | undefined;
 
   constructor(
+    private readonly database: DatabaseMonitor,
     private readonly outbox: OutboxMonitor,
     private readonly health: GatewayHealth,
     private readonly metrics: GatewayMetrics,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @InjectConfig(gatewayConfig) private readonly config: GatewayConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.metrics.setOutboxDepthReader(() => this.outbox.depth());
     await this.check();
-    this.timer = setInterval(() => void this.check(), this.config.health.checkIntervalMs);
+    this.timer = setInterval(() => void this.check(), this.config.healthCheckIntervalMs);
     this.timer.unref();
   }
 
@@ -36,7 +39,7 @@ export class ReadinessMonitor implements OnApplicationBootstrap, OnModuleDestroy
     if (this.checking) return;
     this.checking = true;
     try {
-      const reason = await this.outbox.notReadyReason();
+      const reason = await this.database.notReadyReason();
       if (reason !== this.lastReason) {
         if (reason) this.logger.warn(`Not ready: ${reason}`);
         else this.logger.log('Ready');

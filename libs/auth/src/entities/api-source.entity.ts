@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { bigintAsNumber } from '@mailgateway/outbox';
+import { bigintAsNumber } from '@mailgateway/database';
 
 @Entity({ name: 'api_source' })
 export class ApiSourceEntity {

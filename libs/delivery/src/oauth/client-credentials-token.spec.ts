@@ -4,9 +4,9 @@
 // expires_in, token_type bearer): https://flowmailer.com/apidoc/flowmailer-api.html (Authentication)
 // and the OAuthTokenResponse model of https://github.com/flowmailer/flowmailer-php-sdk.
 import { ScriptedUpstream } from '@mailgateway/testing';
-import { UpstreamUnavailableError } from '../upstream';
+import { UpstreamUnavailableException } from '../upstream';
 import { ClientCredentialsToken } from './client-credentials-token';
-import { TokenRequestError } from './oauth.errors';
+import { TokenRequestException } from './token-request.exception';
 
 describe(ClientCredentialsToken.name, () => {
   const secret = 'client-secret-value';
@@ -159,7 +159,7 @@ describe(ClientCredentialsToken.name, () => {
 
       const error = await sut.get().catch((caught: unknown) => caught);
 
-      expect(error).toBeInstanceOf(TokenRequestError);
+      expect(error).toBeInstanceOf(TokenRequestException);
       expect(error).toMatchObject({
         statusCode: 401,
         message: 'token endpoint answered HTTP 401: invalid_client (Bad client credentials)',
@@ -168,10 +168,10 @@ describe(ClientCredentialsToken.name, () => {
     });
 
     it('reports an unreachable endpoint', async () => {
-      upstream.reply(new UpstreamUnavailableError('login.example.com: connection refused'));
+      upstream.reply(new UpstreamUnavailableException('login.example.com: connection refused'));
 
       await expect(sut.get()).rejects.toThrow(
-        new TokenRequestError('token endpoint unreachable: login.example.com: connection refused'),
+        new TokenRequestException('token endpoint unreachable: login.example.com: connection refused'),
       );
     });
 
@@ -186,12 +186,12 @@ describe(ClientCredentialsToken.name, () => {
     ])('rejects an answer with %s', async (_case, reply) => {
       upstream.reply(reply);
 
-      await expect(sut.get()).rejects.toBeInstanceOf(TokenRequestError);
+      await expect(sut.get()).rejects.toBeInstanceOf(TokenRequestException);
     });
 
     it('does not remember a failure: the next caller asks again', async () => {
       upstream.reply({ statusCode: 503 }, grant('token-1'));
-      await expect(sut.get()).rejects.toBeInstanceOf(TokenRequestError);
+      await expect(sut.get()).rejects.toBeInstanceOf(TokenRequestException);
 
       await expect(sut.get()).resolves.toBe('token-1');
     });

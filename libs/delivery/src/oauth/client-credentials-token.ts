@@ -1,5 +1,6 @@
 import type { UpstreamHttpClient, UpstreamResponse } from '../upstream';
-import { TokenRequestError } from './oauth.errors';
+import { parseJsonObject } from '../drivers/kit/http-answers';
+import { TokenRequestException } from './token-request.exception';
 
 export interface ClientCredentialsSettings {
   readonly tokenUrl: string;
@@ -40,7 +41,7 @@ export class ClientCredentialsToken {
     this.path = `${url.pathname}${url.search}`;
   }
 
-  /** A valid access token; rejects with TokenRequestError when none can be had. */
+  /** A valid access token; rejects with TokenRequestException when none can be had. */
   async get(signal?: AbortSignal): Promise<string> {
     if (this.current && this.now() < this.current.refreshAt) return this.current.value;
     if (!this.pending) {
@@ -86,24 +87,26 @@ export class ClientCredentialsToken {
         idempotent: true,
       });
     } catch (error) {
-      throw new TokenRequestError(
+      throw new TokenRequestException(
         `token endpoint unreachable: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    const answer = parseJson(response.body);
+    const answer = parseJsonObject(response.body);
     if (response.statusCode < 200 || response.statusCode > 299) {
-      throw new TokenRequestError(
+      throw new TokenRequestException(
         `token endpoint answered HTTP ${response.statusCode}${oauthErrorDetail(answer)}`,
         response.statusCode,
       );
     }
     const token = answer?.access_token;
     if (typeof token !== 'string' || token === '') {
-      throw new TokenRequestError('token endpoint answered without an access_token', response.statusCode);
+      throw new TokenRequestException('token endpoint answered without an access_token', response.statusCode);
     }
     const type = answer?.token_type;
     if (typeof type === 'string' && type.toLowerCase() !== 'bearer') {
-      throw new TokenRequestError(`token endpoint issued a "${type.slice(0, 20)}" token, not a bearer token`);
+      throw new TokenRequestException(
+        `token endpoint issued a "${type.slice(0, 20)}" token, not a bearer token`,
+      );
     }
     const expiresIn = Number(answer?.expires_in);
     const lifetimeMs =
@@ -113,15 +116,6 @@ export class ClientCredentialsToken {
     const fresh = { value: token, refreshAt: requestedAt + lifetimeMs - margin };
     this.current = fresh;
     return fresh;
-  }
-}
-
-function parseJson(body: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

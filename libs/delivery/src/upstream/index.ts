@@ -1,7 +1,11 @@
 export * from './host-resolver';
 export * from './upstream-registry';
-export * from './upstream.errors';
+export { UpstreamUnavailableException } from './upstream-unavailable.exception';
+export { UpstreamOutcomeUnknownException } from './upstream-outcome-unknown.exception';
 export * from './upstream.types';
+export { upstreamConfig } from './upstream.settings';
+export type { UpstreamConfig } from './upstream.settings';
+export { isLocalAddress, localHostProblem } from './local-addresses';
 export type { AddressStatistics } from './address-book';
 export type { UpstreamClient } from './upstream-client';
 export { withTraceparent } from './trace-context';

@@ -3,14 +3,16 @@ import { readFileSync } from 'node:fs';
 import { isIP, Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Logger } from '@nestjs/common';
-import { isLocalAddress, type UpstreamConfig } from '@mailgateway/config';
 import type { GatewayMetrics } from '@mailgateway/observability';
 import { buildConnector, errors, Pool } from 'undici';
 import { AddressBook, AddressStatistics } from './address-book';
+import { isLocalAddress } from './local-addresses';
 import { ConnectionSlots } from './connection-slots';
 import type { HostResolver } from './host-resolver';
 import { currentTraceparent } from './trace-context';
-import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from './upstream.errors';
+import { UpstreamOutcomeUnknownException } from './upstream-outcome-unknown.exception';
+import { UpstreamUnavailableException } from './upstream-unavailable.exception';
+import type { UpstreamConfig } from './upstream.settings';
 import type { UpstreamHttpClient, UpstreamRequest, UpstreamResponse } from './upstream.types';
 
 /** Marks errors raised while a connection was being opened: the request never left. */
@@ -69,13 +71,14 @@ export class UpstreamClient implements UpstreamHttpClient {
         return await this.send(request);
       } catch (error) {
         if (request.signal?.aborted) throw error;
-        if (isConnectPhase(error)) throw new UpstreamUnavailableError(`${this.hostname}: ${describe(error)}`);
+        if (isConnectPhase(error))
+          throw new UpstreamUnavailableException(`${this.hostname}: ${describe(error)}`);
         const problem = `${this.hostname}: the connection failed after the request was sent (${describe(error)})`;
         if (request.idempotent && sent < this.addresses.size) {
           this.logger.warn(`${problem}; sending it again, which the request allows`);
           continue;
         }
-        throw new UpstreamOutcomeUnknownError(`${problem}; the provider may have accepted it`);
+        throw new UpstreamOutcomeUnknownException(`${problem}; the provider may have accepted it`);
       }
     }
   }
@@ -242,7 +245,7 @@ export class UpstreamClient implements UpstreamHttpClient {
     if (!this.resolved) {
       this.resolved = this.refreshAddresses(true).catch((error: unknown) => {
         this.resolved = null; // the next request resolves again
-        throw new UpstreamUnavailableError(`${this.hostname}: cannot resolve (${describe(error)})`);
+        throw new UpstreamUnavailableException(`${this.hostname}: cannot resolve (${describe(error)})`);
       });
       if (!this.fixedAddresses() && isIP(this.hostname) === 0) {
         this.refreshTimer = setInterval(() => void this.refreshAddresses(false), this.config.dnsRefreshMs);

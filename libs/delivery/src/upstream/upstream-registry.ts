@@ -1,8 +1,9 @@
 import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { InjectConfig } from '@mailgateway/config';
 import { GatewayMetrics } from '@mailgateway/observability';
 import { HOST_RESOLVER, HostResolver } from './host-resolver';
 import { UpstreamClient } from './upstream-client';
+import { UpstreamConfig, upstreamConfig } from './upstream.settings';
 import type { UpstreamHttpClient } from './upstream.types';
 
 /** One pooled, failing-over client per upstream origin, shared by every driver that calls it. */
@@ -11,7 +12,7 @@ export class UpstreamRegistry implements OnModuleDestroy {
   private readonly clients = new Map<string, UpstreamClient>();
 
   constructor(
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @InjectConfig(upstreamConfig) private readonly config: UpstreamConfig,
     @Inject(HOST_RESOLVER) private readonly resolver: HostResolver,
     @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
@@ -21,7 +22,7 @@ export class UpstreamRegistry implements OnModuleDestroy {
     const origin = new URL(url).origin;
     let client = this.clients.get(origin);
     if (!client) {
-      client = new UpstreamClient(origin, this.config.upstream, this.resolver, this.metrics);
+      client = new UpstreamClient(origin, this.config, this.resolver, this.metrics);
       this.clients.set(origin, client);
     }
     return client;

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { MessageEventType } from '../message-status';
-import { bigintAsNumber } from './bigint-number.transformer';
+import { bigintAsNumber } from '@mailgateway/database';
 
 /** Append-only history of a message; the sequence orders it (and later, the feed). */
 @Entity({ name: 'message_event' })

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { MessageStatus } from '../message-status';
-import { bigintAsNumber } from './bigint-number.transformer';
+import { bigintAsNumber } from '@mailgateway/database';
 
 @Entity({ name: 'outbox_message' })
 @Index('outbox_message_source_idempotency_key', ['source', 'idempotencyKey'], { unique: true })

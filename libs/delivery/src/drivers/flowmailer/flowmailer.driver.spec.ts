@@ -8,9 +8,10 @@
 //   https://github.com/flowmailer/flowmailer-php-sdk (src/Model/SubmitMessage.php,
 //   src/Model/Attachment.php, src/Flowmailer.php, src/Plugin/AuthTokenPlugin.php)
 // The per-status error table (403, 429 semantics) was not available to us; see the driver comment.
-import { ConfigurationError, loadGatewayConfig } from '@mailgateway/config';
+import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import { flowmailerConfig } from './flowmailer.settings';
 import { aMail } from '@mailgateway/testing';
-import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from '../../upstream';
+import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
 import { ScriptedUpstream, ScriptedUpstreamRegistry, type ScriptedReply } from '@mailgateway/testing';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { FlowmailerDriver } from './flowmailer.driver';
@@ -47,7 +48,7 @@ describe(FlowmailerDriver.name, () => {
     registry = new ScriptedUpstreamRegistry();
     login = registry.client('https://login.flowmailer.net');
     api = registry.client('https://api.flowmailer.net');
-    sut = new FlowmailerDriver(loadGatewayConfig(env), registry.asRegistry());
+    sut = new FlowmailerDriver(loadConfigSlice(flowmailerConfig, env), registry.asRegistry());
   });
 
   describe('request', () => {
@@ -335,7 +336,7 @@ describe(FlowmailerDriver.name, () => {
     });
 
     it('retries when the token endpoint is unreachable', async () => {
-      login.reply(new UpstreamOutcomeUnknownError('socket closed'));
+      login.reply(new UpstreamOutcomeUnknownException('socket closed'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -375,7 +376,7 @@ describe(FlowmailerDriver.name, () => {
 
     it('flags a transport failure after a submission as outcome unknown', async () => {
       login.reply(grant('token-1'));
-      api.reply(created('m1'), new UpstreamUnavailableError('all addresses refused'));
+      api.reply(created('m1'), new UpstreamUnavailableException('all addresses refused'));
 
       await expect(sut.send(message(three), signal)).resolves.toEqual({
         kind: 'retry',
@@ -411,7 +412,7 @@ describe(FlowmailerDriver.name, () => {
   describe('transport failures', () => {
     it('retries when no address took the request', async () => {
       login.reply(grant('token-1'));
-      api.reply(new UpstreamUnavailableError('all addresses refused'));
+      api.reply(new UpstreamUnavailableException('all addresses refused'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -421,7 +422,7 @@ describe(FlowmailerDriver.name, () => {
 
     it('retries, flagged, when the request may have arrived', async () => {
       login.reply(grant('token-1'));
-      api.reply(new UpstreamOutcomeUnknownError('socket closed'));
+      api.reply(new UpstreamOutcomeUnknownException('socket closed'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -432,9 +433,10 @@ describe(FlowmailerDriver.name, () => {
   });
 
   it('refuses to start without its settings, naming each missing one', () => {
-    const construct = () => new FlowmailerDriver(loadGatewayConfig({}), registry.asRegistry());
+    const construct = () =>
+      new FlowmailerDriver(loadConfigSlice(flowmailerConfig, {}), registry.asRegistry());
 
-    expect(construct).toThrow(ConfigurationError);
+    expect(construct).toThrow(ConfigurationException);
     expect(construct).toThrow(
       expect.objectContaining({
         problems: [
@@ -449,7 +451,7 @@ describe(FlowmailerDriver.name, () => {
   it('names only the setting that is missing', () => {
     const construct = () =>
       new FlowmailerDriver(
-        loadGatewayConfig({ ...env, FLOWMAILER_CLIENT_SECRET: undefined }),
+        loadConfigSlice(flowmailerConfig, { ...env, FLOWMAILER_CLIENT_SECRET: undefined }),
         registry.asRegistry(),
       );
 

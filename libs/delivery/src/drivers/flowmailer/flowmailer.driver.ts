@@ -1,16 +1,25 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigurationError, GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable } from '@nestjs/common';
+import { ConfigurationException, InjectConfig } from '@mailgateway/config';
 import type { EmailAddress, Mail } from '@mailgateway/contracts';
 import { ClientCredentialsToken } from '../../oauth/client-credentials-token';
-import { TokenRequestError } from '../../oauth/oauth.errors';
+import { TokenRequestException } from '../../oauth/token-request.exception';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
+import {
+  accepted,
+  attachmentBase64,
+  describeResponse,
+  formatMailbox,
+  MAX_PROVIDER_ID_LENGTH,
+  outcomeOfStatus,
+  outcomeOfUpstreamFailure,
+  parseJsonObject,
+  permanent,
+  retry,
+} from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
-import { formatMailbox } from '../format-mailbox';
-import { describeResponse, outcomeOfUpstreamFailure, parseRetryAfter } from '../upstream-outcomes';
+import { FlowmailerConfig, flowmailerConfig } from './flowmailer.settings';
 
 const MEDIA_TYPE = 'application/vnd.flowmailer.v1.12+json';
-// The outbox keeps at most this much of the provider's id.
-const MAX_PROVIDER_ID_LENGTH = 255;
 
 interface Submission {
   readonly recipientAddress: string;
@@ -50,8 +59,8 @@ export class FlowmailerDriver implements MailDriver {
   private readonly token: ClientCredentialsToken;
   private readonly path: string;
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, registry: UpstreamRegistry) {
-    const { apiUrl, tokenUrl, accountId, clientId, clientSecret } = config.drivers.flowmailer;
+  constructor(@InjectConfig(flowmailerConfig) config: FlowmailerConfig, registry: UpstreamRegistry) {
+    const { apiUrl, tokenUrl, accountId, clientId, clientSecret } = config;
     const missing = Object.entries({
       FLOWMAILER_ACCOUNT_ID: accountId,
       FLOWMAILER_CLIENT_ID: clientId,
@@ -59,7 +68,7 @@ export class FlowmailerDriver implements MailDriver {
     })
       .filter(([, value]) => !value)
       .map(([name]) => `${name}: required when MAIL_DRIVER is flowmailer`);
-    if (!accountId || !clientId || !clientSecret) throw new ConfigurationError(missing);
+    if (!accountId || !clientId || !clientSecret) throw new ConfigurationException(missing);
     this.client = registry.client(apiUrl);
     this.path = `${new URL(apiUrl).pathname.replace(/\/+$/, '')}/${encodeURIComponent(accountId)}/messages/submit`;
     this.token = new ClientCredentialsToken(registry.client(tokenUrl), {
@@ -119,7 +128,7 @@ export class FlowmailerDriver implements MailDriver {
       }
       return classify(response);
     } catch (error) {
-      if (error instanceof TokenRequestError) return { kind: 'retry', reason: `Flowmailer ${error.message}` };
+      if (error instanceof TokenRequestException) return retry(`Flowmailer ${error.message}`);
       return outcomeOfUpstreamFailure(error);
     }
   }
@@ -167,10 +176,10 @@ function commonFields(mail: Mail): Record<string, unknown> {
     html: mail.htmlBody || undefined,
     attachments:
       mail.attachments.length > 0
-        ? mail.attachments.map(({ fileName, contentType, content }) => ({
-            content: Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64'),
-            contentType,
-            filename: fileName,
+        ? mail.attachments.map((attachment) => ({
+            content: attachmentBase64(attachment),
+            contentType: attachment.contentType,
+            filename: attachment.fileName,
             disposition: 'attachment',
           }))
         : undefined,
@@ -182,16 +191,11 @@ function commonFields(mail: Mail): Record<string, unknown> {
 
 function classify(response: UpstreamResponse): DeliveryOutcome {
   const { statusCode, headers } = response;
-  if (statusCode >= 200 && statusCode <= 299) {
-    const id = lastSegment(headers.location);
-    return id
-      ? { kind: 'accepted', providerMessageId: id.slice(0, MAX_PROVIDER_ID_LENGTH) }
-      : { kind: 'accepted' };
-  }
+  if (statusCode >= 200 && statusCode <= 299) return accepted(lastSegment(headers.location));
   const reason = describeResponse(statusCode, errorDetail(response.body));
   switch (statusCode) {
     case 400:
-      return { kind: 'permanent', reason };
+      return permanent(reason);
     case 401:
       return retry(
         `${reason} (a new token was refused too: check FLOWMAILER_CLIENT_ID and FLOWMAILER_CLIENT_SECRET)`,
@@ -201,13 +205,8 @@ function classify(response: UpstreamResponse): DeliveryOutcome {
     case 404:
       return retry(`${reason} (check FLOWMAILER_ACCOUNT_ID and FLOWMAILER_API_URL)`);
     default:
-      if (statusCode >= 400 && statusCode <= 499 && statusCode !== 429) return { kind: 'permanent', reason };
-      return retry(reason, parseRetryAfter(headers));
+      return outcomeOfStatus(statusCode, reason, headers);
   }
-}
-
-function retry(reason: string, retryAfterMs?: number): DeliveryOutcome {
-  return retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
 }
 
 function afterPartialSubmission(outcome: DeliveryOutcome, submitted: number, total: number): DeliveryOutcome {
@@ -239,14 +238,8 @@ function joinIds(ids: readonly string[]): string {
 
 /** Flowmailer's `{"allErrors":[{field, defaultMessage, code}]}`, or an OAuth error on 401. */
 function errorDetail(body: string): string | undefined {
-  let answer: Record<string, unknown>;
-  try {
-    const value: unknown = JSON.parse(body);
-    if (value === null || typeof value !== 'object') return undefined;
-    answer = value as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
+  const answer = parseJsonObject(body);
+  if (!answer) return undefined;
   if (Array.isArray(answer.allErrors)) {
     const messages = answer.allErrors
       .filter((error): error is Record<string, unknown> => error !== null && typeof error === 'object')

@@ -2,9 +2,10 @@
 // Status semantics: RFC 9110 §15 (https://www.rfc-editor.org/rfc/rfc9110#section-15), 425 Too Early
 // in RFC 8470 §5.2, Retry-After in RFC 9110 §10.2.3; Idempotency-Key as in the IETF draft
 // https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/.
-import { ConfigurationError, loadGatewayConfig } from '@mailgateway/config';
+import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import { httpDriverConfig } from './http.settings';
 import { aMail } from '@mailgateway/testing';
-import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from '../../upstream';
+import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { HttpDriver } from './http.driver';
 import { ScriptedUpstream, ScriptedUpstreamRegistry } from '@mailgateway/testing';
@@ -29,7 +30,7 @@ describe(HttpDriver.name, () => {
   beforeEach(() => {
     registry = new ScriptedUpstreamRegistry();
     upstream = registry.client(env.HTTP_DRIVER_URL);
-    sut = new HttpDriver(loadGatewayConfig(env), registry.asRegistry());
+    sut = new HttpDriver(loadConfigSlice(httpDriverConfig, env), registry.asRegistry());
   });
 
   describe('request', () => {
@@ -95,7 +96,7 @@ describe(HttpDriver.name, () => {
       const registryWithoutAuth = new ScriptedUpstreamRegistry();
       const endpoint = registryWithoutAuth.client(env.HTTP_DRIVER_URL).reply({ statusCode: 200 });
       const driver = new HttpDriver(
-        loadGatewayConfig({ HTTP_DRIVER_URL: env.HTTP_DRIVER_URL }),
+        loadConfigSlice(httpDriverConfig, { HTTP_DRIVER_URL: env.HTTP_DRIVER_URL }),
         registryWithoutAuth.asRegistry(),
       );
 
@@ -112,7 +113,11 @@ describe(HttpDriver.name, () => {
       const other = new ScriptedUpstreamRegistry();
       const endpoint = other.client(env.HTTP_DRIVER_URL).reply({ statusCode: 200 });
       const driver = new HttpDriver(
-        loadGatewayConfig({ ...env, HTTP_DRIVER_AUTH_HEADER: 'x-api-key', HTTP_DRIVER_AUTH_VALUE: 'k' }),
+        loadConfigSlice(httpDriverConfig, {
+          ...env,
+          HTTP_DRIVER_AUTH_HEADER: 'x-api-key',
+          HTTP_DRIVER_AUTH_VALUE: 'k',
+        }),
         other.asRegistry(),
       );
 
@@ -209,7 +214,7 @@ describe(HttpDriver.name, () => {
 
   describe('transport failures', () => {
     it('retries when no address took the request', async () => {
-      upstream.reply(new UpstreamUnavailableError('all addresses refused'));
+      upstream.reply(new UpstreamUnavailableException('all addresses refused'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -218,7 +223,7 @@ describe(HttpDriver.name, () => {
     });
 
     it('retries, flagged, when the request may have arrived', async () => {
-      upstream.reply(new UpstreamOutcomeUnknownError('connection reset after the request was sent'));
+      upstream.reply(new UpstreamOutcomeUnknownException('connection reset after the request was sent'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -235,9 +240,9 @@ describe(HttpDriver.name, () => {
   });
 
   it('refuses to start without HTTP_DRIVER_URL', () => {
-    const construct = () => new HttpDriver(loadGatewayConfig({}), registry.asRegistry());
+    const construct = () => new HttpDriver(loadConfigSlice(httpDriverConfig, {}), registry.asRegistry());
 
-    expect(construct).toThrow(ConfigurationError);
+    expect(construct).toThrow(ConfigurationException);
     expect(construct).toThrow(
       expect.objectContaining({ problems: ['HTTP_DRIVER_URL: required when MAIL_DRIVER is http'] }),
     );

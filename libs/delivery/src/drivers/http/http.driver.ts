@@ -1,13 +1,20 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigurationError, GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable } from '@nestjs/common';
+import { ConfigurationException, InjectConfig } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
+import {
+  accepted,
+  attachmentBase64,
+  describeResponse,
+  outcomeOfStatus,
+  parseJsonObject,
+  requestOutcome,
+} from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
-import { describeResponse, outcomeOfUpstreamFailure, parseRetryAfter } from '../upstream-outcomes';
+import { HttpDriverConfig, httpDriverConfig } from './http.settings';
 
 // Statuses that say "not now" rather than "never" (RFC 9110 §15, RFC 8470 for 425).
-const RETRIED_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
-const MAX_PROVIDER_ID_LENGTH = 255;
+const RETRIED_4XX = new Set([408, 425, 429]);
 
 /**
  * POSTs each message as JSON to HTTP_DRIVER_URL: for an in-house mail service, or a relay in front
@@ -42,9 +49,9 @@ export class HttpDriver implements MailDriver {
   private readonly path: string;
   private readonly authorization: Readonly<Record<string, string>>;
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, registry: UpstreamRegistry) {
-    const { url, authHeader, authValue } = config.drivers.http;
-    if (!url) throw new ConfigurationError(['HTTP_DRIVER_URL: required when MAIL_DRIVER is http']);
+  constructor(@InjectConfig(httpDriverConfig) config: HttpDriverConfig, registry: UpstreamRegistry) {
+    const { url, authHeader, authValue } = config;
+    if (!url) throw new ConfigurationException(['HTTP_DRIVER_URL: required when MAIL_DRIVER is http']);
     const target = new URL(url);
     this.client = registry.client(url);
     this.path = `${target.pathname}${target.search}`;
@@ -55,25 +62,20 @@ export class HttpDriver implements MailDriver {
     { id, attempt, idempotencyKey, mail }: OutboundMessage,
     signal: AbortSignal,
   ): Promise<DeliveryOutcome> {
-    let response: UpstreamResponse;
-    try {
-      response = await this.client.request({
-        method: 'POST',
-        path: this.path,
-        headers: {
-          'Content-Type': 'application/json',
-          Accept: 'application/json',
-          'Idempotency-Key': idempotencyKey,
-          ...this.authorization,
-        },
-        body: JSON.stringify({ messageId: id, attempt, mail: toJson(mail) }),
-        idempotent: this.forwardsIdempotencyKey,
-        signal,
-      });
-    } catch (error) {
-      return outcomeOfUpstreamFailure(error);
-    }
-    return classify(response);
+    const request = {
+      method: 'POST' as const,
+      path: this.path,
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        'Idempotency-Key': idempotencyKey,
+        ...this.authorization,
+      },
+      body: JSON.stringify({ messageId: id, attempt, mail: toJson(mail) }),
+      idempotent: this.forwardsIdempotencyKey,
+      signal,
+    };
+    return requestOutcome(this.client, request, classify);
   }
 }
 
@@ -88,10 +90,10 @@ function toJson(mail: Mail): Record<string, unknown> {
     textBody: mail.textBody,
     htmlBody: mail.htmlBody,
     headers: mail.headers,
-    attachments: mail.attachments.map(({ fileName, contentType, content }) => ({
-      fileName,
-      contentType,
-      content: Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64'),
+    attachments: mail.attachments.map((attachment) => ({
+      fileName: attachment.fileName,
+      contentType: attachment.contentType,
+      content: attachmentBase64(attachment),
     })),
     tags: mail.tags,
     metadata: mail.metadata,
@@ -100,28 +102,20 @@ function toJson(mail: Mail): Record<string, unknown> {
 
 function classify(response: UpstreamResponse): DeliveryOutcome {
   const { statusCode } = response;
-  const answer = parseJson(response.body);
+  const answer = parseJsonObject(response.body);
   if (statusCode >= 200 && statusCode <= 299) {
     const providerId = answer?.id ?? answer?.messageId;
-    return typeof providerId === 'string' || typeof providerId === 'number'
-      ? { kind: 'accepted', providerMessageId: String(providerId).slice(0, MAX_PROVIDER_ID_LENGTH) }
-      : { kind: 'accepted' };
+    return accepted(
+      typeof providerId === 'string' || typeof providerId === 'number' ? providerId : undefined,
+    );
   }
-  const reason = describeResponse(statusCode, errorDetail(answer));
-  if (statusCode >= 400 && statusCode <= 499 && !RETRIED_STATUSES.has(statusCode))
-    return { kind: 'permanent', reason };
-  // Everything else, 1xx/3xx and unusual 5xx included, is not a refusal of this message.
-  const retryAfterMs = parseRetryAfter(response.headers);
-  return retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
-}
-
-function parseJson(body: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+  // Everything but a plain 4xx, 1xx/3xx and unusual 5xx included, is not a refusal of this message.
+  return outcomeOfStatus(
+    statusCode,
+    describeResponse(statusCode, errorDetail(answer)),
+    response.headers,
+    RETRIED_4XX,
+  );
 }
 
 /** "message" or "error" (a string, or an object with a message) from a JSON error body. */

@@ -10,9 +10,10 @@
 //   https://postmarkapp.com/support/article/getting-a-403-that-doesnt-look-like-a-postmark-error
 // Quoting display names (ErrorCode 300 otherwise):
 //   https://postmarkapp.com/support/article/1180-what-does-errorcode-300-mean
-import { ConfigurationError, loadGatewayConfig } from '@mailgateway/config';
+import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import { postmarkConfig } from './postmark.settings';
 import { aMail } from '@mailgateway/testing';
-import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from '../../upstream';
+import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
 import { ScriptedUpstream, ScriptedUpstreamRegistry } from '@mailgateway/testing';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { PostmarkDriver } from './postmark.driver';
@@ -38,7 +39,10 @@ describe(PostmarkDriver.name, () => {
     registry = new ScriptedUpstreamRegistry();
     api = registry.client('https://api.postmarkapp.com');
     sut = new PostmarkDriver(
-      loadGatewayConfig({ POSTMARK_SERVER_TOKEN: serverToken, POSTMARK_MESSAGE_STREAM: 'transactional' }),
+      loadConfigSlice(postmarkConfig, {
+        POSTMARK_SERVER_TOKEN: serverToken,
+        POSTMARK_MESSAGE_STREAM: 'transactional',
+      }),
       registry.asRegistry(),
     );
   });
@@ -236,7 +240,7 @@ describe(PostmarkDriver.name, () => {
 
   describe('transport failures', () => {
     it('retries when no address took the request', async () => {
-      api.reply(new UpstreamUnavailableError('all addresses refused'));
+      api.reply(new UpstreamUnavailableException('all addresses refused'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -245,7 +249,7 @@ describe(PostmarkDriver.name, () => {
     });
 
     it('retries, flagged, when the request may have arrived', async () => {
-      api.reply(new UpstreamOutcomeUnknownError('socket closed'));
+      api.reply(new UpstreamOutcomeUnknownException('socket closed'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -256,9 +260,9 @@ describe(PostmarkDriver.name, () => {
   });
 
   it('refuses to start without POSTMARK_SERVER_TOKEN', () => {
-    const construct = () => new PostmarkDriver(loadGatewayConfig({}), registry.asRegistry());
+    const construct = () => new PostmarkDriver(loadConfigSlice(postmarkConfig, {}), registry.asRegistry());
 
-    expect(construct).toThrow(ConfigurationError);
+    expect(construct).toThrow(ConfigurationException);
     expect(construct).toThrow(
       expect.objectContaining({ problems: ['POSTMARK_SERVER_TOKEN: required when MAIL_DRIVER is postmark'] }),
     );

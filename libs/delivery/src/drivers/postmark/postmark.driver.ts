@@ -1,12 +1,21 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigurationError, GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable } from '@nestjs/common';
+import { ConfigurationException, InjectConfig } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
+import {
+  accepted,
+  attachmentBase64,
+  describeResponse,
+  formatMailbox,
+  outcomeOfStatus,
+  parseJsonObject,
+  parseRetryAfter,
+  permanent,
+  requestOutcome,
+  retry,
+} from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
-import { describeResponse, outcomeOfUpstreamFailure, parseRetryAfter } from '../upstream-outcomes';
-import { formatMailbox } from '../format-mailbox';
-
-const MAX_PROVIDER_ID_LENGTH = 255;
+import { PostmarkConfig, postmarkConfig } from './postmark.settings';
 
 /**
  * Postmark API error codes (the ErrorCode of a 422) that say nothing about the message: the server
@@ -57,10 +66,10 @@ export class PostmarkDriver implements MailDriver {
   private readonly serverToken: string;
   private readonly messageStream: string;
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, registry: UpstreamRegistry) {
-    const { apiUrl, serverToken, messageStream } = config.drivers.postmark;
+  constructor(@InjectConfig(postmarkConfig) config: PostmarkConfig, registry: UpstreamRegistry) {
+    const { apiUrl, serverToken, messageStream } = config;
     if (!serverToken)
-      throw new ConfigurationError(['POSTMARK_SERVER_TOKEN: required when MAIL_DRIVER is postmark']);
+      throw new ConfigurationException(['POSTMARK_SERVER_TOKEN: required when MAIL_DRIVER is postmark']);
     this.client = registry.client(apiUrl);
     this.path = `${new URL(apiUrl).pathname.replace(/\/+$/, '')}/email`;
     this.serverToken = serverToken;
@@ -68,24 +77,19 @@ export class PostmarkDriver implements MailDriver {
   }
 
   async send({ mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
-    let response: UpstreamResponse;
-    try {
-      response = await this.client.request({
-        method: 'POST',
-        path: this.path,
-        headers: {
-          'X-Postmark-Server-Token': this.serverToken,
-          'Content-Type': 'application/json',
-          Accept: 'application/json',
-        },
-        body: JSON.stringify(this.toEmail(mail)),
-        idempotent: this.forwardsIdempotencyKey,
-        signal,
-      });
-    } catch (error) {
-      return outcomeOfUpstreamFailure(error);
-    }
-    return classify(response);
+    const request = {
+      method: 'POST' as const,
+      path: this.path,
+      headers: {
+        'X-Postmark-Server-Token': this.serverToken,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+      body: JSON.stringify(this.toEmail(mail)),
+      idempotent: this.forwardsIdempotencyKey,
+      signal,
+    };
+    return requestOutcome(this.client, request, classify);
   }
 
   private toEmail(mail: Mail): Record<string, unknown> {
@@ -106,10 +110,10 @@ export class PostmarkDriver implements MailDriver {
           : undefined,
       Attachments:
         mail.attachments.length > 0
-          ? mail.attachments.map(({ fileName, contentType, content }) => ({
-              Name: fileName,
-              Content: Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64'),
-              ContentType: contentType,
+          ? mail.attachments.map((attachment) => ({
+              Name: attachment.fileName,
+              Content: attachmentBase64(attachment),
+              ContentType: attachment.contentType,
             }))
           : undefined,
       // Postmark keeps one tag per message: the first one is sent, the others are dropped.
@@ -122,15 +126,12 @@ export class PostmarkDriver implements MailDriver {
 
 function classify(response: UpstreamResponse): DeliveryOutcome {
   const { statusCode, headers } = response;
-  const answer = parseAnswer(response.body);
+  const answer = parseJsonObject(response.body) as PostmarkAnswer | undefined;
   const errorCode = typeof answer?.ErrorCode === 'number' ? answer.ErrorCode : undefined;
   const message = typeof answer?.Message === 'string' ? answer.Message : undefined;
   const success = statusCode >= 200 && statusCode <= 299;
   if (success && !errorCode) {
-    const id = answer?.MessageID;
-    return typeof id === 'string' && id !== ''
-      ? { kind: 'accepted', providerMessageId: id.slice(0, MAX_PROVIDER_ID_LENGTH) }
-      : { kind: 'accepted' };
+    return accepted(typeof answer?.MessageID === 'string' ? answer.MessageID : undefined);
   }
   if (errorCode !== undefined && (success || statusCode === 422)) {
     const reason = describeResponse(
@@ -138,9 +139,7 @@ function classify(response: UpstreamResponse): DeliveryOutcome {
       `Postmark error ${errorCode}${message ? `: ${message}` : ''}`,
     );
     const why = RETRIED_ERROR_CODES.get(errorCode);
-    return why === undefined
-      ? { kind: 'permanent', reason }
-      : retry(`${reason} (${why})`, parseRetryAfter(headers));
+    return why === undefined ? permanent(reason) : retry(`${reason} (${why})`, parseRetryAfter(headers));
   }
   const reason = describeResponse(statusCode, message);
   switch (statusCode) {
@@ -152,22 +151,8 @@ function classify(response: UpstreamResponse): DeliveryOutcome {
       return retry(`${reason} (check POSTMARK_API_URL)`, parseRetryAfter(headers));
     case 413:
     case 422:
-      return { kind: 'permanent', reason };
+      return permanent(reason);
     default:
-      if (statusCode >= 400 && statusCode <= 499 && statusCode !== 429) return { kind: 'permanent', reason };
-      return retry(reason, parseRetryAfter(headers));
-  }
-}
-
-function retry(reason: string, retryAfterMs: number | undefined): DeliveryOutcome {
-  return retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
-}
-
-function parseAnswer(body: string): PostmarkAnswer | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    return value !== null && typeof value === 'object' ? (value as PostmarkAnswer) : undefined;
-  } catch {
-    return undefined;
+      return outcomeOfStatus(statusCode, reason, headers);
   }
 }

@@ -1,8 +1,9 @@
 import { appendFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Inject, Injectable } from '@nestjs/common';
-import { GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
 import { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
+import { SandboxConfig, sandboxConfig } from './sandbox.settings';
 
 export interface SandboxRecord {
   readonly messageId: string;
@@ -23,10 +24,10 @@ export class SandboxDriver implements MailDriver {
   readonly name = 'sandbox';
   private readonly recent: SandboxRecord[] = [];
 
-  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
+  constructor(@InjectConfig(sandboxConfig) private readonly config: SandboxConfig) {}
 
   async send({ id, attempt, mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
-    if (this.config.sandbox.latencyMs > 0) await sleep(this.config.sandbox.latencyMs, undefined, { signal });
+    if (this.config.latencyMs > 0) await sleep(this.config.latencyMs, undefined, { signal });
     const record: SandboxRecord = {
       messageId: id,
       attempt,
@@ -38,8 +39,8 @@ export class SandboxDriver implements MailDriver {
     };
     this.recent.push(record);
     if (this.recent.length > KEPT_IN_MEMORY) this.recent.shift();
-    if (this.config.sandbox.outputPath) {
-      await appendFile(this.config.sandbox.outputPath, `${JSON.stringify(record)}\n`);
+    if (this.config.outputPath) {
+      await appendFile(this.config.outputPath, `${JSON.stringify(record)}\n`);
     }
     return { kind: 'accepted', providerMessageId: `sandbox-${id}` };
   }

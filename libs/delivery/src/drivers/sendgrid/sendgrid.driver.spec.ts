@@ -6,9 +6,10 @@
 //   https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/errors
 // Rate limits (429 with X-RateLimit-Limit / -Remaining / -Reset in epoch seconds):
 //   https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits
-import { ConfigurationError, loadGatewayConfig } from '@mailgateway/config';
+import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import { sendgridConfig } from './sendgrid.settings';
 import { aMail } from '@mailgateway/testing';
-import { UpstreamOutcomeUnknownError, UpstreamUnavailableError } from '../../upstream';
+import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
 import { ScriptedUpstream, ScriptedUpstreamRegistry } from '@mailgateway/testing';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { SendgridDriver } from './sendgrid.driver';
@@ -29,7 +30,10 @@ describe(SendgridDriver.name, () => {
   beforeEach(() => {
     registry = new ScriptedUpstreamRegistry();
     api = registry.client('https://api.sendgrid.com');
-    sut = new SendgridDriver(loadGatewayConfig({ SENDGRID_API_KEY: apiKey }), registry.asRegistry());
+    sut = new SendgridDriver(
+      loadConfigSlice(sendgridConfig, { SENDGRID_API_KEY: apiKey }),
+      registry.asRegistry(),
+    );
   });
 
   afterEach(() => jest.restoreAllMocks());
@@ -59,7 +63,10 @@ describe(SendgridDriver.name, () => {
       const proxied = new ScriptedUpstreamRegistry();
       const proxy = proxied.client('https://proxy.example').reply({ statusCode: 202 });
       const driver = new SendgridDriver(
-        loadGatewayConfig({ SENDGRID_API_KEY: apiKey, SENDGRID_API_URL: 'https://proxy.example/sendgrid/' }),
+        loadConfigSlice(sendgridConfig, {
+          SENDGRID_API_KEY: apiKey,
+          SENDGRID_API_URL: 'https://proxy.example/sendgrid/',
+        }),
         proxied.asRegistry(),
       );
 
@@ -262,7 +269,7 @@ describe(SendgridDriver.name, () => {
 
   describe('transport failures', () => {
     it('retries when no address took the request', async () => {
-      api.reply(new UpstreamUnavailableError('all addresses refused'));
+      api.reply(new UpstreamUnavailableException('all addresses refused'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -271,7 +278,7 @@ describe(SendgridDriver.name, () => {
     });
 
     it('retries, flagged, when the request may have arrived', async () => {
-      api.reply(new UpstreamOutcomeUnknownError('socket closed'));
+      api.reply(new UpstreamOutcomeUnknownException('socket closed'));
 
       await expect(sut.send(message(), signal)).resolves.toEqual({
         kind: 'retry',
@@ -282,9 +289,9 @@ describe(SendgridDriver.name, () => {
   });
 
   it('refuses to start without SENDGRID_API_KEY', () => {
-    const construct = () => new SendgridDriver(loadGatewayConfig({}), registry.asRegistry());
+    const construct = () => new SendgridDriver(loadConfigSlice(sendgridConfig, {}), registry.asRegistry());
 
-    expect(construct).toThrow(ConfigurationError);
+    expect(construct).toThrow(ConfigurationException);
     expect(construct).toThrow(
       expect.objectContaining({ problems: ['SENDGRID_API_KEY: required when MAIL_DRIVER is sendgrid'] }),
     );

@@ -1,14 +1,21 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { Inject, Injectable } from '@nestjs/common';
-import { ConfigurationError, GATEWAY_CONFIG, GatewayConfig } from '@mailgateway/config';
+import { Injectable } from '@nestjs/common';
+import { ConfigurationException, InjectConfig } from '@mailgateway/config';
 import type { EmailAddress, Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
+import {
+  accepted,
+  attachmentBase64,
+  describeResponse,
+  outcomeOfStatus,
+  parseJsonObject,
+  parseRateLimitReset,
+  parseRetryAfter,
+  permanent,
+  requestOutcome,
+  retry,
+} from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
-import { describeResponse, outcomeOfUpstreamFailure, parseRetryAfter } from '../upstream-outcomes';
-
-const MAX_PROVIDER_ID_LENGTH = 255;
-// X-RateLimit-Reset is documented as epoch seconds; a smaller number can only be seconds from now.
-const EPOCH_SECONDS_FLOOR = 1_000_000_000;
+import { SendgridConfig, sendgridConfig } from './sendgrid.settings';
 
 /**
  * Twilio SendGrid v3 Mail Send (`POST /v3/mail/send`, `Authorization: Bearer <key>`).
@@ -39,33 +46,29 @@ export class SendgridDriver implements MailDriver {
   private readonly path: string;
   private readonly authorization: string;
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig, registry: UpstreamRegistry) {
-    const { apiUrl, apiKey } = config.drivers.sendgrid;
-    if (!apiKey) throw new ConfigurationError(['SENDGRID_API_KEY: required when MAIL_DRIVER is sendgrid']);
+  constructor(@InjectConfig(sendgridConfig) config: SendgridConfig, registry: UpstreamRegistry) {
+    const { apiUrl, apiKey } = config;
+    if (!apiKey)
+      throw new ConfigurationException(['SENDGRID_API_KEY: required when MAIL_DRIVER is sendgrid']);
     this.client = registry.client(apiUrl);
     this.path = `${new URL(apiUrl).pathname.replace(/\/+$/, '')}/v3/mail/send`;
     this.authorization = `Bearer ${apiKey}`;
   }
 
   async send({ mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
-    let response: UpstreamResponse;
-    try {
-      response = await this.client.request({
-        method: 'POST',
-        path: this.path,
-        headers: {
-          Authorization: this.authorization,
-          'Content-Type': 'application/json',
-          Accept: 'application/json',
-        },
-        body: JSON.stringify(toMailSend(mail)),
-        idempotent: this.forwardsIdempotencyKey,
-        signal,
-      });
-    } catch (error) {
-      return outcomeOfUpstreamFailure(error);
-    }
-    return classify(response);
+    const request = {
+      method: 'POST' as const,
+      path: this.path,
+      headers: {
+        Authorization: this.authorization,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+      body: JSON.stringify(toMailSend(mail)),
+      idempotent: this.forwardsIdempotencyKey,
+      signal,
+    };
+    return requestOutcome(this.client, request, classify);
   }
 }
 
@@ -92,10 +95,10 @@ function toMailSend(mail: Mail): Record<string, unknown> {
   if (mail.replyTo.length === 1) body.reply_to = toAddress(mail.replyTo[0]);
   if (mail.replyTo.length > 1) body.reply_to_list = mail.replyTo.map(toAddress);
   if (mail.attachments.length > 0) {
-    body.attachments = mail.attachments.map(({ fileName, contentType, content }) => ({
-      content: Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('base64'),
-      filename: fileName,
-      type: contentType,
+    body.attachments = mail.attachments.map((attachment) => ({
+      content: attachmentBase64(attachment),
+      filename: attachment.fileName,
+      type: attachment.contentType,
       disposition: 'attachment',
     }));
   }
@@ -114,48 +117,28 @@ function classify(response: UpstreamResponse): DeliveryOutcome {
   const { statusCode, headers } = response;
   if (statusCode >= 200 && statusCode <= 299) {
     const id = headers['x-message-id'];
-    return typeof id === 'string' && id !== ''
-      ? { kind: 'accepted', providerMessageId: id.slice(0, MAX_PROVIDER_ID_LENGTH) }
-      : { kind: 'accepted' };
+    return accepted(typeof id === 'string' ? id : undefined);
   }
   const reason = describeResponse(statusCode, errorDetail(response.body));
   switch (statusCode) {
     case 400:
     case 413:
-      return { kind: 'permanent', reason };
+      return permanent(reason);
     case 401:
     case 403:
     case 404:
     case 405:
       return retry(`${reason} (check SENDGRID_API_KEY and SENDGRID_API_URL)`, parseRetryAfter(headers));
     case 429:
-      return retry(reason, parseRetryAfter(headers) ?? rateLimitReset(headers));
+      return retry(reason, parseRetryAfter(headers) ?? parseRateLimitReset(headers));
     default:
-      if (statusCode >= 400 && statusCode <= 499) return { kind: 'permanent', reason };
-      return retry(reason, parseRetryAfter(headers));
+      return outcomeOfStatus(statusCode, reason, headers);
   }
-}
-
-function retry(reason: string, retryAfterMs: number | undefined): DeliveryOutcome {
-  return retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs };
-}
-
-/** Milliseconds until X-RateLimit-Reset (epoch seconds), when the limit frees up again. */
-function rateLimitReset(headers: IncomingHttpHeaders, now = Date.now()): number | undefined {
-  const value = headers['x-ratelimit-reset'];
-  if (typeof value !== 'string' || !/^\d+$/.test(value.trim())) return undefined;
-  const seconds = Number(value.trim());
-  return seconds >= EPOCH_SECONDS_FLOOR ? Math.max(0, seconds * 1000 - now) : seconds * 1000;
 }
 
 /** SendGrid's `{"errors":[{"field","message"}]}` as "field: message; ...". */
 function errorDetail(body: string): string | undefined {
-  let errors: unknown;
-  try {
-    errors = (JSON.parse(body) as { errors?: unknown }).errors;
-  } catch {
-    return undefined;
-  }
+  const errors = parseJsonObject(body)?.errors;
   if (!Array.isArray(errors)) return undefined;
   const messages = errors
     .filter(

@@ -1,0 +1,29 @@
+import { AUTH_SCHEMA, authConfig } from '@mailgateway/auth';
+import { ConfigSlice, LoadedConfig } from '@mailgateway/config';
+import { combineSchemas, databaseConfig } from '@mailgateway/database';
+import { DELIVERY_CONFIG_SLICES } from '@mailgateway/delivery';
+import { observabilityConfig } from '@mailgateway/observability';
+import { OUTBOX_SCHEMA, outboxConfig } from '@mailgateway/outbox';
+import { throttlingConfig } from '@mailgateway/throttling';
+import { validationConfig } from '@mailgateway/validation';
+import { gatewayConfig } from './gateway.settings';
+
+/** Every lib's settings the gateway runs with, in the order the README documents them. */
+export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
+  gatewayConfig,
+  databaseConfig,
+  validationConfig,
+  outboxConfig,
+  ...DELIVERY_CONFIG_SLICES,
+  authConfig,
+  throttlingConfig,
+  observabilityConfig,
+];
+
+/** Every table the gateway keeps, in its one database. */
+export const GATEWAY_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA);
+
+/** Reads and validates every setting at once; throws a ConfigurationException naming each bad variable. */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  return LoadedConfig.load(GATEWAY_CONFIG_SLICES, env);
+}

@@ -1,0 +1,10 @@
+import type { DatabaseSchema } from '@mailgateway/database';
+import { ApiKeyEntity } from './entities/api-key.entity';
+import { ApiSourceEntity } from './entities/api-source.entity';
+import { CreateApiSourcesAndKeys1795240902235 } from './migrations/1795240902235-create-api-sources-and-keys';
+
+/** Sources and their keys. A new migration is a new file in migrations/ and a line here. */
+export const AUTH_SCHEMA: DatabaseSchema = {
+  entities: [ApiSourceEntity, ApiKeyEntity],
+  migrations: [CreateApiSourcesAndKeys1795240902235],
+};

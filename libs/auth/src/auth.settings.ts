@@ -1,0 +1,47 @@
+import { defineConfig, integer, setting } from '@mailgateway/config';
+import { z } from 'zod';
+import { API_KEY_FORMAT } from './api-key-format';
+import { SOURCE_NAME } from './source-name';
+
+export interface AuthConfig {
+  readonly bootstrapSource: string;
+  readonly bootstrapApiKey?: string;
+  readonly rotationOverlapMs: number;
+  readonly cacheMs: number;
+}
+
+export const authConfig = defineConfig({
+  name: 'auth',
+  settings: {
+    BOOTSTRAP_SOURCE: setting({
+      description:
+        'Source created on first start (roles mail.send, mail.read and admin) so a fresh gateway has a way in.',
+      schema: z.string().regex(SOURCE_NAME, 'must be lowercase letters, digits and dashes').default('dev'),
+    }),
+    BOOTSTRAP_API_KEY: setting({
+      description:
+        'An API key (mgw_<prefix>_<secret>, e.g. from `mailgateway keys generate`) registered for BOOTSTRAP_SOURCE at start if its prefix is new. When unset, a fresh SQLite gateway creates a key and prints it once.',
+      schema: z
+        .string()
+        .regex(API_KEY_FORMAT, 'must be an API key: mgw_<12 hex digits>_<43 base64url characters>')
+        .optional(),
+      sensitive: true,
+    }),
+    API_KEY_ROTATION_OVERLAP_MS: setting({
+      description:
+        'After a rotation the old key stays valid this long, unless the call names its own overlap.',
+      schema: integer(0, 30 * 86_400_000).default(86_400_000),
+    }),
+    API_KEY_CACHE_MS: setting({
+      description:
+        'How long a process may reuse a successful key lookup. 0 (no cache) makes revocation take effect at once on every replica; at most 1000.',
+      schema: integer(0, 1_000).default(0),
+    }),
+  },
+  build: (values): AuthConfig => ({
+    bootstrapSource: values.BOOTSTRAP_SOURCE,
+    bootstrapApiKey: values.BOOTSTRAP_API_KEY,
+    rotationOverlapMs: values.API_KEY_ROTATION_OVERLAP_MS,
+    cacheMs: values.API_KEY_CACHE_MS,
+  }),
+});

@@ -1,0 +1,14 @@
+export { DatabaseModule } from './database.module';
+export { databaseConfig } from './database.settings';
+export type { DatabaseConfig } from './database.settings';
+export { combineSchemas } from './database-schema';
+export type { DatabaseSchema } from './database-schema';
+export { dataSourceOptions, openDataSource } from './data-source';
+export { prepareSchema, runMigrations } from './migrations';
+export { DatabaseMonitor } from './database-monitor';
+export { TransactionRunner } from './transaction-runner';
+export { SqlParameters, insertRows, runStatement } from './sql-statements';
+export type { SqlDialect } from './sql-statements';
+export { bigintAsNumber } from './bigint-number.transformer';
+export { classifyStorageError, isStorageUnavailable, isUniqueViolation } from './storage-errors';
+export { StorageUnavailableException } from './storage-unavailable.exception';

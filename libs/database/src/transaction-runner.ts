@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import type { Database } from 'better-sqlite3';
+import { DataSource, EntityManager } from 'typeorm';
+import type { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
+import { SqlDialect, SqlParameters } from './sql-statements';
+import { classifyStorageError } from './storage-errors';
+
+/**
+ * Runs units of work in transactions, and reads outside them. better-sqlite3 gives TypeORM
+ * one connection, so two concurrent transactions would silently nest into each other; on SQLite
+ * they take turns. A database that cannot be used surfaces as StorageUnavailableException.
+ */
+@Injectable()
+export class TransactionRunner {
+  readonly dialect: SqlDialect;
+  /** Transactions that can run side by side: the pool's size on PostgreSQL, one on SQLite. */
+  readonly connections: number;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly dataSource: DataSource) {
+    this.dialect = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'postgres';
+    const extra = dataSource.options.extra as { max?: number } | undefined;
+    this.connections = this.dialect === 'sqlite' ? 1 : (extra?.max ?? 10);
+  }
+
+  run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres') return this.dataSource.transaction(work).catch(rethrowClassified);
+    const result = this.tail.then(() => this.runOnSqlite(work));
+    this.tail = result.catch(() => undefined);
+    return result.catch(rethrowClassified);
+  }
+
+  /** Reads outside any transaction, so they never wait behind commits (on SQLite either). */
+  async read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.dataSource.manager);
+    } catch (error) {
+      return rethrowClassified(error);
+    }
+  }
+
+  /** Placeholders in this database's style ($1 or ?). */
+  parameters(): SqlParameters {
+    return new SqlParameters(this.dialect);
+  }
+
+  /**
+   * SQLite may end a transaction by itself (SQLITE_FULL, SQLITE_IOERR). TypeORM's ROLLBACK then
+   * fails before it resets its own count, and from then on every transaction becomes a savepoint
+   * that never commits while callers are told OK. After any failed transaction, SQLite's own view
+   * of the connection wins: whatever is still open is rolled back and TypeORM's count is reset.
+   */
+  private async runOnSqlite<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.dataSource.transaction(work);
+    } catch (error) {
+      this.realignWithSqlite();
+      throw error;
+    }
+  }
+
+  private realignWithSqlite(): void {
+    const connection = (this.dataSource.driver as AbstractSqliteDriver).databaseConnection as Database;
+    if (connection.inTransaction) connection.exec('ROLLBACK');
+    // better-sqlite3 has one query runner for the whole data source: this is it.
+    const bookkeeping = this.dataSource.createQueryRunner() as unknown as {
+      isTransactionActive: boolean;
+      transactionDepth: number;
+    };
+    bookkeeping.isTransactionActive = false;
+    bookkeeping.transactionDepth = 0;
+  }
+}
+
+function rethrowClassified(error: unknown): never {
+  throw classifyStorageError(error);
+}

@@ -1,0 +1,98 @@
+import { boolean, defineConfig, integer, setting } from '@mailgateway/config';
+import { z } from 'zod';
+import { MAIL_DRIVERS } from './drivers/mail-drivers';
+import { upstreamConfig } from './upstream/upstream.settings';
+
+export interface DeliveryConfig {
+  readonly enabled: boolean;
+  readonly driver: string;
+  readonly concurrency: number;
+  readonly pollIntervalMs: number;
+  readonly leaseMs: number;
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  readonly maxAttempts: number;
+  readonly fallbackDriver?: string;
+  readonly fallbackAfterFailures: number;
+}
+
+export const deliveryConfig = defineConfig({
+  name: 'delivery',
+  settings: {
+    MAIL_DRIVER: setting({
+      description:
+        'Provider driver that delivers messages. "sandbox" records messages instead of sending them.',
+      schema: z.string().min(1).default('sandbox'),
+    }),
+    DELIVERY_ENABLED: setting({
+      description: 'Run the delivery loop in this process.',
+      schema: boolean.default(true),
+    }),
+    DELIVERY_CONCURRENCY: setting({
+      description: 'Deliveries in flight at once in this process.',
+      schema: integer(1, 1000).default(10),
+    }),
+    DELIVERY_POLL_INTERVAL_MS: setting({
+      description: 'Pause between outbox polls when nothing is due.',
+      schema: integer(10, 60_000).default(250),
+    }),
+    DELIVERY_LEASE_MS: setting({
+      description:
+        'How long a claimed message belongs to one delivery attempt; after that any process may claim it again.',
+      schema: integer(1_000, 3_600_000).default(60_000),
+    }),
+    RETRY_BASE_DELAY_MS: setting({
+      description: 'First retry delay; each retry doubles it (with full jitter) up to RETRY_MAX_DELAY_MS.',
+      schema: integer(1, 3_600_000).default(1_000),
+    }),
+    RETRY_MAX_DELAY_MS: setting({
+      description: 'Longest delay between two attempts.',
+      schema: integer(1, 86_400_000).default(600_000),
+    }),
+    DELIVERY_MAX_ATTEMPTS: setting({
+      description: 'Attempts before a message that keeps failing is marked failed.',
+      schema: integer(1, 1000).default(25),
+    }),
+    FALLBACK_MAIL_DRIVER: setting({
+      description: 'Optional secondary driver: a message that keeps failing with the first one moves to it.',
+      schema: z.string().min(1).optional(),
+    }),
+    FALLBACK_AFTER_FAILURES: setting({
+      description: 'Retryable failures with MAIL_DRIVER before a message moves to FALLBACK_MAIL_DRIVER.',
+      schema: integer(1, 1000).default(3),
+    }),
+  },
+  build: (values): DeliveryConfig => ({
+    enabled: values.DELIVERY_ENABLED,
+    driver: values.MAIL_DRIVER,
+    concurrency: values.DELIVERY_CONCURRENCY,
+    pollIntervalMs: values.DELIVERY_POLL_INTERVAL_MS,
+    leaseMs: values.DELIVERY_LEASE_MS,
+    retryBaseDelayMs: values.RETRY_BASE_DELAY_MS,
+    retryMaxDelayMs: values.RETRY_MAX_DELAY_MS,
+    maxAttempts: values.DELIVERY_MAX_ATTEMPTS,
+    fallbackDriver: values.FALLBACK_MAIL_DRIVER,
+    fallbackAfterFailures: values.FALLBACK_AFTER_FAILURES,
+  }),
+  check: (values) => {
+    const problems: string[] = [];
+    const known = MAIL_DRIVERS.map(({ name }) => name);
+    for (const variable of ['MAIL_DRIVER', 'FALLBACK_MAIL_DRIVER'] as const) {
+      const name = values[variable];
+      if (name !== undefined && !known.includes(name)) {
+        problems.push(`${variable}: unknown driver "${name}" (known: ${known.join(', ')})`);
+      }
+    }
+    if (values.RETRY_BASE_DELAY_MS > values.RETRY_MAX_DELAY_MS) {
+      problems.push('RETRY_BASE_DELAY_MS: must not exceed RETRY_MAX_DELAY_MS');
+    }
+    return problems;
+  },
+});
+
+/** The settings of delivery, the upstream transport and every driver, in the order they are documented. */
+export const DELIVERY_CONFIG_SLICES = [
+  deliveryConfig,
+  upstreamConfig,
+  ...MAIL_DRIVERS.flatMap((definition) => (definition.config ? [definition.config] : [])),
+];

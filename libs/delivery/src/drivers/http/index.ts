@@ -1,0 +1,6 @@
+import type { DriverDefinition } from '../kit';
+import { HttpDriver } from './http.driver';
+import { httpDriverConfig } from './http.settings';
+
+export const http: DriverDefinition = { name: 'http', driver: HttpDriver, config: httpDriverConfig };
+export { HttpDriver } from './http.driver';

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
+import type { Mail } from '@mailgateway/contracts';
+import { insertRows, isUniqueViolation, TransactionRunner } from '@mailgateway/database';
+import { EntityManager } from 'typeorm';
+import { insertEvents } from '../event-rows';
+import { mailFingerprint, serializeMail } from '../mail-payload';
+import { MessageEventType, MessageStatus } from '../message-status';
+import { OutboxConfig, outboxConfig } from '../outbox.settings';
+import { GroupCommit } from '../group-commit';
+import { OutboxOverloadedException } from './outbox-overloaded.exception';
+
+export interface EnqueueRequest {
+  readonly source: string;
+  readonly idempotencyKey: string | null;
+  readonly mail: Mail;
+  /** W3C traceparent to continue at delivery time, if the call was traced. */
+  readonly traceparent?: string | null;
+}
+
+export type EnqueueResult =
+  | {
+      readonly kind: 'accepted';
+      readonly messageId: string;
+      readonly acceptedAt: number;
+      readonly replayed: boolean;
+    }
+  | { readonly kind: 'idempotency-conflict'; readonly messageId: string };
+
+/** What an earlier message under the same key tells a new request: replay or conflict. */
+interface TakenKey {
+  readonly id: string;
+  readonly contentHash: string;
+  readonly acceptedAt: number;
+}
+
+const ENQUEUE_TRIES = 3;
+/** Items per group commit: bounded so one transaction stays short. */
+const MAX_ENQUEUE_GROUP = 1000;
+/** The delay an overloaded gateway asks callers to wait: about a few commits' time. */
+const OVERLOAD_RETRY_MS = 250;
+
+const MESSAGE_COLUMNS = [
+  'id',
+  'source',
+  'idempotency_key',
+  'content_hash',
+  'payload',
+  'status',
+  'attempts',
+  'lease_token',
+  'next_attempt_at',
+  'accepted_at',
+  'expires_at',
+  'updated_at',
+  'traceparent',
+] as const;
+
+/**
+ * The accept path's way into the outbox: admission control, then group commit. A caller hears
+ * back only once its messages are committed.
+ */
+@Injectable()
+export class OutboxEnqueuer {
+  private readonly commits: GroupCommit<EnqueueRequest, EnqueueResult>;
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    @InjectConfig(outboxConfig) private readonly config: OutboxConfig,
+  ) {
+    // SQLite has one writer; PostgreSQL overlaps a few commits on the pool's connections.
+    const parallelCommits = Math.max(1, Math.floor(transactions.connections / 2));
+    // Admission control: past this many waiting messages, callers are refused rather than queued.
+    this.commits = new GroupCommit(
+      (requests) => this.commitWithRetries(requests),
+      parallelCommits,
+      MAX_ENQUEUE_GROUP,
+      {
+        items: config.maxQueuedMessages,
+        refuse: (waiting) => new OutboxOverloadedException(waiting, OVERLOAD_RETRY_MS),
+      },
+    );
+  }
+
+  /**
+   * Throws OutboxOverloadedException when `count` messages would be refused by enqueue now: lets a
+   * call be turned away before the work of validating it.
+   */
+  admit(count: number): void {
+    this.commits.admit(count);
+  }
+
+  /**
+   * Commits every new message and resolves only after the commit. Requests whose idempotency key
+   * is already taken (by the same source) come back as replays or conflicts and store nothing.
+   */
+  enqueue(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
+    return this.commits.submit(requests);
+  }
+
+  private async commitWithRetries(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactions.run((manager) => this.insert(manager, requests));
+      } catch (error) {
+        // Two callers raced on one idempotency key: the retry finds the winner's row.
+        if (attempt < ENQUEUE_TRIES && isUniqueViolation(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async insert(
+    manager: EntityManager,
+    requests: readonly EnqueueRequest[],
+  ): Promise<EnqueueResult[]> {
+    const now = Date.now();
+    const taken = await this.findTakenKeys(manager, requests);
+    const rows: unknown[][] = [];
+    const results = requests.map((request): EnqueueResult => {
+      const contentHash = mailFingerprint(request.mail);
+      const scope = request.idempotencyKey && idempotencyScope(request.source, request.idempotencyKey);
+      const earlier = scope ? taken.get(scope) : undefined;
+      if (earlier) {
+        return earlier.contentHash === contentHash
+          ? { kind: 'accepted', messageId: earlier.id, acceptedAt: earlier.acceptedAt, replayed: true }
+          : { kind: 'idempotency-conflict', messageId: earlier.id };
+      }
+      const id = randomUUID();
+      rows.push(this.newRow(id, request, contentHash, now));
+      // A later item of the same group with the same source and key replays this one.
+      if (scope) taken.set(scope, { id, contentHash, acceptedAt: now });
+      return { kind: 'accepted', messageId: id, acceptedAt: now, replayed: false };
+    });
+    if (rows.length > 0) {
+      await insertRows(manager, this.transactions.dialect, 'outbox_message', MESSAGE_COLUMNS, rows);
+      await insertEvents(
+        manager,
+        this.transactions.dialect,
+        rows.map(([id]) => ({
+          messageId: id as string,
+          type: MessageEventType.Accepted,
+          attempt: 0,
+          detail: 'accepted',
+          occurredAt: now,
+        })),
+      );
+    }
+    return results;
+  }
+
+  /** Earlier messages holding any key of this group, one query per source. */
+  private async findTakenKeys(
+    manager: EntityManager,
+    requests: readonly EnqueueRequest[],
+  ): Promise<Map<string, TakenKey>> {
+    const keysBySource = new Map<string, string[]>();
+    for (const { source, idempotencyKey } of requests) {
+      if (idempotencyKey) keysBySource.set(source, [...(keysBySource.get(source) ?? []), idempotencyKey]);
+    }
+    const taken = new Map<string, TakenKey>();
+    for (const [source, keys] of keysBySource) {
+      const parameters = this.transactions.parameters();
+      const rows: {
+        id: string;
+        idempotency_key: string;
+        content_hash: string;
+        accepted_at: string | number;
+      }[] = await manager.query(
+        `SELECT id, idempotency_key, content_hash, accepted_at FROM outbox_message
+            WHERE source = ${parameters.add(source)}
+              AND idempotency_key IN (${keys.map((key) => parameters.add(key)).join(', ')})`,
+        parameters.values,
+      );
+      for (const row of rows) {
+        taken.set(idempotencyScope(source, row.idempotency_key), {
+          id: row.id,
+          contentHash: row.content_hash,
+          acceptedAt: Number(row.accepted_at),
+        });
+      }
+    }
+    return taken;
+  }
+
+  /** A new message's values in MESSAGE_COLUMNS order. */
+  private newRow(id: string, request: EnqueueRequest, contentHash: string, now: number): unknown[] {
+    const row: Record<(typeof MESSAGE_COLUMNS)[number], unknown> = {
+      id,
+      source: request.source,
+      idempotency_key: request.idempotencyKey,
+      content_hash: contentHash,
+      payload: serializeMail(request.mail),
+      status: MessageStatus.Queued,
+      attempts: 0,
+      lease_token: 0,
+      next_attempt_at: now,
+      accepted_at: now,
+      expires_at: now + this.config.messageMaxAgeMs,
+      updated_at: now,
+      traceparent: request.traceparent ?? null,
+    };
+    return MESSAGE_COLUMNS.map((column) => row[column]);
+  }
+}
+
+function idempotencyScope(source: string, key: string): string {
+  return `${source}\u0000${key}`;
+}

@@ -1,0 +1,40 @@
+import { insertRows, SqlDialect } from '@mailgateway/database';
+import type { EntityManager } from 'typeorm';
+import type { MessageEventType } from './message-status';
+
+/** Longest detail or error text kept in the outbox. */
+const MAX_DETAIL_LENGTH = 1000;
+
+/** One row of a message's history, to be appended. */
+export interface NewEvent {
+  readonly messageId: string;
+  readonly type: MessageEventType;
+  readonly attempt: number;
+  readonly detail: string;
+  readonly occurredAt: number;
+}
+
+/** Appends events with one multi-row INSERT, in the caller's transaction. */
+export function insertEvents(
+  manager: EntityManager,
+  dialect: SqlDialect,
+  events: readonly NewEvent[],
+): Promise<void> {
+  return insertRows(
+    manager,
+    dialect,
+    'message_event',
+    ['message_id', 'type', 'attempt', 'detail', 'occurred_at'],
+    events.map((event) => [
+      event.messageId,
+      event.type,
+      event.attempt,
+      truncate(event.detail),
+      event.occurredAt,
+    ]),
+  );
+}
+
+export function truncate(text: string): string {
+  return text.length > MAX_DETAIL_LENGTH ? `${text.slice(0, MAX_DETAIL_LENGTH - 1)}…` : text;
+}

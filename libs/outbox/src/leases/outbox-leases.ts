@@ -1,0 +1,236 @@
+import { Injectable } from '@nestjs/common';
+import type { Mail } from '@mailgateway/contracts';
+import { runStatement, TransactionRunner } from '@mailgateway/database';
+import { GroupCommit } from '../group-commit';
+import { insertEvents, truncate } from '../event-rows';
+import { deserializeMail } from '../mail-payload';
+import { ACTIVE_STATUSES, FinalStatus, MessageEventType, MessageStatus } from '../message-status';
+
+/** A message claimed for one delivery attempt; leaseToken fences the attempt's outcome. */
+export interface ClaimedMessage {
+  readonly id: string;
+  readonly source: string;
+  readonly idempotencyKey: string | null;
+  readonly mail: Mail;
+  readonly attempt: number;
+  readonly leaseToken: number;
+  readonly acceptedAt: number;
+  readonly expiresAt: number;
+  /** W3C traceparent of the accepting call: the upstream request carries it on. */
+  readonly traceparent: string | null;
+}
+
+export type AttemptOutcome =
+  | {
+      readonly status: MessageStatus.Delivered;
+      readonly provider: string;
+      readonly providerMessageId: string | null;
+    }
+  | {
+      readonly status: MessageStatus.Retrying;
+      readonly provider: string;
+      readonly nextAttemptAt: number;
+      readonly error: string;
+      /** The attempt may have reached the provider: recorded as an event of its own type. */
+      readonly outcomeUnknown?: boolean;
+    }
+  | {
+      readonly status: Exclude<FinalStatus, MessageStatus.Delivered>;
+      readonly provider: string | null;
+      readonly error: string;
+    };
+
+const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
+  [MessageStatus.Delivered]: MessageEventType.Delivered,
+  [MessageStatus.Retrying]: MessageEventType.RetryScheduled,
+  [MessageStatus.Failed]: MessageEventType.Failed,
+  [MessageStatus.Expired]: MessageEventType.Expired,
+  [MessageStatus.Cancelled]: MessageEventType.Failed,
+  [MessageStatus.Suppressed]: MessageEventType.Failed,
+};
+
+const MAX_TRANSITION_GROUP = 500;
+
+/** A fenced state change of one claimed message, with the event that records it. */
+interface Transition {
+  readonly claim: ClaimedMessage;
+  readonly status: MessageStatus;
+  readonly nextAttemptAt: number | null;
+  readonly provider: string | null;
+  readonly providerMessageId: string | null;
+  readonly lastError: string | null;
+  readonly eventType: MessageEventType;
+  readonly detail: string;
+}
+
+interface ClaimedRow {
+  id: string;
+  source: string;
+  idempotency_key: string | null;
+  payload: string;
+  attempts: number;
+  lease_token: number;
+  accepted_at: string | number;
+  expires_at: string | number;
+  traceparent: string | null;
+}
+
+/**
+ * The delivery path's way into the outbox. A claim leases due messages for one attempt each and
+ * raises their fencing token; an outcome is recorded only while the row is still sending under
+ * that token, so an attempt whose lease ran out (and was claimed again) can never overwrite the
+ * newer attempt's state. No row lock is held while the message is being sent.
+ */
+@Injectable()
+export class OutboxLeases {
+  private readonly transitions: GroupCommit<Transition, boolean>;
+
+  constructor(private readonly transactions: TransactionRunner) {
+    const parallelCommits = Math.max(1, Math.floor(transactions.connections / 2));
+    this.transitions = new GroupCommit((group) => this.apply(group), parallelCommits, MAX_TRANSITION_GROUP);
+  }
+
+  /**
+   * Claims up to `limit` due messages with one UPDATE ... RETURNING and commits the claim. On
+   * PostgreSQL, SKIP LOCKED lets replicas claim side by side without taking the same row.
+   */
+  async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+    return this.transactions.run(async (manager) => {
+      const now = Date.now();
+      const postgres = this.transactions.dialect === 'postgres';
+      const parameters = this.transactions.parameters();
+      const rows = await runStatement<ClaimedRow>(
+        manager,
+        `UPDATE outbox_message
+            SET status = '${MessageStatus.Sending}', attempts = attempts + 1, lease_token = lease_token + 1,
+                next_attempt_at = ${parameters.add(now + leaseMs)}, updated_at = ${parameters.add(now)}
+          WHERE id IN (SELECT id FROM outbox_message
+                        WHERE status IN (${ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ')})
+                          AND next_attempt_at <= ${parameters.add(now)}
+                        ORDER BY next_attempt_at
+                        LIMIT ${parameters.add(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
+          RETURNING id, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at, traceparent`,
+        parameters.values,
+      );
+      const claims = rows.map(toClaimedMessage);
+      await insertEvents(
+        manager,
+        this.transactions.dialect,
+        claims.map((claim) => ({
+          messageId: claim.id,
+          type: MessageEventType.AttemptStarted,
+          attempt: claim.attempt,
+          detail: `attempt ${claim.attempt}`,
+          occurredAt: now,
+        })),
+      );
+      return claims;
+    });
+  }
+
+  /**
+   * Records how an attempt ended, unless a newer claim has taken the message since (its lease ran
+   * out): then nothing changes and the result is false.
+   */
+  async complete(claim: ClaimedMessage, outcome: AttemptOutcome, detail: string): Promise<boolean> {
+    const eventType =
+      outcome.status === MessageStatus.Retrying && outcome.outcomeUnknown
+        ? MessageEventType.OutcomeUnknown
+        : EVENT_FOR_OUTCOME[outcome.status];
+    const [applied] = await this.transitions.submit([
+      {
+        claim,
+        status: outcome.status,
+        nextAttemptAt: outcome.status === MessageStatus.Retrying ? outcome.nextAttemptAt : null,
+        provider: outcome.provider,
+        providerMessageId: outcome.status === MessageStatus.Delivered ? outcome.providerMessageId : null,
+        lastError: outcome.status === MessageStatus.Delivered ? null : truncate(outcome.error),
+        eventType,
+        detail,
+      },
+    ]);
+    return applied;
+  }
+
+  /** Hands an unfinished attempt back so any process may claim it again at once; fenced likewise. */
+  async release(claim: ClaimedMessage, reason: string): Promise<boolean> {
+    const [applied] = await this.transitions.submit([
+      {
+        claim,
+        status: MessageStatus.Retrying,
+        nextAttemptAt: Date.now(),
+        provider: null,
+        providerMessageId: null,
+        lastError: reason,
+        eventType: MessageEventType.Released,
+        detail: reason,
+      },
+    ]);
+    return applied;
+  }
+
+  /**
+   * Applies a group of transitions with one fenced UPDATE: a row changes only while it is still
+   * sending under the same lease token. Events are written for the rows that changed.
+   */
+  private apply(transitions: Transition[]): Promise<boolean[]> {
+    return this.transactions.run(async (manager) => {
+      const now = Date.now();
+      const parameters = this.transactions.parameters();
+      const at = (value: unknown) => parameters.add(value);
+      const rows = transitions.map(
+        (transition) =>
+          `(${at(transition.claim.id)}, CAST(${at(transition.claim.leaseToken)} AS INTEGER), ${at(transition.status)}, ` +
+          `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
+          `${at(transition.lastError)})`,
+      );
+      const changed = await runStatement<{ id: string }>(
+        manager,
+        `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error) AS (
+           VALUES ${rows.join(', ')})
+         UPDATE outbox_message
+            SET status = outcome.status,
+                next_attempt_at = COALESCE(outcome.next_attempt_at, outbox_message.next_attempt_at),
+                provider = COALESCE(outcome.provider, outbox_message.provider),
+                provider_message_id = COALESCE(outcome.provider_message_id, outbox_message.provider_message_id),
+                last_error = outcome.last_error,
+                updated_at = ${at(now)}
+           FROM outcome
+          WHERE outbox_message.id = outcome.id
+            AND outbox_message.lease_token = outcome.lease_token
+            AND outbox_message.status = '${MessageStatus.Sending}'
+         RETURNING outbox_message.id`,
+        parameters.values,
+      );
+      const applied = new Set(changed.map((row) => row.id));
+      await insertEvents(
+        manager,
+        this.transactions.dialect,
+        transitions
+          .filter((transition) => applied.has(transition.claim.id))
+          .map(({ claim, eventType, detail }) => ({
+            messageId: claim.id,
+            type: eventType,
+            attempt: claim.attempt,
+            detail,
+            occurredAt: now,
+          })),
+      );
+      return transitions.map((transition) => applied.has(transition.claim.id));
+    });
+  }
+}
+
+function toClaimedMessage(row: ClaimedRow): ClaimedMessage {
+  return {
+    id: row.id,
+    source: row.source,
+    idempotencyKey: row.idempotency_key,
+    mail: deserializeMail(row.payload),
+    attempt: row.attempts,
+    leaseToken: row.lease_token,
+    acceptedAt: Number(row.accepted_at),
+    expiresAt: Number(row.expires_at),
+    traceparent: row.traceparent ?? null,
+  };
+}
