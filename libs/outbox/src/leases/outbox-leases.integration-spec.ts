@@ -1,0 +1,244 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
+import { MessageEventType, MessageStatus } from '../message-status';
+import { ClaimedMessage, OutboxLeases } from './outbox-leases';
+
+const LEASE_MS = 60_000;
+
+describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
+  let database: MigratedTestDatabase;
+  let enqueuer: OutboxEnqueuer;
+  let sut: OutboxLeases;
+
+  const enqueue = async (count: number): Promise<string[]> => {
+    const results = await enqueuer.enqueue(
+      Array.from({ length: count }, (_, index) => ({
+        source: 'billing',
+        idempotencyKey: null,
+        mail: aMail({ subject: `message ${index}` }),
+      })),
+    );
+    return results.map((result) => result.messageId);
+  };
+  const row = async (id: string) => {
+    const [found] = await database.dataSource.query(
+      `SELECT status, attempts, lease_token, next_attempt_at, provider, provider_message_id, last_error
+         FROM outbox_message WHERE id = ${kind === 'postgres' ? '$1' : '?'}`,
+      [id],
+    );
+    return { ...found, next_attempt_at: Number(found.next_attempt_at) };
+  };
+  const events = async (id: string): Promise<{ type: string; attempt: number; detail: string }[]> =>
+    database.dataSource.query(
+      `SELECT type, attempt, detail FROM message_event WHERE message_id = ${kind === 'postgres' ? '$1' : '?'}
+        ORDER BY sequence`,
+      [id],
+    );
+  const delivered = (provider = 'sandbox', providerMessageId: string | null = 'provider-1') =>
+    ({ status: MessageStatus.Delivered, provider, providerMessageId }) as const;
+
+  beforeEach(async () => {
+    database = await openMigratedTestDatabase(kind);
+    enqueuer = new OutboxEnqueuer(database.transactions, {
+      maxQueuedMessages: 5_000,
+      messageMaxAgeMs: 3_600_000,
+    });
+    sut = new OutboxLeases(database.transactions);
+  });
+  afterEach(() => database.close());
+
+  it('claims due messages for one attempt each, raising the fencing token, and never twice while leased', async () => {
+    const [id] = await enqueue(1);
+    const before = Date.now();
+
+    const [claim] = await sut.claimDue(10, LEASE_MS);
+    const again = await sut.claimDue(10, LEASE_MS);
+
+    expect(claim).toMatchObject({ id, source: 'billing', attempt: 1, leaseToken: 1 });
+    expect(claim.mail.subject).toBe('message 0');
+    expect(again).toEqual([]);
+    const claimed = await row(id);
+    expect(claimed).toMatchObject({ status: MessageStatus.Sending, attempts: 1, lease_token: 1 });
+    expect(claimed.next_attempt_at).toBeGreaterThanOrEqual(before + LEASE_MS);
+    expect((await events(id)).map(({ type }) => type)).toEqual([
+      MessageEventType.Accepted,
+      MessageEventType.AttemptStarted,
+    ]);
+  });
+
+  it('claims no more than asked, oldest due first, and nothing not yet due', async () => {
+    const ids = await enqueue(3);
+    const [claim] = await sut.claimDue(1, LEASE_MS);
+    expect(ids).toContain(claim.id);
+    expect(await sut.claimDue(10, LEASE_MS)).toHaveLength(2);
+
+    const retried = await sut.claimDue(10, LEASE_MS);
+    expect(retried).toEqual([]);
+  });
+
+  it('records the outcome of the attempt that holds the lease, with its event', async () => {
+    const [id] = await enqueue(1);
+    const [claim] = await sut.claimDue(1, LEASE_MS);
+
+    expect(await sut.complete(claim, delivered(), 'delivered by sandbox')).toBe(true);
+
+    expect(await row(id)).toMatchObject({
+      status: MessageStatus.Delivered,
+      provider: 'sandbox',
+      provider_message_id: 'provider-1',
+      last_error: null,
+    });
+    expect((await events(id)).at(-1)).toEqual({
+      type: MessageEventType.Delivered,
+      attempt: 1,
+      detail: 'delivered by sandbox',
+    });
+  });
+
+  it('fences a stale attempt: once its lease ran out and another claim took over, its outcome changes nothing', async () => {
+    const [id] = await enqueue(1);
+    const [stale] = await sut.claimDue(1, 1);
+    await sleep(5);
+    const [successor] = await sut.claimDue(1, LEASE_MS);
+    expect(successor).toMatchObject({ id, attempt: 2, leaseToken: 2 });
+
+    // The stale attempt finishes while the successor's is still in flight.
+    expect(await sut.complete(stale, delivered('sandbox', 'stale-id'), 'stale outcome')).toBe(false);
+    expect(await sut.release(stale, 'stale release')).toBe(false);
+    expect(await row(id)).toMatchObject({
+      status: MessageStatus.Sending,
+      lease_token: 2,
+      provider_message_id: null,
+    });
+
+    expect(await sut.complete(successor, delivered('sandbox', 'successor-id'), 'successor outcome')).toBe(
+      true,
+    );
+    expect(await row(id)).toMatchObject({
+      status: MessageStatus.Delivered,
+      provider_message_id: 'successor-id',
+    });
+    const history = await events(id);
+    expect(history.map(({ detail }) => detail)).not.toContain('stale outcome');
+    expect(history.filter(({ type }) => type === MessageEventType.Delivered)).toEqual([
+      { type: MessageEventType.Delivered, attempt: 2, detail: 'successor outcome' },
+    ]);
+  });
+
+  it('never records a second outcome for an attempt whose message is already final', async () => {
+    const [id] = await enqueue(1);
+    const [claim] = await sut.claimDue(1, LEASE_MS);
+    await sut.complete(claim, delivered(), 'first');
+
+    const failed = { status: MessageStatus.Failed, provider: 'sandbox', error: 'late' } as const;
+    expect(await sut.complete(claim, failed, 'second')).toBe(false);
+    expect(await row(id)).toMatchObject({ status: MessageStatus.Delivered });
+  });
+
+  it('schedules a retry, and claims the message again only once it is due', async () => {
+    const [id] = await enqueue(1);
+    const [claim] = await sut.claimDue(1, LEASE_MS);
+    const retryAt = Date.now() + 60_000;
+
+    const retrying = {
+      status: MessageStatus.Retrying,
+      provider: 'sandbox',
+      nextAttemptAt: retryAt,
+      error: 'HTTP 503',
+      outcomeUnknown: true,
+    } as const;
+    expect(await sut.complete(claim, retrying, 'HTTP 503; retry later')).toBe(true);
+
+    expect(await row(id)).toMatchObject({
+      status: MessageStatus.Retrying,
+      next_attempt_at: retryAt,
+      last_error: 'HTTP 503',
+    });
+    expect((await events(id)).at(-1)?.type).toBe(MessageEventType.OutcomeUnknown);
+    expect(await sut.claimDue(1, LEASE_MS)).toEqual([]);
+  });
+
+  it('hands a released attempt back at once, to be claimed by anyone', async () => {
+    const [id] = await enqueue(1);
+    const [claim] = await sut.claimDue(1, LEASE_MS);
+
+    expect(await sut.release(claim, 'released at shutdown')).toBe(true);
+
+    expect(await row(id)).toMatchObject({
+      status: MessageStatus.Retrying,
+      last_error: 'released at shutdown',
+    });
+    const [again] = await sut.claimDue(1, LEASE_MS);
+    expect(again).toMatchObject({ id, attempt: 2, leaseToken: 2 });
+    expect((await events(id)).map(({ type }) => type)).toEqual([
+      MessageEventType.Accepted,
+      MessageEventType.AttemptStarted,
+      MessageEventType.Released,
+      MessageEventType.AttemptStarted,
+    ]);
+  });
+
+  it('records many outcomes that arrive together, each fenced on its own', async () => {
+    const ids = await enqueue(50);
+    const claims = await sut.claimDue(50, LEASE_MS);
+    const [stale] = claims.splice(0, 1);
+    const staleSuccessor = { ...stale, leaseToken: stale.leaseToken + 1 } satisfies ClaimedMessage;
+
+    const applied = await Promise.all([
+      sut.complete(staleSuccessor, delivered(), 'not its lease'),
+      ...claims.map((claim) => sut.complete(claim, delivered(), `delivered ${claim.id}`)),
+    ]);
+
+    expect(applied).toEqual([false, ...claims.map(() => true)]);
+    expect(ids).toHaveLength(50);
+    expect(await database.count('outbox_message', `status = '${MessageStatus.Delivered}'`)).toBe(49);
+    expect(await database.count('message_event', `type = '${MessageEventType.Delivered}'`)).toBe(49);
+  });
+});
+
+// SQLite has one writer and belongs to one process; replicas share PostgreSQL (SKIP LOCKED).
+describe(`${OutboxLeases.name} on postgres, claimed by three replicas`, () => {
+  let database: MigratedTestDatabase;
+  let enqueuer: OutboxEnqueuer;
+  let sut: OutboxLeases;
+
+  beforeEach(async () => {
+    database = await openMigratedTestDatabase('postgres');
+    enqueuer = new OutboxEnqueuer(database.transactions, {
+      maxQueuedMessages: 5_000,
+      messageMaxAgeMs: 3_600_000,
+    });
+    sut = new OutboxLeases(database.transactions);
+  });
+  afterEach(() => database.close());
+
+  it('lets replicas claim side by side without ever taking the same message twice', async () => {
+    const results = await enqueuer.enqueue(
+      Array.from({ length: 300 }, () => ({ source: 'billing', idempotencyKey: null, mail: aMail() })),
+    );
+    const ids = results.map((result) => result.messageId);
+    const replicas = [
+      sut,
+      ...(await Promise.all([database.openReplica(), database.openReplica()])).map(
+        ({ transactions }) => new OutboxLeases(transactions),
+      ),
+    ];
+    const claimed: string[][] = replicas.map(() => []);
+
+    await Promise.all(
+      replicas.map(async (replica, index) => {
+        for (;;) {
+          const claims = await replica.claimDue(7, LEASE_MS);
+          if (claims.length === 0) return;
+          claimed[index].push(...claims.map(({ id }) => id));
+        }
+      }),
+    );
+
+    const all = claimed.flat();
+    expect(all).toHaveLength(300);
+    expect(new Set(all)).toEqual(new Set(ids));
+    expect(await database.count('message_event', `type = '${MessageEventType.AttemptStarted}'`)).toBe(300);
+  });
+});
