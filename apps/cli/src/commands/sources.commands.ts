@@ -1,0 +1,62 @@
+import { Source } from '@mailgateway/contracts';
+import { Command } from 'commander';
+import { withAdmin } from '../cli-program';
+import { collect, count } from '../options';
+import { printSource } from '../output/sources';
+
+interface SourceOptions {
+  role: string[];
+  fromDomain: string[];
+  maxRecipients: number;
+  rateLimit: number;
+  certificateIdentity: string;
+}
+
+/** The options of `create` and `update`: the whole definition, since update replaces it. */
+const sourceOptions = (command: Command) =>
+  command
+    .requiredOption('--role <role>', 'mail.send, mail.read or admin (repeat for more)', collect, [])
+    .option('--from-domain <domain>', 'a domain the From address may use (repeat; none: any)', collect, [])
+    .option('--max-recipients <n>', "most recipients per message (default: the gateway's)", count, 0)
+    .option('--rate-limit <n>', "messages per rate-limit window (default: the gateway's)", count, 0)
+    .option('--certificate-identity <id>', 'client-certificate CN or URI SAN that authenticates as it', '');
+
+const toSource = (name: string, options: SourceOptions): Source => ({
+  name,
+  roles: options.role,
+  policy: {
+    allowedFromDomains: options.fromDomain,
+    maxRecipients: options.maxRecipients,
+    rateLimitMessages: options.rateLimit,
+  },
+  certificateIdentity: options.certificateIdentity,
+  createdAt: undefined,
+  updatedAt: undefined,
+});
+
+/** `sources create|update|list` (needs an admin key). */
+export function addSourceCommands(program: Command): void {
+  const sources = program.command('sources').description('manage calling systems (needs an admin key)');
+
+  sourceOptions(sources.command('create').description('create a source').argument('<name>')).action(
+    (name: string, options: SourceOptions) =>
+      withAdmin(program, async (admin) =>
+        printSource((await admin.createSource({ source: toSource(name, options) })).source!),
+      ),
+  );
+
+  sourceOptions(
+    sources.command('update').description('replace the roles and policy of a source').argument('<name>'),
+  ).action((name: string, options: SourceOptions) =>
+    withAdmin(program, async (admin) =>
+      printSource((await admin.updateSource({ source: toSource(name, options) })).source!),
+    ),
+  );
+
+  sources
+    .command('list')
+    .description('list sources')
+    .action(() =>
+      withAdmin(program, async (admin) => (await admin.listSources()).sources.forEach(printSource)),
+    );
+}

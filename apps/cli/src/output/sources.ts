@@ -1,0 +1,14 @@
+import { Source } from '@mailgateway/contracts';
+
+/** One line: the name, then its roles and whichever policy parts are set. */
+export function printSource(source: Source): void {
+  const policy = source.policy;
+  const parts = [
+    `roles: ${source.roles.join(', ')}`,
+    policy?.allowedFromDomains.length ? `from: ${policy.allowedFromDomains.join(', ')}` : '',
+    policy?.maxRecipients ? `max recipients: ${policy.maxRecipients}` : '',
+    policy?.rateLimitMessages ? `rate limit: ${policy.rateLimitMessages}/window` : '',
+    source.certificateIdentity ? `certificate: ${source.certificateIdentity}` : '',
+  ].filter(Boolean);
+  console.log(`${source.name.padEnd(20)} ${parts.join('; ')}`);
+}

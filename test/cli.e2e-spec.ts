@@ -1,0 +1,314 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  freePort,
+  GatewayProcess,
+  provisionTestDatabase,
+  TestDatabase,
+  TEST_API_KEY,
+} from '@mailgateway/testing';
+
+const CLI_MAIN = join(__dirname, '../dist/apps/cli/apps/cli/src/main.js');
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+const KEY_PATTERN = /^mgw_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/;
+const NEW_KEY_NOTICE = "This key is shown only now; store it in the calling service's secret store.\n";
+const NO_KEY_HINT = 'Set MAILGATEWAY_API_KEY (or --api-key) to a key; see "API keys" in the README.';
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The 12 hex digits that name a key in listings and in `keys rotate|revoke`. */
+const prefixOf = (key: string) => key.slice(4, 16);
+
+/** The built CLI as a user runs it: MAILGATEWAY_ADDRESS and MAILGATEWAY_API_KEY, nothing else inherited. */
+function runCli(args: string[], env: Readonly<Record<string, string>>): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CLI_MAIN, ...args],
+      { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') {
+          reject(new Error(`mailgateway ${args.join(' ')} did not run (${error.message}): ${stderr}`));
+        } else {
+          resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+        }
+      },
+    );
+  });
+}
+
+describe('The mailgateway CLI against a gateway process', () => {
+  let database: TestDatabase;
+  let gateway: GatewayProcess;
+  let address: string;
+
+  /** Runs the CLI with `apiKey` (the admin key unless given; null: none) in the environment. */
+  const cli = (args: string[], apiKey: string | null = TEST_API_KEY) =>
+    runCli(args, { MAILGATEWAY_ADDRESS: address, ...(apiKey ? { MAILGATEWAY_API_KEY: apiKey } : {}) });
+
+  /** Runs the CLI and expects it to succeed with nothing on stderr (or exactly `stderr`). */
+  const cliOk = async (args: string[], apiKey?: string | null, stderr = '') => {
+    const run = await cli(args, apiKey);
+    expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr });
+    return run.stdout;
+  };
+
+  /** Creates a key for `source` with `keys create` and returns it. */
+  const createKey = async (source: string) => {
+    const key = (await cliOk(['keys', 'create', source], undefined, NEW_KEY_NOTICE)).trim();
+    expect(key).toMatch(KEY_PATTERN);
+    return key;
+  };
+
+  /** Sends one message with `key` and returns the message id. */
+  const sendWith = async (key: string) => {
+    const match = /^accepted (\S+) at /.exec(await cliOk(['send', '--to', 'x@example.com'], key));
+    expect(match).not.toBeNull();
+    return match![1];
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` first`);
+    database = await provisionTestDatabase('sqlite');
+    const port = await freePort();
+    address = `127.0.0.1:${port}`;
+    gateway = await GatewayProcess.start({
+      ...database.env,
+      GRPC_PORT: String(port),
+      DELIVERY_POLL_INTERVAL_MS: '20',
+    });
+  });
+
+  afterAll(async () => {
+    if (gateway) {
+      gateway.kill('SIGTERM');
+      await gateway.exited;
+    }
+    await database?.drop();
+  });
+
+  describe('send and status', () => {
+    it('sends a message and, with --wait, follows it to DELIVERED and prints its history', async () => {
+      const stdout = await cliOk(['send', '--to', 'x@example.com', '--subject', 'CLI test', '--wait']);
+
+      const [acceptedLine, statusLine, ...events] = stdout.trimEnd().split('\n');
+      const accepted = /^accepted ([0-9a-f-]{36}) at (\S+)$/.exec(acceptedLine);
+      expect(accepted).not.toBeNull();
+      const [, id, acceptedAt] = accepted!;
+      expect(new Date(acceptedAt).toISOString()).toBe(acceptedAt);
+      expect(statusLine).toBe(`${id} DELIVERED (attempts: 1, provider: sandbox)`);
+      expect(events.map((line) => line.split(/\s+/)[2])).toEqual([
+        'ACCEPTED',
+        'ATTEMPT_STARTED',
+        'DELIVERED',
+      ]);
+      expect(events[0]).toBe(`  ${acceptedAt}  ACCEPTED        accepted`);
+      expect(events[2]).toMatch(/^ {2}\S+ {2}DELIVERED {7}delivered by sandbox as sandbox-/);
+
+      // status prints the same history the wait ended with.
+      expect(await cliOk(['status', id])).toBe([statusLine, ...events].join('\n') + '\n');
+    });
+
+    it('prints "replayed" and the same id when an idempotency key is sent again', async () => {
+      const args = ['send', '--to', 'x@example.com', '--idempotency-key', `cli-${Date.now()}`];
+      const first = /^accepted (\S+) at (\S+)\n$/.exec(await cliOk(args));
+      const second = /^replayed (\S+) at (\S+)\n$/.exec(await cliOk(args));
+
+      expect(first).not.toBeNull();
+      expect(second).not.toBeNull();
+      expect(second![1]).toBe(first![1]);
+      expect(second![2]).toBe(first![2]);
+      const other = await cliOk(['send', '--to', 'x@example.com']);
+      expect(other).toMatch(/^accepted /);
+      expect(other).not.toContain(first![1]);
+    });
+
+    it('prints the status of a message by id', async () => {
+      const id = await sendWith(TEST_API_KEY);
+      const stdout = await cliOk(['status', id]);
+      expect(stdout).toMatch(
+        new RegExp(`^${id} (QUEUED|SENDING|DELIVERED) \\(attempts: [01](, provider: sandbox)?\\)\n`),
+      );
+      expect(stdout).toMatch(/\n {2}\S+ {2}ACCEPTED {8}accepted\n/);
+    });
+
+    it('exits 1 with NOT_FOUND for an id that does not exist', async () => {
+      const run = await cli(['status', UNKNOWN_ID]);
+      expect(run).toEqual({ code: 1, stdout: '', stderr: 'error: NOT_FOUND: message not found\n' });
+    });
+
+    it('exits 1 with UNAUTHENTICATED and says where the key goes when none is set', async () => {
+      const run = await cli(['send', '--to', 'x@example.com'], null);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      const [error, hint, ...rest] = run.stderr.split('\n');
+      expect(error).toMatch(/^error: UNAUTHENTICATED: missing credentials/);
+      expect(hint).toBe(NO_KEY_HINT);
+      expect(rest).toEqual(['']);
+    });
+
+    it('takes the key from --api-key as well as from MAILGATEWAY_API_KEY', async () => {
+      const stdout = await cliOk(['--api-key', TEST_API_KEY, 'send', '--to', 'x@example.com'], null);
+      expect(stdout).toMatch(/^accepted \S+ at \S+\n$/);
+    });
+  });
+
+  describe('sources', () => {
+    it('creates a source with its policy and lists it', async () => {
+      const line = 'billing              roles: mail.send; from: example.com; rate limit: 600/window\n';
+      const created = await cliOk([
+        'sources',
+        'create',
+        'billing',
+        '--role',
+        'mail.send',
+        '--from-domain',
+        'example.com',
+        '--rate-limit',
+        '600',
+      ]);
+      expect(created).toBe(line);
+
+      const listed = (await cliOk(['sources', 'list'])).split('\n');
+      expect(listed).toContain(line.trimEnd());
+      expect(listed).toContain('dev                  roles: mail.send, mail.read, admin');
+    });
+
+    it('replaces the roles and policy of a source on update', async () => {
+      expect(await cliOk(['sources', 'create', 'crm', '--role', 'mail.send', '--max-recipients', '5'])).toBe(
+        'crm                  roles: mail.send; max recipients: 5\n',
+      );
+      const updated = await cliOk([
+        'sources',
+        'update',
+        'crm',
+        '--role',
+        'mail.send',
+        '--role',
+        'mail.read',
+        '--rate-limit',
+        '10',
+      ]);
+      expect(updated).toBe('crm                  roles: mail.send, mail.read; rate limit: 10/window\n');
+      expect((await cliOk(['sources', 'list'])).split('\n')).toContain(updated.trimEnd());
+    });
+
+    it.each([
+      ['--max-recipients', 'abc'],
+      ['--rate-limit', '-3'],
+      ['--max-recipients', '1.5'],
+      ['--rate-limit', '1e3'],
+      ['--max-recipients', '4294967296'],
+    ])('refuses %s %s, naming the option, and creates nothing', async (option, value) => {
+      const name = `strict-${option.slice(2)}-${value.replace(/\W/g, '')}`;
+      const run = await cli(['sources', 'create', name, '--role', 'mail.send', option, value]);
+
+      expect(run.code).not.toBe(0);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`error: option '${option} <n>' argument '${value}' is invalid.`);
+      expect(run.stderr).toContain('Expected a whole number from 0 to 4294967295.');
+      expect(await cliOk(['sources', 'list'])).not.toContain(name);
+    });
+  });
+
+  describe('keys', () => {
+    it('prints a new key that works for send but not for status, which needs mail.read', async () => {
+      const key = await createKey('billing');
+
+      const id = await sendWith(key);
+      const status = await cli(['status', id], key);
+      expect(status.code).toBe(1);
+      expect(status.stdout).toBe('');
+      expect(status.stderr).toMatch(/^error: PERMISSION_DENIED: .*mail\.read/);
+      expect(status.stderr).not.toContain(NO_KEY_HINT);
+
+      // The source's From domains reached the gateway too.
+      const foreign = await cli(['send', '--to', 'x@example.com', '--from', 'a@example.org'], key);
+      expect(foreign.code).toBe(1);
+      expect(foreign.stderr).toMatch(/^error: PERMISSION_DENIED: /);
+    });
+
+    it('lists the keys of a source by prefix and state, never a secret', async () => {
+      const keys = [await createKey('billing'), await createKey('billing')];
+
+      const stdout = await cliOk(['keys', 'list', '--source', 'billing']);
+      const lines = stdout.trimEnd().split('\n');
+      for (const key of keys) {
+        expect(lines).toContainEqual(
+          expect.stringMatching(new RegExp(`^${prefixOf(key)} {2}billing {14}created \\S+Z {2}no expiry$`)),
+        );
+        expect(stdout).not.toContain(key.slice(17));
+      }
+      expect(stdout).not.toMatch(/mgw_/);
+      expect(lines.every((line) => / billing /.test(line))).toBe(true);
+      expect(stdout).not.toContain(prefixOf(TEST_API_KEY));
+    });
+
+    it('rotates a key: prints the old one with its expiry and a new key, and both work', async () => {
+      const old = await createKey('billing');
+
+      const before = Date.now();
+      const run = await cli(['keys', 'rotate', prefixOf(old), '--overlap', '60']);
+      const after = Date.now();
+
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe(NEW_KEY_NOTICE);
+      const [previousLine, newKey, ...rest] = run.stdout.split('\n');
+      expect(rest).toEqual(['']);
+      expect(newKey).toMatch(KEY_PATTERN);
+      expect(newKey).not.toBe(old);
+      const previous = new RegExp(
+        `^${prefixOf(old)} {2}billing {14}created \\S+ {2}expires (\\S+), replaced by ${prefixOf(newKey)}$`,
+      ).exec(previousLine);
+      expect(previous).not.toBeNull();
+      const expiresAt = Date.parse(previous![1]);
+      expect(expiresAt).toBeGreaterThanOrEqual(before + 60_000 - 1_000);
+      expect(expiresAt).toBeLessThanOrEqual(after + 60_000 + 1_000);
+
+      await sendWith(old);
+      await sendWith(newKey);
+    });
+
+    it('revokes a key, which is then refused', async () => {
+      const key = await createKey('billing');
+      await sendWith(key);
+
+      const revoked = await cliOk(['keys', 'revoke', prefixOf(key)]);
+      expect(revoked).toMatch(
+        new RegExp(`^${prefixOf(key)} {2}billing {14}created \\S+ {2}revoked \\S+Z\n$`),
+      );
+
+      const refused = await cli(['send', '--to', 'x@example.com'], key);
+      expect(refused).toEqual({ code: 1, stdout: '', stderr: 'error: UNAUTHENTICATED: API key revoked\n' });
+    });
+
+    it('refuses a fractional --expires-in, naming the option, and issues no key', async () => {
+      const listBefore = await cliOk(['keys', 'list', '--source', 'billing']);
+      const run = await cli(['keys', 'create', 'billing', '--expires-in', '1.5']);
+
+      expect(run.code).not.toBe(0);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain("error: option '--expires-in <seconds>' argument '1.5' is invalid.");
+      expect(await cliOk(['keys', 'list', '--source', 'billing'])).toBe(listBefore);
+    });
+
+    it('generates a well-formed key without a gateway', async () => {
+      const nowhere = `127.0.0.1:${await freePort()}`;
+      const first = await runCli(['keys', 'generate'], { MAILGATEWAY_ADDRESS: nowhere });
+      const second = await runCli(['keys', 'generate'], { MAILGATEWAY_ADDRESS: nowhere });
+
+      for (const run of [first, second]) {
+        expect(run.code).toBe(0);
+        expect(run.stderr).toBe('');
+        expect(run.stdout.trimEnd()).toMatch(KEY_PATTERN);
+        expect(run.stdout.endsWith('\n')).toBe(true);
+      }
+      expect(second.stdout).not.toBe(first.stdout);
+    });
+  });
+});
