@@ -18,3 +18,4 @@ export * from './disposable-postgres';
 export * from './test-credentials';
 export * from './redis-server';
 export * from './migrated-database';
+export * from './upstream-hold';
