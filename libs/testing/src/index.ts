@@ -19,3 +19,4 @@ export * from './test-credentials';
 export * from './redis-server';
 export * from './migrated-database';
 export * from './upstream-hold';
+export * from './mail-driver-contract';

@@ -9,12 +9,31 @@
 //   src/Model/Attachment.php, src/Flowmailer.php, src/Plugin/AuthTokenPlugin.php)
 // The per-status error table (403, 429 semantics) was not available to us; see the driver comment.
 import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import {
+  aMail,
+  describeMailDriverContract,
+  type ScriptedReply,
+  ScriptedUpstream,
+  ScriptedUpstreamRegistry,
+} from '@mailgateway/testing';
 import { flowmailerConfig } from './flowmailer.settings';
-import { aMail } from '@mailgateway/testing';
 import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
-import { ScriptedUpstream, ScriptedUpstreamRegistry, type ScriptedReply } from '@mailgateway/testing';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { FlowmailerDriver } from './flowmailer.driver';
+import { flowmailer } from '.';
+
+describeMailDriverContract({
+  definition: flowmailer,
+  env: { FLOWMAILER_ACCOUNT_ID: '520', FLOWMAILER_CLIENT_ID: 'client', FLOWMAILER_CLIENT_SECRET: 'secret' },
+  upstream: {
+    origin: 'https://api.flowmailer.net',
+    accepted: { statusCode: 201, headers: { location: 'https://api.flowmailer.net/520/messages/fm-1' } },
+    prepare: (registry) =>
+      registry
+        .client('https://login.flowmailer.net')
+        .reply({ statusCode: 200, body: { access_token: 'token', token_type: 'bearer', expires_in: 60 } }),
+  },
+});
 
 describe(FlowmailerDriver.name, () => {
   const clientSecret = 'very-secret-client-secret';

@@ -3,12 +3,26 @@
 // in RFC 8470 §5.2, Retry-After in RFC 9110 §10.2.3; Idempotency-Key as in the IETF draft
 // https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/.
 import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import {
+  aMail,
+  describeMailDriverContract,
+  ScriptedUpstream,
+  ScriptedUpstreamRegistry,
+} from '@mailgateway/testing';
 import { httpDriverConfig } from './http.settings';
-import { aMail } from '@mailgateway/testing';
 import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { HttpDriver } from './http.driver';
-import { ScriptedUpstream, ScriptedUpstreamRegistry } from '@mailgateway/testing';
+import { http } from '.';
+
+describeMailDriverContract({
+  definition: http,
+  env: { HTTP_DRIVER_URL: 'https://mail.internal.example/v1/send' },
+  upstream: {
+    origin: 'https://mail.internal.example',
+    accepted: { statusCode: 202, body: { id: 'mail-1' } },
+  },
+});
 
 describe(HttpDriver.name, () => {
   const authValue = 'Bearer very-secret';

@@ -11,12 +11,26 @@
 // Quoting display names (ErrorCode 300 otherwise):
 //   https://postmarkapp.com/support/article/1180-what-does-errorcode-300-mean
 import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import {
+  aMail,
+  describeMailDriverContract,
+  ScriptedUpstream,
+  ScriptedUpstreamRegistry,
+} from '@mailgateway/testing';
 import { postmarkConfig } from './postmark.settings';
-import { aMail } from '@mailgateway/testing';
 import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
-import { ScriptedUpstream, ScriptedUpstreamRegistry } from '@mailgateway/testing';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { PostmarkDriver } from './postmark.driver';
+import { postmark } from '.';
+
+describeMailDriverContract({
+  definition: postmark,
+  env: { POSTMARK_SERVER_TOKEN: 'contract-token' },
+  upstream: {
+    origin: 'https://api.postmarkapp.com',
+    accepted: { statusCode: 200, body: { ErrorCode: 0, Message: 'OK', MessageID: 'pm-1' } },
+  },
+});
 
 describe(PostmarkDriver.name, () => {
   const serverToken = 'very-secret-server-token';

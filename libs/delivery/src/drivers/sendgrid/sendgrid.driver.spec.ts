@@ -7,12 +7,26 @@
 // Rate limits (429 with X-RateLimit-Limit / -Remaining / -Reset in epoch seconds):
 //   https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits
 import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import {
+  aMail,
+  describeMailDriverContract,
+  ScriptedUpstream,
+  ScriptedUpstreamRegistry,
+} from '@mailgateway/testing';
 import { sendgridConfig } from './sendgrid.settings';
-import { aMail } from '@mailgateway/testing';
 import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
-import { ScriptedUpstream, ScriptedUpstreamRegistry } from '@mailgateway/testing';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { SendgridDriver } from './sendgrid.driver';
+import { sendgrid } from '.';
+
+describeMailDriverContract({
+  definition: sendgrid,
+  env: { SENDGRID_API_KEY: 'SG.contract-key' },
+  upstream: {
+    origin: 'https://api.sendgrid.com',
+    accepted: { statusCode: 202, headers: { 'x-message-id': 'sg-1' } },
+  },
+});
 
 describe(SendgridDriver.name, () => {
   const apiKey = 'SG.very-secret-key';
