@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigurationException, LoadedConfig, renderSettingsTable } from '@mailgateway/config';
 import { databaseConfig } from '@mailgateway/database';
-import { deliveryConfig } from '@mailgateway/delivery';
+import { deliveryConfig, MAIL_DRIVERS } from '@mailgateway/delivery';
 import { validationConfig } from '@mailgateway/validation';
 import { maxReceiveMessageBytes } from './gateway-app';
 import { GATEWAY_CONFIG_SLICES, loadGatewayConfig } from './gateway-config';
@@ -79,8 +79,10 @@ describe(loadGatewayConfig.name, () => {
   });
 
   it('refuses a driver it does not have, by name', () => {
-    expect(loadError({ MAIL_DRIVER: 'carrier-pigeon' }).problems).toEqual([
-      'MAIL_DRIVER: unknown driver "carrier-pigeon" (known: sandbox, http, sendgrid, postmark, flowmailer)',
+    const known = MAIL_DRIVERS.map(({ name }) => name);
+    expect(known).toEqual(expect.arrayContaining(['sandbox', 'http', 'sendgrid', 'postmark', 'flowmailer']));
+    expect(loadError({ MAIL_DRIVER: 'carrier-pigeon', FALLBACK_MAIL_DRIVER: 'sandbox' }).problems).toEqual([
+      `MAIL_DRIVER: unknown driver "carrier-pigeon" (known: ${known.join(', ')})`,
     ]);
   });
 
