@@ -1,5 +1,5 @@
 import { Test } from '@nestjs/testing';
-import { loadConfigSlice } from '@mailgateway/config';
+import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
 import {
   DriverDefinition,
@@ -18,6 +18,8 @@ export interface MailDriverContractSubject {
   readonly definition: DriverDefinition;
   /** Its settings (with credentials) for the contract's runs. */
   readonly env: Readonly<Record<string, string>>;
+  /** Settings in `env` it cannot start without. */
+  readonly requires?: readonly string[];
   /** Drivers that call a provider: where, and how the provider says "taken". */
   readonly upstream?: {
     /** Origin of the API the messages go to. */
@@ -32,7 +34,8 @@ export interface MailDriverContractSubject {
  * What every driver promises the dispatcher, whatever its provider: outcomes as values for every
  * answer (accepted, retry with the provider's delay, permanent), transport failures as retries
  * (flagged when the request may have arrived), unclassifiable faults rejected, the message's
- * content in the request, and the shutdown signal passed on. Each driver's spec runs it.
+ * content in the request, the shutdown signal passed on, and no start without its required
+ * settings, each named. Each driver's spec runs it.
  */
 export function describeMailDriverContract(subject: MailDriverContractSubject): void {
   const { definition } = subject;
@@ -50,13 +53,10 @@ export function describeMailDriverContract(subject: MailDriverContractSubject): 
     let sut: MailDriver;
     let api: ScriptedUpstream | undefined;
 
-    beforeEach(async () => {
-      registry = new ScriptedUpstreamRegistry();
-      api = subject.upstream && registry.client(subject.upstream.origin);
-      subject.upstream?.prepare?.(registry);
-      // Through DI with only what the gateway provides: its settings slice and the upstream registry.
+    // Through DI with only what the gateway provides: its settings slice and the upstream registry.
+    const build = async (env: Readonly<Record<string, string | undefined>>): Promise<MailDriver> => {
       const settings = definition.config
-        ? [{ provide: definition.config.token, useValue: loadConfigSlice(definition.config, subject.env) }]
+        ? [{ provide: definition.config.token, useValue: loadConfigSlice(definition.config, env) }]
         : [];
       const moduleRef = await Test.createTestingModule({
         providers: [
@@ -65,12 +65,29 @@ export function describeMailDriverContract(subject: MailDriverContractSubject): 
           { provide: UpstreamRegistry, useValue: registry.asRegistry() },
         ],
       }).compile();
-      sut = moduleRef.get(definition.driver);
+      return moduleRef.get(definition.driver);
+    };
+
+    beforeEach(async () => {
+      registry = new ScriptedUpstreamRegistry();
+      api = subject.upstream && registry.client(subject.upstream.origin);
+      subject.upstream?.prepare?.(registry);
+      sut = await build(subject.env);
     });
 
     it('is registered under its own name', () => {
       expect(sut.name).toBe(definition.name);
     });
+
+    for (const variable of subject.requires ?? []) {
+      it(`refuses to start without ${variable}, naming it`, async () => {
+        const refusal = build({ ...subject.env, [variable]: undefined });
+        await expect(refusal).rejects.toBeInstanceOf(ConfigurationException);
+        await expect(refusal).rejects.toMatchObject({
+          problems: [`${variable}: required when MAIL_DRIVER is ${definition.name}`],
+        });
+      });
+    }
 
     it('accepts a message the provider takes, with an id the outbox can keep', async () => {
       api?.reply(subject.upstream!.accepted);
@@ -118,15 +135,17 @@ export function describeMailDriverContract(subject: MailDriverContractSubject): 
 
     it('retries when no address took the request, without flagging a possible duplicate', async () => {
       api!.reply(new UpstreamUnavailableException('api: connection refused'));
-      const outcome = await sut.send(message, new AbortController().signal);
-      expect(outcome).toMatchObject({ kind: 'retry' });
-      expect(outcome).not.toHaveProperty('outcomeUnknown', true);
+      expect(await sut.send(message, new AbortController().signal)).toEqual({
+        kind: 'retry',
+        reason: 'api: connection refused',
+      });
     });
 
     it('retries when the connection broke after sending, flagged as a possible duplicate', async () => {
       api!.reply(new UpstreamOutcomeUnknownException('api: socket hang up'));
-      expect(await sut.send(message, new AbortController().signal)).toMatchObject({
+      expect(await sut.send(message, new AbortController().signal)).toEqual({
         kind: 'retry',
+        reason: 'api: socket hang up',
         outcomeUnknown: true,
       });
     });

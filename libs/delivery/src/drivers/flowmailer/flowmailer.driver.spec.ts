@@ -8,7 +8,7 @@
 //   https://github.com/flowmailer/flowmailer-php-sdk (src/Model/SubmitMessage.php,
 //   src/Model/Attachment.php, src/Flowmailer.php, src/Plugin/AuthTokenPlugin.php)
 // The per-status error table (403, 429 semantics) was not available to us; see the driver comment.
-import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import { loadConfigSlice } from '@mailgateway/config';
 import {
   aMail,
   describeMailDriverContract,
@@ -25,6 +25,7 @@ import { flowmailer } from '.';
 describeMailDriverContract({
   definition: flowmailer,
   env: { FLOWMAILER_ACCOUNT_ID: '520', FLOWMAILER_CLIENT_ID: 'client', FLOWMAILER_CLIENT_SECRET: 'secret' },
+  requires: ['FLOWMAILER_ACCOUNT_ID', 'FLOWMAILER_CLIENT_ID', 'FLOWMAILER_CLIENT_SECRET'],
   upstream: {
     origin: 'https://api.flowmailer.net',
     accepted: { statusCode: 201, headers: { location: 'https://api.flowmailer.net/520/messages/fm-1' } },
@@ -426,58 +427,5 @@ describe(FlowmailerDriver.name, () => {
 
       await expect(sut.send(message(three), signal)).resolves.toEqual({ kind: 'retry', reason: 'HTTP 503' });
     });
-  });
-
-  describe('transport failures', () => {
-    it('retries when no address took the request', async () => {
-      login.reply(grant('token-1'));
-      api.reply(new UpstreamUnavailableException('all addresses refused'));
-
-      await expect(sut.send(message(), signal)).resolves.toEqual({
-        kind: 'retry',
-        reason: 'all addresses refused',
-      });
-    });
-
-    it('retries, flagged, when the request may have arrived', async () => {
-      login.reply(grant('token-1'));
-      api.reply(new UpstreamOutcomeUnknownException('socket closed'));
-
-      await expect(sut.send(message(), signal)).resolves.toEqual({
-        kind: 'retry',
-        reason: 'socket closed',
-        outcomeUnknown: true,
-      });
-    });
-  });
-
-  it('refuses to start without its settings, naming each missing one', () => {
-    const construct = () =>
-      new FlowmailerDriver(loadConfigSlice(flowmailerConfig, {}), registry.asRegistry());
-
-    expect(construct).toThrow(ConfigurationException);
-    expect(construct).toThrow(
-      expect.objectContaining({
-        problems: [
-          'FLOWMAILER_ACCOUNT_ID: required when MAIL_DRIVER is flowmailer',
-          'FLOWMAILER_CLIENT_ID: required when MAIL_DRIVER is flowmailer',
-          'FLOWMAILER_CLIENT_SECRET: required when MAIL_DRIVER is flowmailer',
-        ],
-      }),
-    );
-  });
-
-  it('names only the setting that is missing', () => {
-    const construct = () =>
-      new FlowmailerDriver(
-        loadConfigSlice(flowmailerConfig, { ...env, FLOWMAILER_CLIENT_SECRET: undefined }),
-        registry.asRegistry(),
-      );
-
-    expect(construct).toThrow(
-      expect.objectContaining({
-        problems: ['FLOWMAILER_CLIENT_SECRET: required when MAIL_DRIVER is flowmailer'],
-      }),
-    );
   });
 });

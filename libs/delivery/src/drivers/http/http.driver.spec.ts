@@ -2,7 +2,7 @@
 // Status semantics: RFC 9110 §15 (https://www.rfc-editor.org/rfc/rfc9110#section-15), 425 Too Early
 // in RFC 8470 §5.2, Retry-After in RFC 9110 §10.2.3; Idempotency-Key as in the IETF draft
 // https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/.
-import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import { loadConfigSlice } from '@mailgateway/config';
 import {
   aMail,
   describeMailDriverContract,
@@ -10,7 +10,6 @@ import {
   ScriptedUpstreamRegistry,
 } from '@mailgateway/testing';
 import { httpDriverConfig } from './http.settings';
-import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { HttpDriver } from './http.driver';
 import { http } from '.';
@@ -18,6 +17,7 @@ import { http } from '.';
 describeMailDriverContract({
   definition: http,
   env: { HTTP_DRIVER_URL: 'https://mail.internal.example/v1/send' },
+  requires: ['HTTP_DRIVER_URL'],
   upstream: {
     origin: 'https://mail.internal.example',
     accepted: { statusCode: 202, body: { id: 'mail-1' } },
@@ -224,41 +224,5 @@ describe(HttpDriver.name, () => {
 
       expect(JSON.stringify(outcome)).not.toMatch(/very-secret|Hello Ada/);
     });
-  });
-
-  describe('transport failures', () => {
-    it('retries when no address took the request', async () => {
-      upstream.reply(new UpstreamUnavailableException('all addresses refused'));
-
-      await expect(sut.send(message(), signal)).resolves.toEqual({
-        kind: 'retry',
-        reason: 'all addresses refused',
-      });
-    });
-
-    it('retries, flagged, when the request may have arrived', async () => {
-      upstream.reply(new UpstreamOutcomeUnknownException('connection reset after the request was sent'));
-
-      await expect(sut.send(message(), signal)).resolves.toEqual({
-        kind: 'retry',
-        reason: 'connection reset after the request was sent',
-        outcomeUnknown: true,
-      });
-    });
-
-    it('lets any other error through to the dispatcher', async () => {
-      upstream.reply(new TypeError('bug'));
-
-      await expect(sut.send(message(), signal)).rejects.toThrow('bug');
-    });
-  });
-
-  it('refuses to start without HTTP_DRIVER_URL', () => {
-    const construct = () => new HttpDriver(loadConfigSlice(httpDriverConfig, {}), registry.asRegistry());
-
-    expect(construct).toThrow(ConfigurationException);
-    expect(construct).toThrow(
-      expect.objectContaining({ problems: ['HTTP_DRIVER_URL: required when MAIL_DRIVER is http'] }),
-    );
   });
 });

@@ -10,7 +10,7 @@
 //   https://postmarkapp.com/support/article/getting-a-403-that-doesnt-look-like-a-postmark-error
 // Quoting display names (ErrorCode 300 otherwise):
 //   https://postmarkapp.com/support/article/1180-what-does-errorcode-300-mean
-import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
+import { loadConfigSlice } from '@mailgateway/config';
 import {
   aMail,
   describeMailDriverContract,
@@ -18,7 +18,6 @@ import {
   ScriptedUpstreamRegistry,
 } from '@mailgateway/testing';
 import { postmarkConfig } from './postmark.settings';
-import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
 import type { OutboundMessage } from '../mail-driver.interface';
 import { PostmarkDriver } from './postmark.driver';
 import { postmark } from '.';
@@ -26,6 +25,7 @@ import { postmark } from '.';
 describeMailDriverContract({
   definition: postmark,
   env: { POSTMARK_SERVER_TOKEN: 'contract-token' },
+  requires: ['POSTMARK_SERVER_TOKEN'],
   upstream: {
     origin: 'https://api.postmarkapp.com',
     accepted: { statusCode: 200, body: { ErrorCode: 0, Message: 'OK', MessageID: 'pm-1' } },
@@ -250,35 +250,5 @@ describe(PostmarkDriver.name, () => {
 
       expect(JSON.stringify(outcome)).not.toMatch(/very-secret|Hello Ada/);
     });
-  });
-
-  describe('transport failures', () => {
-    it('retries when no address took the request', async () => {
-      api.reply(new UpstreamUnavailableException('all addresses refused'));
-
-      await expect(sut.send(message(), signal)).resolves.toEqual({
-        kind: 'retry',
-        reason: 'all addresses refused',
-      });
-    });
-
-    it('retries, flagged, when the request may have arrived', async () => {
-      api.reply(new UpstreamOutcomeUnknownException('socket closed'));
-
-      await expect(sut.send(message(), signal)).resolves.toEqual({
-        kind: 'retry',
-        reason: 'socket closed',
-        outcomeUnknown: true,
-      });
-    });
-  });
-
-  it('refuses to start without POSTMARK_SERVER_TOKEN', () => {
-    const construct = () => new PostmarkDriver(loadConfigSlice(postmarkConfig, {}), registry.asRegistry());
-
-    expect(construct).toThrow(ConfigurationException);
-    expect(construct).toThrow(
-      expect.objectContaining({ problems: ['POSTMARK_SERVER_TOKEN: required when MAIL_DRIVER is postmark'] }),
-    );
   });
 });
