@@ -17,3 +17,4 @@ export * from './retrying-callers';
 export * from './disposable-postgres';
 export * from './test-credentials';
 export * from './redis-server';
+export * from './table-write-lock';
