@@ -33,6 +33,14 @@ const CANARIES = {
   headerValue: `canary-header-${marker}`,
   metadataValue: `canary-metadata-${marker}`,
   recipientName: `canary-name-${marker}`,
+  // Local parts of every address, the caller's idempotency key (each call adds a suffix) and a tag.
+  fromAddress: `canary-from-${marker}`,
+  toAddress: `canary-to-${marker}`,
+  ccAddress: `canary-cc-${marker}`,
+  bccAddress: `canary-bcc-${marker}`,
+  replyToAddress: `canary-reply-${marker}`,
+  idempotencyKey: `canary-key-${marker}`,
+  tag: `canary-tag-${marker}`,
   // The secret part of a real API key: its visible prefix may be logged, the secret never.
   authorization: CANARY_API_KEY.slice(CANARY_API_KEY.lastIndexOf('_') + 1),
   databasePassword: `canary-password-${marker}`,
@@ -40,7 +48,12 @@ const CANARIES = {
 
 function canaryMail(overrides = {}) {
   return aMail({
-    to: [{ address: 'ada@example.org', name: CANARIES.recipientName }],
+    from: { address: `${CANARIES.fromAddress}@example.com`, name: 'Billing' },
+    to: [{ address: `${CANARIES.toAddress}@example.org`, name: CANARIES.recipientName }],
+    cc: [{ address: `${CANARIES.ccAddress}@example.org`, name: '' }],
+    bcc: [{ address: `${CANARIES.bccAddress}@example.org`, name: '' }],
+    replyTo: [{ address: `${CANARIES.replyToAddress}@example.com`, name: '' }],
+    tags: [CANARIES.tag],
     subject: CANARIES.subject,
     textBody: CANARIES.textBody,
     htmlBody: `<p>${CANARIES.htmlBody}</p>`,
@@ -119,26 +132,39 @@ describe('Logs of a gateway process', () => {
       retry: { maxAttempts: 1 },
     });
 
+    // Every call has an idempotency key of its own that starts with the canary.
+    let sent = 0;
+    const keyed = () => ({ idempotencyKey: `${CANARIES.idempotencyKey}-${++sent}` });
+
     // Success, and a delivery that is retried and then fails.
-    const { messageId } = await client.send(canaryMail());
+    const { messageId } = await client.send(canaryMail(), keyed());
     const failed = await waitFor('the delivery to fail after its retry', async () => {
       const message = await client!.getMessage({ messageId });
       return message.status === MessageStatus.MESSAGE_STATUS_FAILED ? message : undefined;
     });
     expect(failed.attempts).toBe(2);
 
-    // A validation error that names a field holding personal data.
+    // Validation errors that name fields holding personal data: a header, an address, a tag.
     await expectGrpcError(
       client.send(
         canaryMail({ headers: [{ name: 'X-Campaign', value: `${CANARIES.headerValue}\r\nBcc: x` }] }),
+        keyed(),
       ),
+      status.INVALID_ARGUMENT,
+    );
+    await expectGrpcError(
+      client.send(canaryMail({ to: [{ address: `${CANARIES.toAddress}@@example.org`, name: '' }] }), keyed()),
+      status.INVALID_ARGUMENT,
+    );
+    await expectGrpcError(
+      client.send(canaryMail({ tags: [`${CANARIES.tag} x`] }), keyed()),
       status.INVALID_ARGUMENT,
     );
 
     // An internal error: the database refuses the write.
     await onServer(`REVOKE INSERT ON message_event FROM ${role}`, name);
     const internal = await expectGrpcError(
-      client.send(canaryMail()),
+      client.send(canaryMail(), keyed()),
       status.INTERNAL,
       /internal error \(id /,
     );
@@ -152,7 +178,7 @@ describe('Logs of a gateway process', () => {
         (await checkHealth(`127.0.0.1:${port}`)) === 'NOT_SERVING' ? true : undefined,
       );
       // Storage being gone is the caller's cue to retry later: UNAVAILABLE, never INTERNAL.
-      await expectGrpcError(client.send(canaryMail()), status.UNAVAILABLE);
+      await expectGrpcError(client.send(canaryMail(), keyed()), status.UNAVAILABLE);
     } finally {
       await onServer(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
     }

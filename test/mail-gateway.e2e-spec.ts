@@ -1,10 +1,12 @@
 import { status } from '@grpc/grpc-js';
-import { MessageEventType, MessageStatus } from '@mailgateway/contracts';
+import { Mail, MessageEventType, MessageStatus } from '@mailgateway/contracts';
 import { MAIL_DRIVER, SandboxDriver } from '@mailgateway/delivery';
 import {
+  aMail,
   aSendMailRequest,
   DATABASE_KINDS,
   provisionTestDatabase,
+  ScriptedDriver,
   TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
@@ -61,24 +63,62 @@ describe.each(DATABASE_KINDS)('MailGateway over gRPC on %s', (kind) => {
     ]);
   });
 
-  it('round-trips attachments, headers, metadata and unicode through the outbox', async () => {
-    const content = Buffer.from([0, 1, 2, 250, 251, 252]);
-    const accepted = await gateway.client.sendMail(
-      aSendMailRequest({
-        subject: 'Grüße — 請求書',
-        cc: [{ address: 'grace@example.net', name: 'Grace Hopper' }],
-        headers: [{ name: 'X-Campaign', value: 'autumn' }],
-        attachments: [{ fileName: 'invoice.pdf', contentType: 'application/pdf', content }],
-        tags: ['invoice'],
-        metadata: { customer: '42' },
-      }),
-    );
-    await delivered(accepted.messageId);
-    const sandbox = gateway.app.get<SandboxDriver>(MAIL_DRIVER);
-    expect(sandbox.records().find((record) => record.messageId === accepted.messageId)).toMatchObject({
+  it('hands every field of the mail to the driver unchanged, through the outbox', async () => {
+    const mail = aMail({
+      from: { address: 'billing@example.com', name: 'Billing — Fakturierung' },
+      to: [
+        { address: 'ada@example.org', name: 'Ada Lovelace' },
+        { address: 'charles@example.org', name: '' },
+      ],
+      cc: [{ address: 'grace@example.net', name: 'Grace Hopper' }],
+      bcc: [{ address: 'audit@example.com', name: 'Audit Trail' }],
+      replyTo: [{ address: 'support@example.com', name: 'Support — 支持' }],
       subject: 'Grüße — 請求書',
-      recipients: 2,
+      textBody: 'Hello Ada,\nyour invoice is attached. 😀',
+      htmlBody: '<p>Hello <b>Ada</b>, 請求書</p>',
+      headers: [
+        { name: 'X-Campaign', value: 'autumn' },
+        { name: 'X-Customer-Tier', value: 'gold' },
+      ],
+      attachments: [
+        {
+          fileName: 'invoice.pdf',
+          contentType: 'application/pdf',
+          content: Buffer.from([0, 1, 2, 250, 251, 252]),
+        },
+        {
+          fileName: 'Übersicht.txt',
+          contentType: 'text/plain',
+          content: Buffer.from('Zeile 1\r\nZeile 2'),
+        },
+      ],
+      tags: ['invoice', 'autumn-2026'],
+      metadata: { customer: '42', region: 'eu-west' },
     });
+    // A gateway of its own with a driver that keeps what it is handed.
+    const own = await provisionTestDatabase(kind);
+    const driver = new ScriptedDriver(() => ({ kind: 'accepted' }));
+    const recording = await startTestGateway(own.env, { driver });
+    try {
+      const { messageId } = await recording.client.send(mail);
+      const [handed] = await waitFor('the driver to be called', async () => {
+        const calls = driver.callsFor(messageId);
+        return calls.length > 0 ? calls : undefined;
+      });
+      // Attachments as hex, so a changed byte shows in the diff.
+      const comparable = (each: Mail) => ({
+        ...each,
+        attachments: each.attachments.map(({ fileName, contentType, content }) => ({
+          fileName,
+          contentType,
+          content: Buffer.from(content).toString('hex'),
+        })),
+      });
+      expect(comparable(handed.mail)).toStrictEqual(comparable(mail));
+    } finally {
+      await recording.close();
+      await own.drop();
+    }
   });
 
   describe('idempotency', () => {

@@ -184,7 +184,17 @@ describe('Reliability: security', () => {
       recipientName: `canary-name-${marker}`,
       attachment: `canary-attachment-${marker}`,
       metadata: `canary-metadata-${marker}`,
+      // Local parts of the addresses, the caller's idempotency key (each call adds a suffix), a tag.
+      fromAddress: `canary-from-${marker}`,
+      toAddress: `canary-to-${marker}`,
+      ccAddress: `canary-cc-${marker}`,
+      bccAddress: `canary-bcc-${marker}`,
+      replyToAddress: `canary-reply-${marker}`,
+      idempotencyKey: `canary-key-${marker}`,
+      tag: `canary-tag-${marker}`,
     };
+    let sent = 0;
+    const keyed = () => ({ idempotencyKey: `${canaries.idempotencyKey}-${++sent}` });
     const upstream = await FakeUpstream.start(await authority.issue(HOSTNAME), [UPSTREAM]);
     // First a refusal that quotes the message back (as some providers do), then acceptance.
     const refusedOnce = new Set<string>();
@@ -192,7 +202,11 @@ describe('Reliability: security', () => {
       const key = String(request.headers['idempotency-key']);
       if (refusedOnce.has(key)) return void response.writeHead(202).end('{"id":"ok"}');
       refusedOnce.add(key);
-      response.writeHead(503).end(JSON.stringify({ error: `cannot take "${canaries.subject}" now` }));
+      response.writeHead(503).end(
+        JSON.stringify({
+          error: `cannot take "${canaries.subject}" for ${canaries.toAddress}@example.org (${canaries.tag}) now`,
+        }),
+      );
     };
     const port = await freePort();
     const gateway = await GatewayProcess.start({
@@ -221,7 +235,12 @@ describe('Reliability: security', () => {
     });
     try {
       const mail = aMail({
-        to: [{ address: 'ada@example.org', name: canaries.recipientName }],
+        from: { address: `${canaries.fromAddress}@example.com`, name: 'Billing' },
+        to: [{ address: `${canaries.toAddress}@example.org`, name: canaries.recipientName }],
+        cc: [{ address: `${canaries.ccAddress}@example.org`, name: '' }],
+        bcc: [{ address: `${canaries.bccAddress}@example.org`, name: '' }],
+        replyTo: [{ address: `${canaries.replyToAddress}@example.com`, name: '' }],
+        tags: [canaries.tag],
         subject: canaries.subject,
         textBody: canaries.textBody,
         htmlBody: `<p>${canaries.htmlBody}</p>`,
@@ -231,7 +250,7 @@ describe('Reliability: security', () => {
           { fileName: 'a.txt', contentType: 'text/plain', content: Buffer.from(canaries.attachment) },
         ],
       });
-      const { messageId } = await client.send(mail);
+      const { messageId } = await client.send(mail, keyed());
       await waitFor('the delivery after one refusal', async () => {
         const message = await client.getMessage({ messageId });
         return message.status === MessageStatus.MESSAGE_STATUS_DELIVERED ? message : undefined;
@@ -241,13 +260,15 @@ describe('Reliability: security', () => {
         aMail({ ...mail, subject: `${canaries.subject}\r\nBcc: x@example.org` }),
         aMail({ ...mail, headers: [{ name: 'X-Campaign', value: `${canaries.headerValue}\n` }] }),
         aMail({ ...mail, to: [{ address: `${canaries.recipientName}@@example.org`, name: '' }] }),
+        aMail({ ...mail, from: { address: `${canaries.fromAddress}@@example.com`, name: '' } }),
+        aMail({ ...mail, tags: [`${canaries.tag} x`] }),
       ]) {
-        await client.send(bad).then(
+        await client.send(bad, keyed()).then(
           () => errors.push('accepted'),
           (error: ServiceError) => errors.push(`${status[error.code]} ${error.details}`),
         );
       }
-      await stranger.send(mail).then(
+      await stranger.send(mail, keyed()).then(
         () => errors.push('accepted'),
         (error: ServiceError) => errors.push(`${status[error.code]} ${error.details}`),
       );
@@ -263,8 +284,8 @@ describe('Reliability: security', () => {
         `[reliability 9 canaries] canaries=${Object.keys(canaries).length} places=logs,errors,metrics ` +
           `log lines=${gateway.logLines.length} refused calls=${errors.length} leaks=${leaks.length}${leaks.length ? ` (${leaks.join(', ')})` : ''}`,
       );
-      expect(errors.slice(0, 3).every((error) => error.startsWith('INVALID_ARGUMENT'))).toBe(true);
-      expect(errors[3]).toMatch(/^UNAUTHENTICATED/);
+      expect(errors.slice(0, 5).every((error) => error.startsWith('INVALID_ARGUMENT'))).toBe(true);
+      expect(errors[5]).toMatch(/^UNAUTHENTICATED/);
       expect(leaks).toEqual([]);
     } finally {
       client.close();

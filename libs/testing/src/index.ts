@@ -20,3 +20,4 @@ export * from './redis-server';
 export * from './migrated-database';
 export * from './upstream-hold';
 export * from './mail-driver-contract';
+export * from './table-write-lock';
