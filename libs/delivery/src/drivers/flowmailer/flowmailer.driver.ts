@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigurationException, InjectConfig } from '@mailgateway/config';
+import { InjectConfig } from '@mailgateway/config';
 import type { EmailAddress, Mail } from '@mailgateway/contracts';
 import { ClientCredentialsToken } from '../../oauth/client-credentials-token';
 import { TokenRequestException } from '../../oauth/token-request.exception';
@@ -13,7 +13,9 @@ import {
   outcomeOfStatus,
   outcomeOfUpstreamFailure,
   parseJsonObject,
+  pathUnder,
   permanent,
+  requireSettings,
   retry,
 } from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
@@ -60,17 +62,16 @@ export class FlowmailerDriver implements MailDriver {
   private readonly path: string;
 
   constructor(@InjectConfig(flowmailerConfig) config: FlowmailerConfig, registry: UpstreamRegistry) {
-    const { apiUrl, tokenUrl, accountId, clientId, clientSecret } = config;
-    const missing = Object.entries({
-      FLOWMAILER_ACCOUNT_ID: accountId,
-      FLOWMAILER_CLIENT_ID: clientId,
-      FLOWMAILER_CLIENT_SECRET: clientSecret,
-    })
-      .filter(([, value]) => !value)
-      .map(([name]) => `${name}: required when MAIL_DRIVER is flowmailer`);
-    if (!accountId || !clientId || !clientSecret) throw new ConfigurationException(missing);
+    const { apiUrl, tokenUrl } = config;
+    const required = requireSettings(this.name, {
+      FLOWMAILER_ACCOUNT_ID: config.accountId,
+      FLOWMAILER_CLIENT_ID: config.clientId,
+      FLOWMAILER_CLIENT_SECRET: config.clientSecret,
+    });
+    const clientId = required.FLOWMAILER_CLIENT_ID;
+    const clientSecret = required.FLOWMAILER_CLIENT_SECRET;
     this.client = registry.client(apiUrl);
-    this.path = `${new URL(apiUrl).pathname.replace(/\/+$/, '')}/${encodeURIComponent(accountId)}/messages/submit`;
+    this.path = pathUnder(apiUrl, `/${encodeURIComponent(required.FLOWMAILER_ACCOUNT_ID)}/messages/submit`);
     this.token = new ClientCredentialsToken(registry.client(tokenUrl), {
       tokenUrl,
       clientId,

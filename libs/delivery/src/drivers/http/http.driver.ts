@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigurationException, InjectConfig } from '@mailgateway/config';
+import { InjectConfig } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
 import {
@@ -9,6 +9,7 @@ import {
   outcomeOfStatus,
   parseJsonObject,
   requestOutcome,
+  requireSettings,
 } from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
 import { HttpDriverConfig, httpDriverConfig } from './http.settings';
@@ -50,8 +51,8 @@ export class HttpDriver implements MailDriver {
   private readonly authorization: Readonly<Record<string, string>>;
 
   constructor(@InjectConfig(httpDriverConfig) config: HttpDriverConfig, registry: UpstreamRegistry) {
-    const { url, authHeader, authValue } = config;
-    if (!url) throw new ConfigurationException(['HTTP_DRIVER_URL: required when MAIL_DRIVER is http']);
+    const { authHeader, authValue } = config;
+    const { HTTP_DRIVER_URL: url } = requireSettings(this.name, { HTTP_DRIVER_URL: config.url });
     const target = new URL(url);
     this.client = registry.client(url);
     this.path = `${target.pathname}${target.search}`;

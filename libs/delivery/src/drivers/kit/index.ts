@@ -4,3 +4,4 @@ export * from './http-answers';
 export * from './outcomes';
 export { attachmentBase64 } from './mail-encoding';
 export { formatMailbox } from './format-mailbox';
+export { pathUnder, requireSettings } from './driver-settings';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigurationException, InjectConfig } from '@mailgateway/config';
+import { InjectConfig } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
 import {
@@ -10,8 +10,10 @@ import {
   outcomeOfStatus,
   parseJsonObject,
   parseRetryAfter,
+  pathUnder,
   permanent,
   requestOutcome,
+  requireSettings,
   retry,
 } from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
@@ -67,13 +69,11 @@ export class PostmarkDriver implements MailDriver {
   private readonly messageStream: string;
 
   constructor(@InjectConfig(postmarkConfig) config: PostmarkConfig, registry: UpstreamRegistry) {
-    const { apiUrl, serverToken, messageStream } = config;
-    if (!serverToken)
-      throw new ConfigurationException(['POSTMARK_SERVER_TOKEN: required when MAIL_DRIVER is postmark']);
-    this.client = registry.client(apiUrl);
-    this.path = `${new URL(apiUrl).pathname.replace(/\/+$/, '')}/email`;
-    this.serverToken = serverToken;
-    this.messageStream = messageStream;
+    const required = requireSettings(this.name, { POSTMARK_SERVER_TOKEN: config.serverToken });
+    this.client = registry.client(config.apiUrl);
+    this.path = pathUnder(config.apiUrl, '/email');
+    this.serverToken = required.POSTMARK_SERVER_TOKEN;
+    this.messageStream = config.messageStream;
   }
 
   async send({ mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {

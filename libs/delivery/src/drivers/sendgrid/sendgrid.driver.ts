@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigurationException, InjectConfig } from '@mailgateway/config';
+import { InjectConfig } from '@mailgateway/config';
 import type { EmailAddress, Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
 import {
@@ -9,9 +9,11 @@ import {
   outcomeOfStatus,
   parseJsonObject,
   parseRateLimitReset,
+  pathUnder,
   parseRetryAfter,
   permanent,
   requestOutcome,
+  requireSettings,
   retry,
 } from '../kit';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from '../mail-driver.interface';
@@ -47,11 +49,9 @@ export class SendgridDriver implements MailDriver {
   private readonly authorization: string;
 
   constructor(@InjectConfig(sendgridConfig) config: SendgridConfig, registry: UpstreamRegistry) {
-    const { apiUrl, apiKey } = config;
-    if (!apiKey)
-      throw new ConfigurationException(['SENDGRID_API_KEY: required when MAIL_DRIVER is sendgrid']);
-    this.client = registry.client(apiUrl);
-    this.path = `${new URL(apiUrl).pathname.replace(/\/+$/, '')}/v3/mail/send`;
+    const { SENDGRID_API_KEY: apiKey } = requireSettings(this.name, { SENDGRID_API_KEY: config.apiKey });
+    this.client = registry.client(config.apiUrl);
+    this.path = pathUnder(config.apiUrl, '/v3/mail/send');
     this.authorization = `Bearer ${apiKey}`;
   }
 
