@@ -77,20 +77,16 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [deepImport, relativeIntoOthers] }],
     },
   },
-  ...Object.entries(MAY_IMPORT).flatMap(([lib, allowed]) => [
-    boundary([`libs/${lib}/src/**/*.ts`], allowed, `libs/${lib}`, SPECS),
+  // Each lib's and app's code, then its specs (which may also use @mailgateway/testing).
+  ...[
+    ...Object.entries(MAY_IMPORT).map(([lib, allowed]) => [`libs/${lib}`, allowed]),
+    ...Object.entries(APPS).map(([app, allowed]) => [`apps/${app}`, allowed]),
+  ].flatMap(([folder, allowed]) => [
+    boundary([`${folder}/src/**/*.ts`], allowed, folder, SPECS),
     boundary(
-      SPECS.map((spec) => `libs/${lib}/src/${spec}`),
+      SPECS.map((spec) => `${folder}/src/${spec}`),
       [...allowed, 'testing'],
-      `Specs of libs/${lib}`,
-    ),
-  ]),
-  ...Object.entries(APPS).flatMap(([app, allowed]) => [
-    boundary([`apps/${app}/src/**/*.ts`], allowed, `apps/${app}`, SPECS),
-    boundary(
-      SPECS.map((spec) => `apps/${app}/src/${spec}`),
-      [...allowed, 'testing'],
-      `Specs of apps/${app}`,
+      `Specs of ${folder}`,
     ),
   ]),
 );
