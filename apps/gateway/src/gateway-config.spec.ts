@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { ConfigurationException, LoadedConfig, renderSettingsTable } from '@mailgateway/config';
 import { databaseConfig } from '@mailgateway/database';
 import { deliveryConfig, MAIL_DRIVERS } from '@mailgateway/delivery';
+import { TEST_SCHEMA } from '@mailgateway/testing';
 import { validationConfig } from '@mailgateway/validation';
 import { maxReceiveMessageBytes } from './gateway-app';
-import { GATEWAY_CONFIG_SLICES, loadGatewayConfig } from './gateway-config';
+import { GATEWAY_CONFIG_SLICES, GATEWAY_SCHEMA, loadGatewayConfig } from './gateway-config';
 import { gatewayConfig } from './gateway.settings';
 
 describe(loadGatewayConfig.name, () => {
@@ -116,6 +117,11 @@ describe(loadGatewayConfig.name, () => {
         UPSTREAM_ADDRESSES: 'relay.internal=10.0.0.7',
       }),
     ).not.toThrow();
+  });
+
+  it('keeps the tables the test databases migrate: every one the gateway runs with', () => {
+    expect(new Set(TEST_SCHEMA.entities)).toEqual(new Set(GATEWAY_SCHEMA.entities));
+    expect(new Set(TEST_SCHEMA.migrations)).toEqual(new Set(GATEWAY_SCHEMA.migrations));
   });
 
   it('is documented in the README, from every slice (regenerate with `npm run docs:settings`)', () => {

@@ -30,7 +30,11 @@ export class TransactionRunner {
     return result.catch(rethrowClassified);
   }
 
-  /** Reads outside any transaction, so they never wait behind commits (on SQLite either). */
+  /**
+   * Reads outside a transaction of their own, so they never wait behind queued commits. On SQLite,
+   * with its one connection, a read issued while a transaction is open runs inside it and may see
+   * that transaction's uncommitted rows: use run() where that matters.
+   */
   async read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     try {
       return await work(this.dataSource.manager);

@@ -31,6 +31,10 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly inFlight = new Map<string, { claim: ClaimedMessage; done: Promise<void> }>();
   private readonly abort = new AbortController();
   private readonly idle = new AbortController();
+  /** Resolves when stop() is called: wakes the loop wherever it waits. */
+  private readonly stopRequested = new Promise<void>((resolve) =>
+    this.idle.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
   private loop: Promise<void> | null = null;
   private stopping = false;
   private stopped: Promise<void> = Promise.resolve();
@@ -97,7 +101,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     while (!this.stopping) {
       const free = concurrency - this.inFlight.size;
       if (free === 0) {
-        await Promise.race([...this.inFlight.values()].map(({ done }) => done));
+        // Every slot is busy: wait for one to free up, or for stop(), whichever comes first.
+        await Promise.race([...[...this.inFlight.values()].map(({ done }) => done), this.stopRequested]);
         continue;
       }
       let claims: ClaimedMessage[] = [];
@@ -175,6 +180,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   }
 }
 
+/** The error's message, and what it stands for (a storage fault's driver error, say). */
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
 }

@@ -50,7 +50,7 @@ export class ObservabilityLifecycle
     return this.port;
   }
 
-  // The first shutdown hook: probes report NOT_SERVING while calls and deliveries drain.
+  // closeGatewayApp turns health NOT_SERVING before it drains; this covers an app closed directly.
   onModuleDestroy(): void {
     this.health.startShutdown();
   }

@@ -68,13 +68,22 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
   });
 
   it('claims no more than asked, oldest due first, and nothing not yet due', async () => {
-    const ids = await enqueue(3);
-    const [claim] = await sut.claimDue(1, LEASE_MS);
-    expect(ids).toContain(claim.id);
-    expect(await sut.claimDue(10, LEASE_MS)).toHaveLength(2);
+    const [newest, oldest, middle, later] = await enqueue(4);
+    const now = Date.now();
+    const dueAt = async (id: string, at: number) =>
+      database.dataSource.query(
+        `UPDATE outbox_message SET next_attempt_at = ${at} WHERE id = ${kind === 'postgres' ? '$1' : '?'}`,
+        [id],
+      );
+    await dueAt(newest, now - 1_000);
+    await dueAt(oldest, now - 3_000);
+    await dueAt(middle, now - 2_000);
+    await dueAt(later, now + 60_000);
 
-    const retried = await sut.claimDue(10, LEASE_MS);
-    expect(retried).toEqual([]);
+    expect((await sut.claimDue(1, LEASE_MS)).map(({ id }) => id)).toEqual([oldest]);
+    expect((await sut.claimDue(1, LEASE_MS)).map(({ id }) => id)).toEqual([middle]);
+    expect((await sut.claimDue(10, LEASE_MS)).map(({ id }) => id)).toEqual([newest]);
+    expect(await sut.claimDue(10, LEASE_MS)).toEqual([]);
   });
 
   it('records the outcome of the attempt that holds the lease, with its event', async () => {
