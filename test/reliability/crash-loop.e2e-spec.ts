@@ -11,8 +11,8 @@ import {
   OutcomeLedger,
   openTestDataSource,
   provisionTestDatabase,
-  readSandboxLog,
   sendUntilAcknowledged,
+  settledOutbox,
   TestDatabase,
   waitFor,
   TEST_API_KEY,
@@ -119,13 +119,9 @@ describe.each(DATABASE_KINDS)('Reliability: kill -9 during a run on %s', (kind) 
       }
       await callers;
 
-      await waitFor(
-        'every message to reach a final state',
-        async () => ((await count("status IN ('queued', 'sending', 'retrying')")) === 0 ? true : undefined),
-        { timeoutMs: 120_000, intervalMs: 200 },
-      );
-      const figures = ledger.figures((await readSandboxLog(upstreamLog)).map((record) => record.messageId));
-      const stored = await count('1 = 1');
+      const { stored, figures } = await settledOutbox(dataSource, ledger, upstreamLog, {
+        timeoutMs: 120_000,
+      });
       const delivered = await count("status = 'delivered'");
       const inFlightBound = inFlightAtKills.reduce((sum, inFlight) => sum + inFlight, 0);
       client.close();

@@ -12,7 +12,7 @@ import {
   OutcomeLedger,
   OwnRedisServer,
   provisionTestDatabase,
-  readSandboxLog,
+  sandboxFigures,
   sendUntilAcknowledged,
   TEST_API_KEY,
   TestDatabase,
@@ -224,9 +224,7 @@ describe('Reliability: Redis stopped mid-run', () => {
 
         for (const run of runs) {
           await run.gateway.waitForFinalStates(MESSAGES / 2, 60_000);
-          const figures = run.ledger.figures(
-            (await readSandboxLog(run.upstreamLog)).map((record) => record.messageId),
-          );
+          const figures = await sandboxFigures(run.ledger, run.upstreamLog);
           const answered = await Promise.all(run.outageCalls);
           const duringOutage: Record<string, number> = {};
           for (const { label } of answered) duringOutage[label] = (duringOutage[label] ?? 0) + 1;
