@@ -22,3 +22,4 @@ export * from './upstream-hold';
 export * from './mail-driver-contract';
 export * from './table-write-lock';
 export * from './settled-outbox';
+export * from './canary-mail';
