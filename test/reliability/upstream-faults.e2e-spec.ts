@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MailGatewayClient } from '@mailgateway/client';
 import { MessageStatus } from '@mailgateway/contracts';
 import {
@@ -47,7 +44,7 @@ describe('Reliability: upstream fault mix', () => {
 
   beforeAll(async () => {
     const authority = await TestCertificateAuthority.create();
-    const caFile = await authority.writePem(join(await mkdtemp(join(tmpdir(), 'mailgateway-ca-')), 'ca.pem'));
+    const caFile = await authority.writeTemporaryPem();
     database = await provisionTestDatabase('sqlite');
     upstream = await FakeUpstream.start(await authority.issue(HOSTNAME), ADDRESSES);
     await upstream.refuse(REFUSING);
