@@ -21,6 +21,7 @@ import {
 } from '@mailgateway/testing';
 import { Client } from 'pg';
 import { expectGrpcError } from './support/grpc-assertions';
+import { singleAttemptClient } from './support/single-attempt-client';
 
 const marker = randomBytes(4).toString('hex');
 /** The gateway's admin key for this test, planted in the authorization metadata of every call. */
@@ -91,11 +92,7 @@ describe('Logs of a gateway process', () => {
     const migrate = GatewayProcess.spawn(env, 'migrate');
     expect((await migrate.exited).code).toBe(0);
     gateway = await GatewayProcess.start(env);
-    client = new MailGatewayClient({
-      address: `127.0.0.1:${port}`,
-      apiKey: CANARY_API_KEY,
-      retry: { maxAttempts: 1 },
-    });
+    client = singleAttemptClient(`127.0.0.1:${port}`, { apiKey: CANARY_API_KEY });
 
     // Every call has an idempotency key of its own that starts with the canary.
     const keyed = canaryKeys(CANARIES);

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MailGatewayClient } from '@mailgateway/client';
 import {
   aSendMailRequest,
   DATABASE_KINDS,
@@ -15,9 +14,9 @@ import {
   settledOutbox,
   TestDatabase,
   waitFor,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(1_000, 10_000);
@@ -81,12 +80,7 @@ describe.each(DATABASE_KINDS)('Reliability: kill -9 during a run on %s', (kind) 
       };
       const ledger = new OutcomeLedger();
       const keys = Array.from({ length: MESSAGES }, (_, index) => `crash-loop-${kind}-${index}`);
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 5_000,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 5_000 });
       const inFlightAtKills: number[] = [];
 
       let startedAt = Date.now();

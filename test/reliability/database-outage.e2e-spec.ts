@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MailGatewayClient } from '@mailgateway/client';
 import { runMigrations } from '@mailgateway/database';
 import {
   aSendMailRequest,
@@ -15,8 +14,8 @@ import {
   sendUntilAcknowledged,
   settledOutbox,
   waitFor,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(600, 3_000);
@@ -58,12 +57,7 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
       });
       // No deadline of its own to speak of: a call that hangs must show as one still pending when
       // the outage ends, with jest's timeout as the only time limit.
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 600_000,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 600_000 });
       const ledger = new OutcomeLedger();
       let phase: 'before' | 'outage' | 'after' = 'before';
       /** While set, callers wait here before their next call. */

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MailGatewayClient } from '@mailgateway/client';
 import {
   aSendMailRequest,
   formatFigures,
@@ -13,8 +12,8 @@ import {
   openTestDataSource,
   sendUntilAcknowledged,
   settledOutbox,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(200, 400);
@@ -97,11 +96,7 @@ describe('Reliability: the SQLite disk fills up', () => {
         RETRY_BASE_DELAY_MS: '20',
       };
       gateway = await GatewayProcess.start(env);
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`);
       const ledger = new OutcomeLedger();
       const keys = Array.from({ length: MESSAGES }, (_, index) => `disk-${index}`);
       const send = (slice: string[], deadline: number) =>

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError, status } from '@grpc/grpc-js';
-import { advisedRetryDelayMs, MailGatewayClient } from '@mailgateway/client';
+import { advisedRetryDelayMs } from '@mailgateway/client';
 import {
   aSendMailRequest,
   checkHealth,
@@ -18,8 +18,8 @@ import {
   TableWriteLock,
   TestDatabase,
   waitFor,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { RELIABILITY_FULL, sized } from './reliability-scale';
 
 /** The smallest OUTBOX_MAX_QUEUED_MESSAGES allowed. */
@@ -129,12 +129,7 @@ describe('Reliability: overload', () => {
       const { child, port } = await startGateway();
       // Long enough that no call ends on its deadline while the writer is held: jest's timeout is
       // the only time limit.
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 300_000,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 300_000 });
       const ledger = new OutcomeLedger();
       const calls: SentCall[] = [];
       let held = false;
@@ -287,12 +282,7 @@ describe('Reliability: overload', () => {
       const OVERLOAD_FACTOR = 3;
       const OPEN_LOOP_BATCH = 250;
       const { child, port, upstreamLog } = await startGateway();
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 10_000,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 10_000 });
       const ledger = new OutcomeLedger();
       let sequence = 0;
       // Batches: a load generator on the same two cores cannot outrun the gateway with single

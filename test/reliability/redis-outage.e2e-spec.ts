@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError, status } from '@grpc/grpc-js';
-import { MailGatewayClient } from '@mailgateway/client';
 import {
   aSendMailRequest,
   CallOutcome,
@@ -14,12 +13,12 @@ import {
   provisionTestDatabase,
   sandboxFigures,
   sendUntilAcknowledged,
-  TEST_API_KEY,
   TestDatabase,
   uniqueRedisPrefix,
   waitFor,
 } from '@mailgateway/testing';
 import { expectGrpcError } from '../support/grpc-assertions';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { startTestGateway, TestGateway } from '../support/test-gateway';
 import { sized } from './reliability-scale';
 
@@ -152,12 +151,9 @@ describe('Reliability: Redis stopped mid-run', () => {
               LOG_LEVEL: 'fatal',
             });
             gateways.push(gateway);
-            const client = new MailGatewayClient({
-              address: gateway.address,
-              apiKey: TEST_API_KEY,
+            const client = singleAttemptClient(gateway.address, {
               // No deadline of its own: the test's timeout is the only time limit.
               deadlineMs: LOAD_TEST_TIMEOUT_MS,
-              retry: { maxAttempts: 1 },
             });
             return {
               policy,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, status } from '@grpc/grpc-js';
 import { ALL_ROLES, generateApiKey, Role } from '@mailgateway/auth';
-import { MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
+import { MailGatewayAdminClient } from '@mailgateway/client';
 import { MessageStatus } from '@mailgateway/contracts';
 import {
   aCanaryMail,
@@ -24,6 +24,7 @@ import {
   TEST_API_KEY,
   TEST_SOURCE,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { startTestGateway, TestGateway } from '../support/test-gateway';
 import { sized } from './reliability-scale';
 
@@ -210,17 +211,9 @@ describe('Reliability: security', () => {
       RETRY_BASE_DELAY_MS: '20',
       DELIVERY_POLL_INTERVAL_MS: '20',
     });
-    const client = new MailGatewayClient({
-      address: `127.0.0.1:${port}`,
-      apiKey: TEST_API_KEY,
-      retry: { maxAttempts: 1 },
-    });
+    const client = singleAttemptClient(`127.0.0.1:${port}`);
     // A caller with a key the gateway does not know: refused, and its key never repeated.
-    const stranger = new MailGatewayClient({
-      address: `127.0.0.1:${port}`,
-      apiKey: canaries.callerToken,
-      retry: { maxAttempts: 1 },
-    });
+    const stranger = singleAttemptClient(`127.0.0.1:${port}`, { apiKey: canaries.callerToken });
     try {
       const mail = aCanaryMail(canaries);
       const { messageId } = await client.send(mail, keyed());

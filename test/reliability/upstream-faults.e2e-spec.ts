@@ -1,4 +1,3 @@
-import { MailGatewayClient } from '@mailgateway/client';
 import { MessageStatus } from '@mailgateway/contracts';
 import {
   aSendMailRequest,
@@ -12,8 +11,8 @@ import {
   StaticHostResolver,
   TestCertificateAuthority,
   TestDatabase,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { startTestGateway, TestGateway } from '../support/test-gateway';
 import { sized } from './reliability-scale';
 
@@ -110,11 +109,7 @@ describe('Reliability: upstream fault mix', () => {
       };
 
       const ledger = new OutcomeLedger();
-      const client = new MailGatewayClient({
-        address: gateway!.address,
-        apiKey: TEST_API_KEY,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(gateway!.address);
       const keys = Array.from({ length: MESSAGES }, (_, index) => `faults-${index}`);
       await sendUntilAcknowledged({
         keys,
