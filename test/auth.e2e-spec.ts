@@ -12,23 +12,12 @@ import {
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import { expectGrpcError } from './support/grpc-assertions';
-import { startTestGateway, TestGateway } from './support/test-gateway';
+import { gatewayForAllTests, startTestGateway, TestGateway } from './support/test-gateway';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
 describe.each(DATABASE_KINDS)('Authentication and roles on %s', (kind) => {
-  let database: TestDatabase;
-  let gateway: TestGateway;
-
-  beforeAll(async () => {
-    database = await provisionTestDatabase(kind);
-    gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.drop();
-  });
+  const gateway = gatewayForAllTests(kind, { DELIVERY_ENABLED: 'false' });
 
   let sourceCount = 0;
   const newSource = (roles: string[], policy = {}) => {

@@ -1,45 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetMessageResponse, MessageEventType, MessageStatus } from '@mailgateway/contracts';
 import { OutboxLeases, MessageStatus as OutboxStatus } from '@mailgateway/outbox';
-import {
-  aSendMailRequest,
-  DATABASE_KINDS,
-  provisionTestDatabase,
-  ScriptedDriver,
-  TestDatabase,
-  waitFor,
-} from '@mailgateway/testing';
-import { startTestGateway, TestGateway } from './support/test-gateway';
-
-const FINAL = new Set([
-  MessageStatus.MESSAGE_STATUS_DELIVERED,
-  MessageStatus.MESSAGE_STATUS_FAILED,
-  MessageStatus.MESSAGE_STATUS_EXPIRED,
-]);
+import { aSendMailRequest, DATABASE_KINDS, ScriptedDriver } from '@mailgateway/testing';
+import { gatewayPerTest } from './support/test-gateway';
 
 describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
-  let database: TestDatabase;
-  let gateway: TestGateway | undefined;
+  const { gateway, start } = gatewayPerTest(kind);
 
-  beforeEach(async () => {
-    database = await provisionTestDatabase(kind);
-  });
-
-  afterEach(async () => {
-    await gateway?.close();
-    gateway = undefined;
-    await database.drop();
-  });
-
-  const finalState = (messageId: string, timeoutMs = 20_000) =>
-    waitFor(
-      `${messageId} to reach a final state`,
-      async () => {
-        const message = await gateway!.client.getMessage({ messageId });
-        return FINAL.has(message.status) ? message : undefined;
-      },
-      { timeoutMs },
-    );
   const eventTypes = (message: GetMessageResponse) => message.events.map((event) => event.type);
 
   it('retries retryable outcomes with growing delays until the upstream accepts', async () => {
@@ -48,13 +15,10 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
         ? { kind: 'retry', reason: 'upstream 503' }
         : { kind: 'accepted', providerMessageId: 'p-1' },
     );
-    gateway = await startTestGateway(
-      { ...database.env, RETRY_BASE_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '400' },
-      { driver },
-    );
+    await start({ RETRY_BASE_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '400' }, { driver });
     const { messageId } = await gateway.client.sendMail(aSendMailRequest());
 
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_DELIVERED);
     expect(message.attempts).toBe(4);
@@ -86,13 +50,10 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
         ? { kind: 'retry', reason: '429 Too Many Requests', retryAfterMs: 600 }
         : { kind: 'accepted' },
     );
-    gateway = await startTestGateway(
-      { ...database.env, RETRY_BASE_DELAY_MS: '1', RETRY_MAX_DELAY_MS: '5000' },
-      { driver },
-    );
+    await start({ RETRY_BASE_DELAY_MS: '1', RETRY_MAX_DELAY_MS: '5000' }, { driver });
     const { messageId } = await gateway.client.sendMail(aSendMailRequest());
 
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
 
     // The provider's answer came after the first attempt started; the wait runs from that answer.
     const [firstAttempt, secondAttempt] = message.events.filter(
@@ -106,10 +67,10 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
 
   it('attempts a permanent refusal once and marks the message failed', async () => {
     const driver = new ScriptedDriver(() => ({ kind: 'permanent', reason: '422 unknown sender domain' }));
-    gateway = await startTestGateway(database.env, { driver });
+    await start({}, { driver });
     const { messageId } = await gateway.client.sendMail(aSendMailRequest());
 
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
     await sleep(200); // room for a wrong second attempt to show up
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
@@ -124,13 +85,10 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
     const driver = new ScriptedDriver(() => {
       throw new Error('socket hang up');
     });
-    gateway = await startTestGateway(
-      { ...database.env, DELIVERY_MAX_ATTEMPTS: '3', RETRY_BASE_DELAY_MS: '5' },
-      { driver },
-    );
+    await start({ DELIVERY_MAX_ATTEMPTS: '3', RETRY_BASE_DELAY_MS: '5' }, { driver });
     const { messageId } = await gateway.client.sendMail(aSendMailRequest());
 
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
     expect(driver.callsFor(messageId)).toHaveLength(3);
@@ -139,13 +97,13 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
 
   it('expires a message that outlives MESSAGE_MAX_AGE_MS', async () => {
     const driver = new ScriptedDriver(() => ({ kind: 'retry', reason: 'upstream down' }));
-    gateway = await startTestGateway(
-      { ...database.env, MESSAGE_MAX_AGE_MS: '1000', RETRY_BASE_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '400' },
+    await start(
+      { MESSAGE_MAX_AGE_MS: '1000', RETRY_BASE_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '400' },
       { driver },
     );
     const { messageId } = await gateway.client.sendMail(aSendMailRequest());
 
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_EXPIRED);
     const expired = message.events.at(-1)!;
@@ -172,7 +130,7 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
 
   describe('leases', () => {
     const aClaimableMessage = async () => {
-      gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
+      await start({ DELIVERY_ENABLED: 'false' });
       const { messageId } = await gateway.client.sendMail(aSendMailRequest());
       return { messageId, outbox: gateway.app.get(OutboxLeases) };
     };
@@ -199,7 +157,7 @@ describe.each(DATABASE_KINDS)('Delivery loop on %s', (kind) => {
       ).toBe(true);
       expect(await outbox.complete(stale, delivered, 'later still')).toBe(false);
 
-      const message = await gateway!.client.getMessage({ messageId });
+      const message = await gateway.client.getMessage({ messageId });
       expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
       expect(message.events.map((event) => event.detail)).not.toContain('late');
     });

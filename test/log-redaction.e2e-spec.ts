@@ -5,12 +5,15 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { generateApiKey } from '@mailgateway/auth';
 import { MailGatewayClient } from '@mailgateway/client';
-import { MessageStatus } from '@mailgateway/contracts';
+import { Mail, MessageStatus } from '@mailgateway/contracts';
 import {
-  aMail,
+  aCanaryMail,
+  canaryKeys,
   checkHealth,
   freePort,
   GatewayProcess,
+  leakedCanaries,
+  mailCanaries,
   provisionTestDatabase,
   TEST_SOURCE,
   TestDatabase,
@@ -18,57 +21,20 @@ import {
 } from '@mailgateway/testing';
 import { Client } from 'pg';
 import { expectGrpcError } from './support/grpc-assertions';
+import { singleAttemptClient } from './support/single-attempt-client';
 
 const marker = randomBytes(4).toString('hex');
-/** Values that must never reach a log line; each is unique so a hit names its leak. */
 /** The gateway's admin key for this test, planted in the authorization metadata of every call. */
 const CANARY_API_KEY = generateApiKey().key;
 
+/** Values that must never reach a log line; each is unique so a hit names its leak. */
 const CANARIES = {
-  subject: `canary-subject-${marker}`,
-  textBody: `canary-text-${marker}`,
-  htmlBody: `canary-html-${marker}`,
-  attachmentName: `canary-file-${marker}.txt`,
-  attachmentContent: `canary-attachment-${marker}`,
-  headerValue: `canary-header-${marker}`,
-  metadataValue: `canary-metadata-${marker}`,
-  recipientName: `canary-name-${marker}`,
-  // Local parts of every address, the caller's idempotency key (each call adds a suffix) and a tag.
-  fromAddress: `canary-from-${marker}`,
-  toAddress: `canary-to-${marker}`,
-  ccAddress: `canary-cc-${marker}`,
-  bccAddress: `canary-bcc-${marker}`,
-  replyToAddress: `canary-reply-${marker}`,
-  idempotencyKey: `canary-key-${marker}`,
-  tag: `canary-tag-${marker}`,
+  ...mailCanaries(marker),
   // The secret part of a real API key: its visible prefix may be logged, the secret never.
   authorization: CANARY_API_KEY.slice(CANARY_API_KEY.lastIndexOf('_') + 1),
   databasePassword: `canary-password-${marker}`,
 };
-
-function canaryMail(overrides = {}) {
-  return aMail({
-    from: { address: `${CANARIES.fromAddress}@example.com`, name: 'Billing' },
-    to: [{ address: `${CANARIES.toAddress}@example.org`, name: CANARIES.recipientName }],
-    cc: [{ address: `${CANARIES.ccAddress}@example.org`, name: '' }],
-    bcc: [{ address: `${CANARIES.bccAddress}@example.org`, name: '' }],
-    replyTo: [{ address: `${CANARIES.replyToAddress}@example.com`, name: '' }],
-    tags: [CANARIES.tag],
-    subject: CANARIES.subject,
-    textBody: CANARIES.textBody,
-    htmlBody: `<p>${CANARIES.htmlBody}</p>`,
-    headers: [{ name: 'X-Campaign', value: CANARIES.headerValue }],
-    metadata: { note: CANARIES.metadataValue },
-    attachments: [
-      {
-        fileName: CANARIES.attachmentName,
-        contentType: 'text/plain',
-        content: Buffer.from(CANARIES.attachmentContent),
-      },
-    ],
-    ...overrides,
-  });
-}
+const canaryMail = (overrides: Partial<Mail> = {}) => aCanaryMail(CANARIES, overrides);
 
 /** Runs `sql` as the test server's administrator, on `database` (default: the server's own). */
 async function onServer(sql: string, database?: string): Promise<void> {
@@ -126,15 +92,10 @@ describe('Logs of a gateway process', () => {
     const migrate = GatewayProcess.spawn(env, 'migrate');
     expect((await migrate.exited).code).toBe(0);
     gateway = await GatewayProcess.start(env);
-    client = new MailGatewayClient({
-      address: `127.0.0.1:${port}`,
-      apiKey: CANARY_API_KEY,
-      retry: { maxAttempts: 1 },
-    });
+    client = singleAttemptClient(`127.0.0.1:${port}`, { apiKey: CANARY_API_KEY });
 
     // Every call has an idempotency key of its own that starts with the canary.
-    let sent = 0;
-    const keyed = () => ({ idempotencyKey: `${CANARIES.idempotencyKey}-${++sent}` });
+    const keyed = canaryKeys(CANARIES);
 
     // Success, and a delivery that is retried and then fails.
     const { messageId } = await client.send(canaryMail(), keyed());
@@ -189,10 +150,7 @@ describe('Logs of a gateway process', () => {
     expect((await stopped.exited).code).toBe(0);
 
     const output = migrate.logs + stopped.logs;
-    const leaks = Object.entries(CANARIES)
-      .filter(([, value]) => output.includes(value) || output.includes(Buffer.from(value).toString('base64')))
-      .map(([what]) => what);
-    expect(leaks).toEqual([]);
+    expect(leakedCanaries(CANARIES, output)).toEqual([]);
 
     // The paths above were taken, and each left its line.
     const lines = stopped.logLines;

@@ -7,28 +7,15 @@ import {
   DATABASE_KINDS,
   provisionTestDatabase,
   ScriptedDriver,
-  TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
 import { expectGrpcError } from './support/grpc-assertions';
-import { startTestGateway, TestGateway } from './support/test-gateway';
+import { gatewayForAllTests, startTestGateway } from './support/test-gateway';
 
 describe.each(DATABASE_KINDS)('MailGateway over gRPC on %s', (kind) => {
-  let database: TestDatabase;
-  let gateway: TestGateway;
-
-  beforeAll(async () => {
-    database = await provisionTestDatabase(kind);
-    gateway = await startTestGateway({
-      ...database.env,
-      MAX_MESSAGE_BYTES: String(64 * 1024),
-      MAX_ATTACHMENT_BYTES: String(32 * 1024),
-    });
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.drop();
+  const gateway = gatewayForAllTests(kind, {
+    MAX_MESSAGE_BYTES: String(64 * 1024),
+    MAX_ATTACHMENT_BYTES: String(32 * 1024),
   });
 
   const delivered = (messageId: string) =>

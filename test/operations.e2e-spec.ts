@@ -1,6 +1,5 @@
 import { status } from '@grpc/grpc-js';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { MailGatewayClient } from '@mailgateway/client';
 import { runMigrations } from '@mailgateway/database';
 import { OutboxLeases } from '@mailgateway/outbox';
 import {
@@ -11,18 +10,16 @@ import {
   httpGet,
   listServicesByReflection,
   openTestDataSource,
-  provisionTestDatabase,
   sampleValue,
   ScriptedDriver,
   TEST_API_KEY,
   TEST_SOURCE,
-  TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
 import { MessageStatus } from '@mailgateway/contracts';
 import { Client } from 'pg';
 import { expectGrpcError } from './support/grpc-assertions';
-import { startTestGateway, TestGateway } from './support/test-gateway';
+import { gatewayPerTest, TestGateway } from './support/test-gateway';
 
 const address = (gateway: TestGateway) => gateway.address;
 const scrape = async (gateway: TestGateway) => {
@@ -32,24 +29,13 @@ const scrape = async (gateway: TestGateway) => {
 };
 
 describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
-  let database: TestDatabase;
-  let gateway: TestGateway | undefined;
-
-  beforeEach(async () => {
-    database = await provisionTestDatabase(kind);
-  });
-
-  afterEach(async () => {
-    await gateway?.close();
-    gateway = undefined;
-    await database.drop();
-  });
+  const { gateway, start } = gatewayPerTest(kind);
 
   it('counts calls, accepted and delivered messages, attempts and retries as sends go through', async () => {
     const driver = new ScriptedDriver((message) =>
       message.attempt === 1 ? { kind: 'retry', reason: 'upstream 503' } : { kind: 'accepted' },
     );
-    gateway = await startTestGateway(database.env, { driver });
+    await start({}, { driver });
     const before = await scrape(gateway);
     expect(sampleValue(before, 'mailgateway_grpc_calls_total', { method: 'SendMail', code: 'OK' })).toBe(
       undefined,
@@ -62,7 +48,7 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
     await gateway.client.sendMail(aSendMailRequest({}, 'replayed-key'));
     await expectGrpcError(gateway.client.sendMail(aSendMailRequest({ to: [] })), status.INVALID_ARGUMENT);
     const delivered = await waitFor('the messages to be delivered', async () => {
-      const text = await scrape(gateway!);
+      const text = await scrape(gateway);
       const count = sampleValue(text, 'mailgateway_messages_delivered_total', {
         source: TEST_SOURCE,
         provider: 'scripted',
@@ -89,7 +75,7 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
   });
 
   it('reports outbox depth by status and the age of the oldest due message at scrape time', async () => {
-    gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
+    await start({ DELIVERY_ENABLED: 'false' });
     await gateway.client.sendMail(aSendMailRequest());
     await gateway.client.sendMail(aSendMailRequest());
     await gateway.client.sendMail(aSendMailRequest());
@@ -104,7 +90,7 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
   });
 
   it('exports the upstream and throttling metrics other modules record', async () => {
-    gateway = await startTestGateway(database.env);
+    await start();
     const { metrics } = gateway.observability;
     metrics.recordUpstreamRequest('192.0.2.10', 'success');
     metrics.recordUpstreamRequest('192.0.2.11', 'connect_error');
@@ -129,21 +115,11 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
 });
 
 describe('Health', () => {
-  let database: TestDatabase;
-  let gateway: TestGateway | undefined;
+  const { database, gateway, start } = gatewayPerTest('postgres');
 
-  beforeEach(async () => {
-    database = await provisionTestDatabase('postgres');
-  });
-
-  afterEach(async () => {
-    await gateway?.close();
-    gateway = undefined;
-    await database.drop();
-  });
-
-  const onTestDatabase = async (sql: string) => {
-    const client = new Client({ connectionString: database.env.DATABASE_URL });
+  /** Runs `sql` over a connection of its own to `connectionString`. */
+  const runSql = async (connectionString: string | undefined, sql: string) => {
+    const client = new Client({ connectionString });
     await client.connect();
     try {
       await client.query(sql);
@@ -151,22 +127,15 @@ describe('Health', () => {
       await client.end();
     }
   };
-  const onServer = async (sql: string) => {
-    const client = new Client({ connectionString: process.env.MAILGATEWAY_TEST_POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const onTestDatabase = (sql: string) => runSql(database.env.DATABASE_URL, sql);
+  const onServer = (sql: string) => runSql(process.env.MAILGATEWAY_TEST_POSTGRES_URL, sql);
   const healthBecomes = (expected: string, service = '') =>
     waitFor(`health "${service}" to be ${expected}`, async () =>
-      (await checkHealth(address(gateway!), service)) === expected ? true : undefined,
+      (await checkHealth(address(gateway), service)) === expected ? true : undefined,
     );
 
   it('serves grpc.health.v1 and reflection, and /livez and /readyz over HTTP', async () => {
-    gateway = await startTestGateway(database.env);
+    await start();
 
     expect(await checkHealth(address(gateway), '')).toBe('SERVING');
     expect(await checkHealth(address(gateway), 'mailgateway.v1.MailGateway')).toBe('SERVING');
@@ -181,7 +150,7 @@ describe('Health', () => {
   });
 
   it('is NOT_SERVING while the schema has a pending migration, and SERVING again once it is applied', async () => {
-    gateway = await startTestGateway({ ...database.env, HEALTH_CHECK_INTERVAL_MS: '100' });
+    await start({ HEALTH_CHECK_INTERVAL_MS: '100' });
     await healthBecomes('SERVING');
 
     await onTestDatabase("DELETE FROM migrations WHERE name = 'AddMessageTraceparent1795240975003'");
@@ -200,7 +169,7 @@ describe('Health', () => {
   });
 
   it('is NOT_SERVING while the database refuses connections, and SERVING once it is back', async () => {
-    gateway = await startTestGateway({ ...database.env, HEALTH_CHECK_INTERVAL_MS: '100' });
+    await start({ HEALTH_CHECK_INTERVAL_MS: '100' });
     await healthBecomes('SERVING');
     const name = new URL(database.env.DATABASE_URL).pathname.slice(1);
 
@@ -219,14 +188,13 @@ describe('Health', () => {
   });
 
   it('reports not ready as soon as shutdown starts, while in-flight deliveries drain', async () => {
-    gateway = await startTestGateway({
-      ...database.env,
+    await start({
       SANDBOX_LATENCY_MS: '3000',
       SHUTDOWN_TIMEOUT_MS: '3000',
     });
     const { messageId } = await gateway.client.sendMail(aSendMailRequest());
     await waitFor('the message to be sending', async () => {
-      const message = await gateway!.client.getMessage({ messageId });
+      const message = await gateway.client.getMessage({ messageId });
       return message.status === MessageStatus.MESSAGE_STATUS_SENDING ? true : undefined;
     });
     expect(await checkHealth(address(gateway), '')).toBe('SERVING');
@@ -234,7 +202,6 @@ describe('Health', () => {
     const target = address(gateway);
     const readyz = `${gateway.metricsUrl}/readyz`;
     const closing = gateway.close();
-    gateway = undefined;
 
     // The gRPC port stops taking calls at once; the HTTP probe port answers until the drain ends.
     expect(await httpGet(readyz)).toEqual({ status: 503, body: 'not ready: shutting down\n' });
@@ -244,43 +211,26 @@ describe('Health', () => {
 });
 
 describe('Tracing', () => {
-  let database: TestDatabase;
-  let gateway: TestGateway | undefined;
-
-  beforeEach(async () => {
-    database = await provisionTestDatabase('sqlite');
-  });
-
-  afterEach(async () => {
-    await gateway?.close();
-    gateway = undefined;
-    await database.drop();
-  });
+  const { gateway, start } = gatewayPerTest('sqlite');
 
   const callerTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
   const callerSpanId = '00f067aa0ba902b7';
 
+  /** Sends a message as a caller whose call carries a traceparent of its own. */
+  const sendWithCallerTraceparent = () =>
+    gateway
+      .connect(TEST_API_KEY, { metadata: { traceparent: `00-${callerTraceId}-${callerSpanId}-01` } })
+      .send(aMail());
+
   const claimTraceparent = async () => {
-    const [claim] = await gateway!.app.get(OutboxLeases).claimDue(1, 60_000);
+    const [claim] = await gateway.app.get(OutboxLeases).claimDue(1, 60_000);
     return claim.traceparent;
   };
 
   it("continues the caller's traceparent in a span per call and stores it with the message", async () => {
     const exporter = new InMemorySpanExporter();
-    gateway = await startTestGateway(
-      { ...database.env, TRACING_ENABLED: 'true', DELIVERY_ENABLED: 'false' },
-      { spanExporter: exporter },
-    );
-    const client = new MailGatewayClient({
-      address: address(gateway),
-      apiKey: TEST_API_KEY,
-      metadata: { traceparent: `00-${callerTraceId}-${callerSpanId}-01` },
-    });
-    try {
-      await client.send(aMail());
-    } finally {
-      client.close();
-    }
+    await start({ TRACING_ENABLED: 'true', DELIVERY_ENABLED: 'false' }, { spanExporter: exporter });
+    await sendWithCallerTraceparent();
 
     const [span] = exporter.getFinishedSpans();
     expect(span.name).toBe('mailgateway.v1.MailGateway/SendMail');
@@ -293,10 +243,7 @@ describe('Tracing', () => {
 
   it('starts a new trace for a call without traceparent, and marks failed calls', async () => {
     const exporter = new InMemorySpanExporter();
-    gateway = await startTestGateway(
-      { ...database.env, TRACING_ENABLED: 'true', DELIVERY_ENABLED: 'false' },
-      { spanExporter: exporter },
-    );
+    await start({ TRACING_ENABLED: 'true', DELIVERY_ENABLED: 'false' }, { spanExporter: exporter });
     await gateway.client.sendMail(aSendMailRequest());
     await expectGrpcError(gateway.client.sendMail(aSendMailRequest({ to: [] })), status.INVALID_ARGUMENT);
 
@@ -308,17 +255,8 @@ describe('Tracing', () => {
   });
 
   it('is off unless configured: no trace context is stored', async () => {
-    gateway = await startTestGateway({ ...database.env, DELIVERY_ENABLED: 'false' });
-    const client = new MailGatewayClient({
-      address: address(gateway),
-      apiKey: TEST_API_KEY,
-      metadata: { traceparent: `00-${callerTraceId}-${callerSpanId}-01` },
-    });
-    try {
-      await client.send(aMail());
-    } finally {
-      client.close();
-    }
+    await start({ DELIVERY_ENABLED: 'false' });
+    await sendWithCallerTraceparent();
     expect(gateway.observability.tracing.enabled).toBe(false);
     expect(await claimTraceparent()).toBeNull();
   });

@@ -1,6 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigSlice } from '@mailgateway/config';
 import {
@@ -49,7 +46,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
 
   beforeAll(async () => {
     authority = await TestCertificateAuthority.create();
-    caFile = await authority.writePem(join(await mkdtemp(join(tmpdir(), 'mailgateway-ca-')), 'ca.pem'));
+    caFile = await authority.writeTemporaryPem();
   });
 
   beforeEach(async () => {

@@ -1,60 +1,45 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetMessageResponse, MessageEventType, MessageStatus } from '@mailgateway/contracts';
 import {
   aSendMailRequest,
   DATABASE_KINDS,
   FakeUpstream,
   httpGet,
-  provisionTestDatabase,
   RecordedRequest,
   sampleValue,
   StaticHostResolver,
   TestCertificateAuthority,
   TEST_API_KEY,
-  TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
-import { startTestGateway, TestGateway } from './support/test-gateway';
+import { gatewayPerTest } from './support/test-gateway';
 
 const HOSTNAME = 'mail.upstream.test';
 const [REFUSING, BLACK_HOLE, HEALTHY] = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 const ALL = [REFUSING, BLACK_HOLE, HEALTHY];
-const FINAL = new Set([
-  MessageStatus.MESSAGE_STATUS_DELIVERED,
-  MessageStatus.MESSAGE_STATUS_FAILED,
-  MessageStatus.MESSAGE_STATUS_EXPIRED,
-]);
 
 describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) => {
+  const perTest = gatewayPerTest(kind);
+  const { gateway } = perTest;
   let authority: TestCertificateAuthority;
   let caFile: string;
-  let database: TestDatabase;
   let upstream: FakeUpstream;
-  let gateway: TestGateway | undefined;
 
   beforeAll(async () => {
     authority = await TestCertificateAuthority.create();
-    caFile = await authority.writePem(join(await mkdtemp(join(tmpdir(), 'mailgateway-ca-')), 'ca.pem'));
+    caFile = await authority.writeTemporaryPem();
   });
 
   beforeEach(async () => {
-    database = await provisionTestDatabase(kind);
     upstream = await FakeUpstream.start(await authority.issue(HOSTNAME), ALL);
   });
 
   afterEach(async () => {
-    await gateway?.close();
-    gateway = undefined;
     await upstream.close();
-    await database.drop();
   });
 
   const start = (env: Record<string, string>) =>
-    startTestGateway(
+    perTest.start(
       {
-        ...database.env,
         UPSTREAM_CA_FILE: caFile,
         UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
         UPSTREAM_CONNECT_TIMEOUT_MS: '300',
@@ -67,14 +52,8 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
       { resolver: new StaticHostResolver().set(HOSTNAME, ALL) },
     );
 
-  const finalState = (messageId: string) =>
-    waitFor(`${messageId} to reach a final state`, async () => {
-      const message = await gateway!.client.getMessage({ messageId });
-      return FINAL.has(message.status) ? message : undefined;
-    });
-
   const sendMany = async (count: number) => {
-    const { results } = await gateway!.client.sendMailBatch({
+    const { results } = await gateway.client.sendMailBatch({
       items: Array.from({ length: count }, (_, index) => aSendMailRequest({ subject: `Message ${index}` })),
     });
     return results.map((result) => result.accepted!.messageId);
@@ -85,11 +64,11 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
   it('delivers every message through the healthy address while one refuses and one is black-holed', async () => {
     await upstream.refuse(REFUSING);
     await upstream.blackHole(BLACK_HOLE);
-    gateway = await start({});
+    await start({});
 
     const ids = await sendMany(200);
     await gateway.waitForFinalStates(ids.length);
-    const messages = await Promise.all(ids.map(finalState));
+    const messages = await Promise.all(ids.map((id) => gateway.finalState(id)));
 
     expect(messages.every((message) => message.status === MessageStatus.MESSAGE_STATUS_DELIVERED)).toBe(true);
     const attempts = messages.reduce((sum, message) => sum + message.attempts, 0);
@@ -120,10 +99,10 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
       refused.add(idempotencyKey(request));
       response.writeHead(429, { 'retry-after': '1' }).end('{"error":"slow down"}');
     };
-    gateway = await start({ RETRY_BASE_DELAY_MS: '1', RETRY_MAX_DELAY_MS: '5000' });
+    await start({ RETRY_BASE_DELAY_MS: '1', RETRY_MAX_DELAY_MS: '5000' });
 
     const [messageId] = await sendMany(1);
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_DELIVERED);
     expect(message.attempts).toBe(2);
@@ -139,10 +118,10 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
 
   it('attempts a permanent 4xx once and fails the message', async () => {
     upstream.handler = (_request, response) => void response.writeHead(422).end('{"error":"unknown sender"}');
-    gateway = await start({});
+    await start({});
 
     const [messageId] = await sendMany(1);
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_FAILED);
     expect(message.attempts).toBe(1);
@@ -157,14 +136,14 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
       dropped.add(key);
       response.socket?.destroy();
     };
-    gateway = await start({
+    await start({
       MAIL_DRIVER: 'sendgrid',
       SENDGRID_API_URL: `https://${HOSTNAME}:${upstream.port}`,
       SENDGRID_API_KEY: 'SG.test-key',
     });
 
     const [messageId] = await sendMany(1);
-    const message = await finalState(messageId);
+    const message = await gateway.finalState(messageId);
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_DELIVERED);
     expect(message.attempts).toBe(2);
@@ -175,11 +154,11 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
   it('refuses an upstream whose certificate is for another host: the message waits, nothing is sent', async () => {
     await upstream.close();
     upstream = await FakeUpstream.start(await authority.issue('impostor.example'), ALL);
-    gateway = await start({ RETRY_BASE_DELAY_MS: '1000', RETRY_MAX_DELAY_MS: '5000' });
+    await start({ RETRY_BASE_DELAY_MS: '1000', RETRY_MAX_DELAY_MS: '5000' });
 
     const [messageId] = await sendMany(1);
     const message = await waitFor('a retry to be scheduled', async () => {
-      const current = await gateway!.client.getMessage({ messageId });
+      const current = await gateway.client.getMessage({ messageId });
       return current.status === MessageStatus.MESSAGE_STATUS_RETRYING ? current : undefined;
     });
 
@@ -190,13 +169,13 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
   });
 
   it("carries the caller's trace to the upstream request", async () => {
-    gateway = await start({ TRACING_ENABLED: 'true' });
+    await start({ TRACING_ENABLED: 'true' });
     const traced = gateway.connect(TEST_API_KEY, {
       metadata: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
     });
     const { messageId } = await traced.sendMail(aSendMailRequest());
 
-    await finalState(messageId);
+    await gateway.finalState(messageId);
 
     const [request] = upstream.requests;
     expect(request.headers.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
@@ -215,7 +194,7 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
         .writeHead(201, { location: `https://${HOSTNAME}/acme/messages/${upstream.requests.length}` })
         .end();
     };
-    gateway = await start({
+    await start({
       MAIL_DRIVER: 'flowmailer',
       FLOWMAILER_API_URL: `https://${HOSTNAME}:${upstream.port}`,
       FLOWMAILER_TOKEN_URL: `https://${HOSTNAME}:${upstream.port}/oauth/token`,
@@ -227,7 +206,7 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
 
     const ids = [...(await sendMany(500)), ...(await sendMany(500))];
     await gateway.waitForFinalStates(ids.length);
-    const messages = await Promise.all(ids.map(finalState));
+    const messages = await Promise.all(ids.map((id) => gateway.finalState(id)));
 
     const submissions = upstream.requests.filter((request) => request.path === '/acme/messages/submit');
     const tokenRequests = upstream.requests.filter((request) => request.path === '/oauth/token');

@@ -1,8 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import type { Mail, SendMailRequest } from '@mailgateway/contracts';
-import { aMail, DATABASE_KINDS, provisionTestDatabase, TestDatabase } from '@mailgateway/testing';
+import { aMail, DATABASE_KINDS } from '@mailgateway/testing';
 import { expectGrpcError } from './support/grpc-assertions';
-import { startTestGateway, TestGateway } from './support/test-gateway';
+import { gatewayForAllTests } from './support/test-gateway';
 
 const address = (value: string, name = '') => ({ address: value, name });
 const file = (overrides: Partial<Mail['attachments'][number]> = {}) => ({
@@ -151,22 +151,7 @@ const REFUSALS: [string, SendMailRequest, string][] = [
 ];
 
 describe.each(DATABASE_KINDS)('Validation over gRPC on %s', (kind) => {
-  let database: TestDatabase;
-  let gateway: TestGateway;
-
-  beforeAll(async () => {
-    database = await provisionTestDatabase(kind);
-    gateway = await startTestGateway({
-      ...database.env,
-      MAX_MESSAGE_BYTES: '8192',
-      MAX_ATTACHMENT_BYTES: '4096',
-    });
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.drop();
-  });
+  const gateway = gatewayForAllTests(kind, { MAX_MESSAGE_BYTES: '8192', MAX_ATTACHMENT_BYTES: '4096' });
 
   it.each(REFUSALS)(
     'refuses %s with INVALID_ARGUMENT naming the field, storing nothing',

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MailGatewayClient } from '@mailgateway/client';
 import {
   aSendMailRequest,
   DATABASE_KINDS,
@@ -11,13 +10,13 @@ import {
   OutcomeLedger,
   openTestDataSource,
   provisionTestDatabase,
-  readSandboxLog,
   sendUntilAcknowledged,
+  settledOutbox,
   TestDatabase,
   waitFor,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(1_000, 10_000);
@@ -81,12 +80,7 @@ describe.each(DATABASE_KINDS)('Reliability: kill -9 during a run on %s', (kind) 
       };
       const ledger = new OutcomeLedger();
       const keys = Array.from({ length: MESSAGES }, (_, index) => `crash-loop-${kind}-${index}`);
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 5_000,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 5_000 });
       const inFlightAtKills: number[] = [];
 
       let startedAt = Date.now();
@@ -119,13 +113,9 @@ describe.each(DATABASE_KINDS)('Reliability: kill -9 during a run on %s', (kind) 
       }
       await callers;
 
-      await waitFor(
-        'every message to reach a final state',
-        async () => ((await count("status IN ('queued', 'sending', 'retrying')")) === 0 ? true : undefined),
-        { timeoutMs: 120_000, intervalMs: 200 },
-      );
-      const figures = ledger.figures((await readSandboxLog(upstreamLog)).map((record) => record.messageId));
-      const stored = await count('1 = 1');
+      const { stored, figures } = await settledOutbox(dataSource, ledger, upstreamLog, {
+        timeoutMs: 120_000,
+      });
       const delivered = await count("status = 'delivered'");
       const inFlightBound = inFlightAtKills.reduce((sum, inFlight) => sum + inFlight, 0);
       client.close();

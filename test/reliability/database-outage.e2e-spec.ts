@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MailGatewayClient } from '@mailgateway/client';
 import { runMigrations } from '@mailgateway/database';
 import {
   aSendMailRequest,
@@ -12,11 +11,11 @@ import {
   GatewayProcess,
   OutcomeLedger,
   openTestDataSource,
-  readSandboxLog,
   sendUntilAcknowledged,
+  settledOutbox,
   waitFor,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(600, 3_000);
@@ -56,16 +55,9 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
         RETRY_BASE_DELAY_MS: '20',
         HEALTH_CHECK_INTERVAL_MS: '200',
       });
-      let exited = false;
-      void gateway.exited.then(() => (exited = true));
       // No deadline of its own to speak of: a call that hangs must show as one still pending when
       // the outage ends, with jest's timeout as the only time limit.
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 600_000,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 600_000 });
       const ledger = new OutcomeLedger();
       let phase: 'before' | 'outage' | 'after' = 'before';
       /** While set, callers wait here before their next call. */
@@ -125,18 +117,9 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
 
       const dataSource = await openTestDataSource({ DATABASE_URL: postgres.url });
       try {
-        await waitFor(
-          'every message to be delivered',
-          async () => {
-            const [{ active }] = await dataSource.query(
-              "SELECT COUNT(*) AS active FROM outbox_message WHERE status IN ('queued', 'sending', 'retrying')",
-            );
-            return Number(active) === 0 ? true : undefined;
-          },
-          { timeoutMs: 60_000, intervalMs: 200 },
-        );
-        const [{ stored }] = await dataSource.query('SELECT COUNT(*) AS stored FROM outbox_message');
-        const figures = ledger.figures((await readSandboxLog(upstreamLog)).map((record) => record.messageId));
+        const { stored, figures } = await settledOutbox(dataSource, ledger, upstreamLog, {
+          timeoutMs: 60_000,
+        });
         const duringOutage: Record<string, number> = {};
         for (const { outcome } of outageCalls) {
           const label = outcome ?? 'no answer';
@@ -151,11 +134,11 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
             'outage ms': OUTAGE_MS,
             'calls during outage': JSON.stringify(duringOutage),
             'slowest call during outage ms': slowestDuringOutage,
-            'stored rows': Number(stored),
-            'gateway restarted': exited ? 'yes' : 'no',
+            'stored rows': stored,
+            'gateway restarted': gateway.hasExited ? 'yes' : 'no',
           }),
         );
-        expect(exited).toBe(false);
+        expect(gateway.hasExited).toBe(false);
         // Calls were made during the outage, none succeeded, and each was refused as a gateway
         // refuses when its storage is gone (UNAVAILABLE, "retry with backoff"), before the end.
         expect(outageCalls.length).toBeGreaterThan(0);
@@ -164,7 +147,7 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
         expect(figures.unexpected).toBe(0);
         expect(figures.duplicates).toBe(0);
         expect(ledger.acknowledged.size).toBe(MESSAGES);
-        expect(Number(stored)).toBe(MESSAGES);
+        expect(stored).toBe(MESSAGES);
       } finally {
         await dataSource.destroy();
       }

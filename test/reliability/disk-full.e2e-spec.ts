@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MailGatewayClient } from '@mailgateway/client';
 import {
   aSendMailRequest,
   formatFigures,
@@ -11,11 +10,10 @@ import {
   GatewayProcess,
   OutcomeLedger,
   openTestDataSource,
-  readSandboxLog,
   sendUntilAcknowledged,
-  waitFor,
-  TEST_API_KEY,
+  settledOutbox,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(200, 400);
@@ -98,13 +96,7 @@ describe('Reliability: the SQLite disk fills up', () => {
         RETRY_BASE_DELAY_MS: '20',
       };
       gateway = await GatewayProcess.start(env);
-      let exited = false;
-      void gateway.exited.then(() => (exited = true));
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`);
       const ledger = new OutcomeLedger();
       const keys = Array.from({ length: MESSAGES }, (_, index) => `disk-${index}`);
       const send = (slice: string[], deadline: number) =>
@@ -130,18 +122,9 @@ describe('Reliability: the SQLite disk fills up', () => {
 
       const dataSource = await openTestDataSource({ SQLITE_PATH: env.SQLITE_PATH });
       try {
-        await waitFor(
-          'every message to be delivered',
-          async () => {
-            const [{ active }] = await dataSource.query(
-              "SELECT COUNT(*) AS active FROM outbox_message WHERE status IN ('queued', 'sending', 'retrying')",
-            );
-            return Number(active) === 0 ? true : undefined;
-          },
-          { timeoutMs: 30_000, intervalMs: 200 },
-        );
-        const [{ stored }] = await dataSource.query('SELECT COUNT(*) AS stored FROM outbox_message');
-        const figures = ledger.figures((await readSandboxLog(upstreamLog)).map((record) => record.messageId));
+        const { stored, figures } = await settledOutbox(dataSource, ledger, upstreamLog, {
+          timeoutMs: 30_000,
+        });
         client.close();
         console.log(
           formatFigures('3 disk full', figures, {
@@ -149,17 +132,17 @@ describe('Reliability: the SQLite disk fills up', () => {
             'disk MiB': DISK_BYTES / 1024 / 1024,
             'calls while full': JSON.stringify(whileFull),
             'acknowledged before space was freed': acknowledgedWhileFull,
-            'stored rows': Number(stored),
-            'gateway restarted': exited ? 'yes' : 'no',
+            'stored rows': stored,
+            'gateway restarted': gateway.hasExited ? 'yes' : 'no',
           }),
         );
-        expect(exited).toBe(false);
+        expect(gateway.hasExited).toBe(false);
         expect(whileFull['failed UNAVAILABLE']).toBeGreaterThan(0);
         expect(
           Object.keys(whileFull).filter((outcome) => outcome !== 'ok' && outcome !== 'failed UNAVAILABLE'),
         ).toEqual([]);
         expect(ledger.acknowledged.size).toBe(MESSAGES);
-        expect(Number(stored)).toBe(MESSAGES);
+        expect(stored).toBe(MESSAGES);
         expect(figures.lost).toBe(0);
         expect(figures.unexpected).toBe(0);
       } finally {

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Client, credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import type { Mail } from '@mailgateway/contracts';
 import { MimeRenderer } from '@mailgateway/delivery';
-import { OutcomeLedger, provisionTestDatabase, TEST_API_KEY, TestDatabase } from '@mailgateway/testing';
+import { OutcomeLedger, TEST_API_KEY } from '@mailgateway/testing';
 import { MailValidator, ValidationException } from '@mailgateway/validation';
 import * as fc from 'fast-check';
 import { simpleParser } from 'mailparser';
-import { startTestGateway, TestGateway } from '../support/test-gateway';
+import { gatewayForAllTests } from '../support/test-gateway';
 import { sized } from './reliability-scale';
 
 const GENERATED = sized(10_000, 100_000);
@@ -163,23 +163,11 @@ function allowedHeaders(mail: Mail): Set<string> {
 
 // Scenario 8: property-based hostile input, rendered to MIME and parsed back.
 describe('Reliability: hostile input', () => {
-  let database: TestDatabase;
-  let gateway: TestGateway;
-
-  beforeAll(async () => {
-    database = await provisionTestDatabase('sqlite');
-    gateway = await startTestGateway({
-      ...database.env,
-      DELIVERY_ENABLED: 'false',
-      MAX_MESSAGE_BYTES: String(LIMITS.maxMessageBytes),
-      MAX_ATTACHMENT_BYTES: String(LIMITS.maxAttachmentBytes),
-      MAX_RECIPIENTS: String(LIMITS.maxRecipients),
-    });
-  });
-
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.drop();
+  const gateway = gatewayForAllTests('sqlite', {
+    DELIVERY_ENABLED: 'false',
+    MAX_MESSAGE_BYTES: String(LIMITS.maxMessageBytes),
+    MAX_ATTACHMENT_BYTES: String(LIMITS.maxAttachmentBytes),
+    MAX_RECIPIENTS: String(LIMITS.maxRecipients),
   });
 
   it(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError, status } from '@grpc/grpc-js';
-import { advisedRetryDelayMs, MailGatewayClient } from '@mailgateway/client';
+import { advisedRetryDelayMs } from '@mailgateway/client';
 import {
   aSendMailRequest,
   checkHealth,
@@ -18,8 +18,8 @@ import {
   TableWriteLock,
   TestDatabase,
   waitFor,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { RELIABILITY_FULL, sized } from './reliability-scale';
 
 /** The smallest OUTBOX_MAX_QUEUED_MESSAGES allowed. */
@@ -103,9 +103,7 @@ describe('Reliability: overload', () => {
         () => undefined,
       ),
     );
-    const state = { exited: false };
-    void child.exited.then(() => (state.exited = true));
-    return { child, port, upstreamLog, state };
+    return { child, port, upstreamLog };
   };
 
   /** Every row of the outbox: message id, idempotency key and subject. */
@@ -128,15 +126,10 @@ describe('Reliability: overload', () => {
   it(
     'refuses at once with RESOURCE_EXHAUSTED and a retry delay when commits cannot finish, stores nothing of a refused call, loses nothing',
     async () => {
-      const { child, port, state } = await startGateway();
+      const { child, port } = await startGateway();
       // Long enough that no call ends on its deadline while the writer is held: jest's timeout is
       // the only time limit.
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 300_000,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 300_000 });
       const ledger = new OutcomeLedger();
       const calls: SentCall[] = [];
       let held = false;
@@ -240,7 +233,7 @@ describe('Reliability: overload', () => {
           'retry-after s': [...new Set(refused.map((call) => call.retryAfter))].join(',') || 'none',
           'refused messages stored': storedOfRefused.length,
           'rss MiB start/max': `${Math.round(rssAtStart)}/${Math.round(rssMax)}`,
-          crashed: state.exited ? 'yes' : 'no',
+          crashed: child.hasExited ? 'yes' : 'no',
         }),
       );
 
@@ -274,7 +267,7 @@ describe('Reliability: overload', () => {
       expect(figures.lost).toBe(0);
       expect(figures.unexpected).toBe(0);
       expect(stored).toHaveLength(figures.acknowledged);
-      expect(state.exited).toBe(false);
+      expect(child.hasExited).toBe(false);
       expect(rssMax).toBeLessThan(MAX_RSS_MIB);
     },
     sized(120_000, 300_000),
@@ -288,13 +281,8 @@ describe('Reliability: overload', () => {
       const CALIBRATION_MS = 5_000;
       const OVERLOAD_FACTOR = 3;
       const OPEN_LOOP_BATCH = 250;
-      const { child, port, upstreamLog, state } = await startGateway();
-      const client = new MailGatewayClient({
-        address: `127.0.0.1:${port}`,
-        apiKey: TEST_API_KEY,
-        deadlineMs: 10_000,
-        retry: { maxAttempts: 1 },
-      });
+      const { child, port, upstreamLog } = await startGateway();
+      const client = singleAttemptClient(`127.0.0.1:${port}`, { deadlineMs: 10_000 });
       const ledger = new OutcomeLedger();
       let sequence = 0;
       // Batches: a load generator on the same two cores cannot outrun the gateway with single
@@ -401,10 +389,10 @@ describe('Reliability: overload', () => {
           'rss MiB start/max': `${Math.round(rssAtStart)}/${Math.round(rssMax)}`,
           'lost counts': 'acknowledged but not in the outbox',
           'delivered so far': (await readSandboxLog(upstreamLog)).length,
-          crashed: state.exited ? 'yes' : 'no',
+          crashed: child.hasExited ? 'yes' : 'no',
         }),
       );
-      expect(state.exited).toBe(false);
+      expect(child.hasExited).toBe(false);
       expect(figures.acknowledged).toBeGreaterThan(0);
       expect(figures.lost).toBe(0);
       expect(figures.unexpected).toBe(0);

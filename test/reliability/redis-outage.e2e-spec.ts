@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError, status } from '@grpc/grpc-js';
-import { MailGatewayClient } from '@mailgateway/client';
 import {
   aSendMailRequest,
   CallOutcome,
@@ -12,14 +11,14 @@ import {
   OutcomeLedger,
   OwnRedisServer,
   provisionTestDatabase,
-  readSandboxLog,
+  sandboxFigures,
   sendUntilAcknowledged,
-  TEST_API_KEY,
   TestDatabase,
   uniqueRedisPrefix,
   waitFor,
 } from '@mailgateway/testing';
 import { expectGrpcError } from '../support/grpc-assertions';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { startTestGateway, TestGateway } from '../support/test-gateway';
 import { sized } from './reliability-scale';
 
@@ -152,12 +151,9 @@ describe('Reliability: Redis stopped mid-run', () => {
               LOG_LEVEL: 'fatal',
             });
             gateways.push(gateway);
-            const client = new MailGatewayClient({
-              address: gateway.address,
-              apiKey: TEST_API_KEY,
+            const client = singleAttemptClient(gateway.address, {
               // No deadline of its own: the test's timeout is the only time limit.
               deadlineMs: LOAD_TEST_TIMEOUT_MS,
-              retry: { maxAttempts: 1 },
             });
             return {
               policy,
@@ -224,9 +220,7 @@ describe('Reliability: Redis stopped mid-run', () => {
 
         for (const run of runs) {
           await run.gateway.waitForFinalStates(MESSAGES / 2, 60_000);
-          const figures = run.ledger.figures(
-            (await readSandboxLog(run.upstreamLog)).map((record) => record.messageId),
-          );
+          const figures = await sandboxFigures(run.ledger, run.upstreamLog);
           const answered = await Promise.all(run.outageCalls);
           const duringOutage: Record<string, number> = {};
           for (const { label } of answered) duringOutage[label] = (duringOutage[label] ?? 0) + 1;

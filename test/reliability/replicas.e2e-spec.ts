@@ -18,11 +18,11 @@ import {
   sendUntilAcknowledged,
   TestCertificateAuthority,
   TestDatabase,
-  TEST_API_KEY,
   UpstreamHold,
   waitFor,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(1_000, 10_000);
@@ -55,11 +55,7 @@ describe('Reliability: three processes on one PostgreSQL', () => {
       ...env,
     });
     gateways.push(gateway);
-    const client = new MailGatewayClient({
-      address: `127.0.0.1:${port}`,
-      apiKey: TEST_API_KEY,
-      retry: { maxAttempts: 1 },
-    });
+    const client = singleAttemptClient(`127.0.0.1:${port}`);
     clients.push(client);
     return { gateway, client };
   };

@@ -4,15 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError, status } from '@grpc/grpc-js';
 import { ALL_ROLES, generateApiKey, Role } from '@mailgateway/auth';
-import { MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
+import { MailGatewayAdminClient } from '@mailgateway/client';
 import { MessageStatus } from '@mailgateway/contracts';
 import {
-  aMail,
+  aCanaryMail,
   aSendMailRequest,
+  canaryKeys,
   FakeUpstream,
   freePort,
   GatewayProcess,
   httpGet,
+  leakedCanaries,
+  mailCanaries,
   provisionTestDatabase,
   StaticHostResolver,
   TestCertificateAuthority,
@@ -21,6 +24,7 @@ import {
   TEST_API_KEY,
   TEST_SOURCE,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { startTestGateway, TestGateway } from '../support/test-gateway';
 import { sized } from './reliability-scale';
 
@@ -177,24 +181,9 @@ describe('Reliability: security', () => {
       driverCredential: `canary-credential-${marker}`,
       callerToken: `mgw_canary${marker}`,
       apiKey: TEST_API_KEY,
-      subject: `canary-subject-${marker}`,
-      textBody: `canary-text-${marker}`,
-      htmlBody: `canary-html-${marker}`,
-      headerValue: `canary-header-${marker}`,
-      recipientName: `canary-name-${marker}`,
-      attachment: `canary-attachment-${marker}`,
-      metadata: `canary-metadata-${marker}`,
-      // Local parts of the addresses, the caller's idempotency key (each call adds a suffix), a tag.
-      fromAddress: `canary-from-${marker}`,
-      toAddress: `canary-to-${marker}`,
-      ccAddress: `canary-cc-${marker}`,
-      bccAddress: `canary-bcc-${marker}`,
-      replyToAddress: `canary-reply-${marker}`,
-      idempotencyKey: `canary-key-${marker}`,
-      tag: `canary-tag-${marker}`,
+      ...mailCanaries(marker),
     };
-    let sent = 0;
-    const keyed = () => ({ idempotencyKey: `${canaries.idempotencyKey}-${++sent}` });
+    const keyed = canaryKeys(canaries);
     const upstream = await FakeUpstream.start(await authority.issue(HOSTNAME), [UPSTREAM]);
     // First a refusal that quotes the message back (as some providers do), then acceptance.
     const refusedOnce = new Set<string>();
@@ -222,34 +211,11 @@ describe('Reliability: security', () => {
       RETRY_BASE_DELAY_MS: '20',
       DELIVERY_POLL_INTERVAL_MS: '20',
     });
-    const client = new MailGatewayClient({
-      address: `127.0.0.1:${port}`,
-      apiKey: TEST_API_KEY,
-      retry: { maxAttempts: 1 },
-    });
+    const client = singleAttemptClient(`127.0.0.1:${port}`);
     // A caller with a key the gateway does not know: refused, and its key never repeated.
-    const stranger = new MailGatewayClient({
-      address: `127.0.0.1:${port}`,
-      apiKey: canaries.callerToken,
-      retry: { maxAttempts: 1 },
-    });
+    const stranger = singleAttemptClient(`127.0.0.1:${port}`, { apiKey: canaries.callerToken });
     try {
-      const mail = aMail({
-        from: { address: `${canaries.fromAddress}@example.com`, name: 'Billing' },
-        to: [{ address: `${canaries.toAddress}@example.org`, name: canaries.recipientName }],
-        cc: [{ address: `${canaries.ccAddress}@example.org`, name: '' }],
-        bcc: [{ address: `${canaries.bccAddress}@example.org`, name: '' }],
-        replyTo: [{ address: `${canaries.replyToAddress}@example.com`, name: '' }],
-        tags: [canaries.tag],
-        subject: canaries.subject,
-        textBody: canaries.textBody,
-        htmlBody: `<p>${canaries.htmlBody}</p>`,
-        headers: [{ name: 'X-Campaign', value: canaries.headerValue }],
-        metadata: { note: canaries.metadata },
-        attachments: [
-          { fileName: 'a.txt', contentType: 'text/plain', content: Buffer.from(canaries.attachment) },
-        ],
-      });
+      const mail = aCanaryMail(canaries);
       const { messageId } = await client.send(mail, keyed());
       await waitFor('the delivery after one refusal', async () => {
         const message = await client.getMessage({ messageId });
@@ -257,11 +223,11 @@ describe('Reliability: security', () => {
       });
       const errors: string[] = [];
       for (const bad of [
-        aMail({ ...mail, subject: `${canaries.subject}\r\nBcc: x@example.org` }),
-        aMail({ ...mail, headers: [{ name: 'X-Campaign', value: `${canaries.headerValue}\n` }] }),
-        aMail({ ...mail, to: [{ address: `${canaries.recipientName}@@example.org`, name: '' }] }),
-        aMail({ ...mail, from: { address: `${canaries.fromAddress}@@example.com`, name: '' } }),
-        aMail({ ...mail, tags: [`${canaries.tag} x`] }),
+        aCanaryMail(canaries, { subject: `${canaries.subject}\r\nBcc: x@example.org` }),
+        aCanaryMail(canaries, { headers: [{ name: 'X-Campaign', value: `${canaries.headerValue}\n` }] }),
+        aCanaryMail(canaries, { to: [{ address: `${canaries.recipientName}@@example.org`, name: '' }] }),
+        aCanaryMail(canaries, { from: { address: `${canaries.fromAddress}@@example.com`, name: '' } }),
+        aCanaryMail(canaries, { tags: [`${canaries.tag} x`] }),
       ]) {
         await client.send(bad, keyed()).then(
           () => errors.push('accepted'),
@@ -276,9 +242,7 @@ describe('Reliability: security', () => {
 
       const places = { logs: gateway.logs, errors: errors.join('\n'), metrics };
       const leaks = Object.entries(places).flatMap(([place, text]) =>
-        Object.entries(canaries)
-          .filter(([, value]) => text.includes(value) || text.includes(Buffer.from(value).toString('base64')))
-          .map(([canary]) => `${canary} in ${place}`),
+        leakedCanaries(canaries, text).map((canary) => `${canary} in ${place}`),
       );
       console.log(
         `[reliability 9 canaries] canaries=${Object.keys(canaries).length} places=logs,errors,metrics ` +

@@ -1,7 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MailGatewayClient } from '@mailgateway/client';
 import { MessageStatus } from '@mailgateway/contracts';
 import {
   aSendMailRequest,
@@ -15,8 +11,8 @@ import {
   StaticHostResolver,
   TestCertificateAuthority,
   TestDatabase,
-  TEST_API_KEY,
 } from '@mailgateway/testing';
+import { singleAttemptClient } from '../support/single-attempt-client';
 import { startTestGateway, TestGateway } from '../support/test-gateway';
 import { sized } from './reliability-scale';
 
@@ -47,7 +43,7 @@ describe('Reliability: upstream fault mix', () => {
 
   beforeAll(async () => {
     const authority = await TestCertificateAuthority.create();
-    const caFile = await authority.writePem(join(await mkdtemp(join(tmpdir(), 'mailgateway-ca-')), 'ca.pem'));
+    const caFile = await authority.writeTemporaryPem();
     database = await provisionTestDatabase('sqlite');
     upstream = await FakeUpstream.start(await authority.issue(HOSTNAME), ADDRESSES);
     await upstream.refuse(REFUSING);
@@ -113,11 +109,7 @@ describe('Reliability: upstream fault mix', () => {
       };
 
       const ledger = new OutcomeLedger();
-      const client = new MailGatewayClient({
-        address: gateway!.address,
-        apiKey: TEST_API_KEY,
-        retry: { maxAttempts: 1 },
-      });
+      const client = singleAttemptClient(gateway!.address);
       const keys = Array.from({ length: MESSAGES }, (_, index) => `faults-${index}`);
       await sendUntilAcknowledged({
         keys,

@@ -3,10 +3,18 @@ import { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { GatewayClientOptions, MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
 import { LoadedConfig } from '@mailgateway/config';
-import { SourcePolicy } from '@mailgateway/contracts';
+import { GetMessageResponse, MessageStatus, SourcePolicy } from '@mailgateway/contracts';
 import { HOST_RESOLVER, HostResolver, MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
 import { Observability, ObservabilityLifecycle, ObservabilityOverrides } from '@mailgateway/observability';
-import { freePort, TEST_API_KEY, TEST_AUTH_ENV, waitFor } from '@mailgateway/testing';
+import {
+  DatabaseKind,
+  freePort,
+  provisionTestDatabase,
+  TEST_API_KEY,
+  TEST_AUTH_ENV,
+  TestDatabase,
+  waitFor,
+} from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
 import {
   closeGatewayApp,
@@ -44,8 +52,23 @@ export interface TestGateway {
   count(table: 'outbox_message' | 'message_event' | 'api_key' | 'api_source'): Promise<number>;
   /** Resolves once `expected` messages are in a final state, checking the database (cheaper than polling RPCs). */
   waitForFinalStates(expected: number, timeoutMs?: number): Promise<void>;
+  /** Polls GetMessage until the message is delivered, failed or expired, and returns it. */
+  finalState(messageId: string, timeoutMs?: number): Promise<GetMessageResponse>;
+  /** Closes the clients and the app; a second call waits for the first. */
   close(): Promise<void>;
 }
+
+export type TestGatewayOptions = {
+  driver?: MailDriver;
+  resolver?: HostResolver;
+  credentials?: ChannelCredentials;
+} & ObservabilityOverrides;
+
+const FINAL_STATES = new Set([
+  MessageStatus.MESSAGE_STATUS_DELIVERED,
+  MessageStatus.MESSAGE_STATUS_FAILED,
+  MessageStatus.MESSAGE_STATUS_EXPIRED,
+]);
 
 /**
  * The real gateway in this process, listening on a free port, called through a real gRPC client
@@ -55,16 +78,7 @@ export interface TestGateway {
  */
 export async function startTestGateway(
   env: Record<string, string>,
-  {
-    driver,
-    resolver,
-    credentials,
-    ...overrides
-  }: {
-    driver?: MailDriver;
-    resolver?: HostResolver;
-    credentials?: ChannelCredentials;
-  } & ObservabilityOverrides = {},
+  { driver, resolver, credentials, ...overrides }: TestGatewayOptions = {},
 ): Promise<TestGateway> {
   const port = await freePort();
   const config = loadGatewayConfig({
@@ -92,6 +106,7 @@ export async function startTestGateway(
   const admin = new MailGatewayAdminClient({ address, apiKey: TEST_API_KEY, credentials });
   clients.push(admin);
   const dataSource = app.get(DataSource);
+  let closing: Promise<void> | undefined;
   return {
     app,
     config,
@@ -130,9 +145,86 @@ export async function startTestGateway(
         { timeoutMs, intervalMs: 100 },
       );
     },
-    close: async () => {
-      for (const open of clients) open.close();
-      await closeGatewayApp(app);
+    finalState: (messageId, timeoutMs = 20_000) =>
+      waitFor(
+        `${messageId} to reach a final state`,
+        async () => {
+          const message = await client.getMessage({ messageId });
+          return FINAL_STATES.has(message.status) ? message : undefined;
+        },
+        { timeoutMs },
+      ),
+    close: () =>
+      (closing ??= (async () => {
+        for (const open of clients) open.close();
+        await closeGatewayApp(app);
+      })()),
+  };
+}
+
+/** An object that passes every property on to `current()`: what a hook creates, named before it runs. */
+function standIn<T extends object>(current: () => T): T {
+  return new Proxy({} as T, { get: (_target, property) => Reflect.get(current(), property) });
+}
+
+/**
+ * Hooks for the enclosing describe block: each test gets a new database of `kind`; after it, the
+ * gateway it started with `start` (on that database, `env` on top) is closed and the database
+ * dropped. `database` and `gateway` stand for the current test's.
+ */
+export function gatewayPerTest(kind: DatabaseKind): {
+  readonly database: TestDatabase;
+  readonly gateway: TestGateway;
+  start(env?: Record<string, string>, options?: TestGatewayOptions): Promise<TestGateway>;
+} {
+  let database: TestDatabase | undefined;
+  let gateway: TestGateway | undefined;
+  beforeEach(async () => {
+    database = await provisionTestDatabase(kind);
+  });
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+    await database?.drop();
+    database = undefined;
+  });
+  return {
+    database: standIn(() => database ?? unavailable('no database: only a test has one')),
+    gateway: standIn(() => gateway ?? unavailable('no gateway: the test has not started one')),
+    start: async (env = {}, options = {}) => {
+      if (!database) unavailable('no database: only a test has one');
+      if (gateway) unavailable('this test has started its gateway already');
+      gateway = await startTestGateway({ ...database.env, ...env }, options);
+      return gateway;
     },
   };
+}
+
+/**
+ * Hooks for the enclosing describe block: before its tests a new database of `kind` and one gateway
+ * on it (`env` on top of the database's); after them, the gateway closed and the database dropped.
+ * Returns a stand-in for that gateway, for the tests.
+ */
+export function gatewayForAllTests(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+  options: TestGatewayOptions = {},
+): TestGateway {
+  let database: TestDatabase | undefined;
+  let gateway: TestGateway | undefined;
+  beforeAll(async () => {
+    database = await provisionTestDatabase(kind);
+    gateway = await startTestGateway({ ...database.env, ...env }, options);
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await database?.drop();
+  });
+  return standIn(
+    () => gateway ?? unavailable('no gateway: it starts before the tests of its describe block'),
+  );
+}
+
+function unavailable(reason: string): never {
+  throw new Error(reason);
 }

@@ -9,12 +9,18 @@ const GATEWAY_MAIN = join(__dirname, '../../../dist/apps/gateway/apps/gateway/sr
 /** The built gateway as a child process: what Kubernetes runs, killable with any signal. */
 export class GatewayProcess {
   private output = '';
+  private hasEnded = false;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(private readonly child: ChildProcess) {
     child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.hasEnded = true;
+        resolve({ code, signal });
+      }),
+    );
   }
 
   /**
@@ -33,11 +39,9 @@ export class GatewayProcess {
   /** Starts the gateway and resolves once it listens. */
   static async start(env: Readonly<Record<string, string>>): Promise<GatewayProcess> {
     const gateway = GatewayProcess.spawn(env);
-    let exited = false;
-    void gateway.exited.then(() => (exited = true));
     try {
       await waitFor('the gateway to listen', () => {
-        if (exited) throw new Error('it exited');
+        if (gateway.hasExited) throw new Error('it exited');
         return gateway.output.includes('mailgateway listening on') ? true : undefined;
       });
     } catch (error) {
@@ -47,6 +51,11 @@ export class GatewayProcess {
       );
     }
     return gateway;
+  }
+
+  /** Whether the process has exited (or was killed), by now. */
+  get hasExited(): boolean {
+    return this.hasEnded;
   }
 
   get pid(): number {

@@ -21,3 +21,5 @@ export * from './migrated-database';
 export * from './upstream-hold';
 export * from './mail-driver-contract';
 export * from './table-write-lock';
+export * from './settled-outbox';
+export * from './canary-mail';

@@ -4,12 +4,11 @@ import type { Mail } from '@mailgateway/contracts';
 import {
   DriverDefinition,
   MailDriver,
-  OutboundMessage,
   UpstreamOutcomeUnknownException,
   UpstreamRegistry,
   UpstreamUnavailableException,
 } from '@mailgateway/delivery';
-import { aMail } from './mail-fixtures';
+import { aMail, anOutboundMessage } from './mail-fixtures';
 import { ScriptedReply, ScriptedUpstream, ScriptedUpstreamRegistry } from './scripted-upstream';
 
 /** What the contract needs to know of one driver to drive it. */
@@ -46,7 +45,7 @@ export function describeMailDriverContract(subject: MailDriverContractSubject): 
       { fileName: 'a.bin', contentType: 'application/octet-stream', content: Buffer.from([1, 2, 250]) },
     ],
   });
-  const message: OutboundMessage = { id: 'message-1', attempt: 1, idempotencyKey: 'key-1', mail };
+  const message = anOutboundMessage({ mail });
 
   describe(`${definition.name} driver: the mail driver contract`, () => {
     let registry: ScriptedUpstreamRegistry;

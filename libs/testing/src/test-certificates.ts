@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 
@@ -47,6 +48,11 @@ export class TestCertificateAuthority {
   async writePem(path: string): Promise<string> {
     await writeFile(path, this.pem);
     return path;
+  }
+
+  /** Writes the CA certificate to ca.pem in a new temporary folder; returns its path. */
+  async writeTemporaryPem(): Promise<string> {
+    return this.writePem(join(await mkdtemp(join(tmpdir(), 'mailgateway-ca-')), 'ca.pem'));
   }
 
   /** A server certificate for the given DNS names, signed by this authority. */

@@ -10,7 +10,9 @@
 // The per-status error table (403, 429 semantics) was not available to us; see the driver comment.
 import { loadConfigSlice } from '@mailgateway/config';
 import {
+  aFullMail,
   aMail,
+  anOutboundMessage,
   describeMailDriverContract,
   type ScriptedReply,
   ScriptedUpstream,
@@ -18,7 +20,6 @@ import {
 } from '@mailgateway/testing';
 import { flowmailerConfig } from './flowmailer.settings';
 import { UpstreamOutcomeUnknownException, UpstreamUnavailableException } from '../../upstream';
-import type { OutboundMessage } from '../mail-driver.interface';
 import { FlowmailerDriver } from './flowmailer.driver';
 import { flowmailer } from '.';
 
@@ -45,12 +46,7 @@ describe(FlowmailerDriver.name, () => {
   };
   const mediaType = 'application/vnd.flowmailer.v1.12+json';
   const signal = new AbortController().signal;
-  const message = (mail = aMail()): OutboundMessage => ({
-    id: 'message-1',
-    attempt: 1,
-    idempotencyKey: 'key-1',
-    mail,
-  });
+  const message = (mail = aMail()) => anOutboundMessage({ mail });
   const grant = (token: string): ScriptedReply => ({
     statusCode: 200,
     body: { access_token: token, token_type: 'bearer', expires_in: 60, scope: 'api' },
@@ -111,18 +107,14 @@ describe(FlowmailerDriver.name, () => {
     it('maps the message to a SubmitMessage', async () => {
       login.reply(grant('token-1'));
       api.reply(created('m1'));
-      const mail = aMail({
+      // One envelope recipient: one submission.
+      const mail = aFullMail({
+        cc: [],
+        bcc: [],
         replyTo: [
           { address: 'help@example.com', name: 'Help, Desk' },
           { address: 'sales@example.com', name: '' },
         ],
-        htmlBody: '<p>Hello</p>',
-        headers: [{ name: 'X-Campaign', value: 'march' }],
-        attachments: [
-          { fileName: 'invoice.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.7') },
-        ],
-        tags: ['invoice', 'march'],
-        metadata: { customer: '42' },
       });
 
       await sut.send(message(mail), signal);
@@ -137,7 +129,7 @@ describe(FlowmailerDriver.name, () => {
         headerToName: 'Ada Lovelace',
         subject: 'Your invoice',
         text: 'Hello Ada, your invoice is attached.',
-        html: '<p>Hello</p>',
+        html: '<p>Hello Ada</p>',
         attachments: [
           {
             content: 'JVBERi0xLjc=',
@@ -148,6 +140,7 @@ describe(FlowmailerDriver.name, () => {
         ],
         headers: [
           { name: 'X-Campaign', value: 'march' },
+          { name: 'X-Priority', value: '1' },
           { name: 'Reply-To', value: '"Help, Desk" <help@example.com>, sales@example.com' },
         ],
         tags: ['invoice', 'march'],

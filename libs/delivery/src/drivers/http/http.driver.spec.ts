@@ -4,13 +4,14 @@
 // https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/.
 import { loadConfigSlice } from '@mailgateway/config';
 import {
+  aFullMail,
   aMail,
+  anOutboundMessage,
   describeMailDriverContract,
   ScriptedUpstream,
   ScriptedUpstreamRegistry,
 } from '@mailgateway/testing';
 import { httpDriverConfig } from './http.settings';
-import type { OutboundMessage } from '../mail-driver.interface';
 import { HttpDriver } from './http.driver';
 import { http } from '.';
 
@@ -31,12 +32,7 @@ describe(HttpDriver.name, () => {
     HTTP_DRIVER_AUTH_VALUE: authValue,
   };
   const signal = new AbortController().signal;
-  const message = (mail = aMail()): OutboundMessage => ({
-    id: 'message-1',
-    attempt: 2,
-    idempotencyKey: 'key-1',
-    mail,
-  });
+  const message = (mail = aMail()) => anOutboundMessage({ mail, attempt: 2 });
   let registry: ScriptedUpstreamRegistry;
   let upstream: ScriptedUpstream;
   let sut: HttpDriver;
@@ -71,20 +67,8 @@ describe(HttpDriver.name, () => {
 
     it('maps every field of the message, attachments in base64', async () => {
       upstream.reply({ statusCode: 202 });
-      const mail = aMail({
-        cc: [{ address: 'grace@example.org', name: '' }],
-        bcc: [{ address: 'audit@example.com', name: 'Audit' }],
-        replyTo: [{ address: 'help@example.com', name: 'Help, Desk' }],
-        htmlBody: '<p>Hello</p>',
-        headers: [{ name: 'X-Campaign', value: 'march' }],
-        attachments: [
-          { fileName: 'invoice.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.7') },
-        ],
-        tags: ['invoice'],
-        metadata: { customer: '42' },
-      });
 
-      await sut.send(message(mail), signal);
+      await sut.send(message(aFullMail()), signal);
 
       expect(upstream.json()).toEqual({
         messageId: 'message-1',
@@ -92,15 +76,18 @@ describe(HttpDriver.name, () => {
         mail: {
           from: { address: 'billing@example.com', name: 'Billing' },
           to: [{ address: 'ada@example.org', name: 'Ada Lovelace' }],
-          cc: [{ address: 'grace@example.org', name: '' }],
-          bcc: [{ address: 'audit@example.com', name: 'Audit' }],
-          replyTo: [{ address: 'help@example.com', name: 'Help, Desk' }],
+          cc: [{ address: 'grace@example.org', name: 'Grace Hopper' }],
+          bcc: [{ address: 'audit@example.com', name: '' }],
+          replyTo: [{ address: 'help@example.com', name: 'Help Desk' }],
           subject: 'Your invoice',
           textBody: 'Hello Ada, your invoice is attached.',
-          htmlBody: '<p>Hello</p>',
-          headers: [{ name: 'X-Campaign', value: 'march' }],
+          htmlBody: '<p>Hello Ada</p>',
+          headers: [
+            { name: 'X-Campaign', value: 'march' },
+            { name: 'X-Priority', value: '1' },
+          ],
           attachments: [{ fileName: 'invoice.pdf', contentType: 'application/pdf', content: 'JVBERi0xLjc=' }],
-          tags: ['invoice'],
+          tags: ['invoice', 'march'],
           metadata: { customer: '42' },
         },
       });

@@ -12,13 +12,14 @@
 //   https://postmarkapp.com/support/article/1180-what-does-errorcode-300-mean
 import { loadConfigSlice } from '@mailgateway/config';
 import {
+  aFullMail,
   aMail,
+  anOutboundMessage,
   describeMailDriverContract,
   ScriptedUpstream,
   ScriptedUpstreamRegistry,
 } from '@mailgateway/testing';
 import { postmarkConfig } from './postmark.settings';
-import type { OutboundMessage } from '../mail-driver.interface';
 import { PostmarkDriver } from './postmark.driver';
 import { postmark } from '.';
 
@@ -35,12 +36,7 @@ describeMailDriverContract({
 describe(PostmarkDriver.name, () => {
   const serverToken = 'very-secret-server-token';
   const signal = new AbortController().signal;
-  const message = (mail = aMail()): OutboundMessage => ({
-    id: 'message-1',
-    attempt: 1,
-    idempotencyKey: 'key-1',
-    mail,
-  });
+  const message = (mail = aMail()) => anOutboundMessage({ mail });
   const postmarkError = (ErrorCode: number, Message = 'details') => ({
     statusCode: 422,
     body: { ErrorCode, Message },
@@ -84,7 +80,7 @@ describe(PostmarkDriver.name, () => {
 
     it('maps the whole message, quoting display names', async () => {
       api.reply({ statusCode: 200, body: { ErrorCode: 0, MessageID: 'id-1' } });
-      const mail = aMail({
+      const mail = aFullMail({
         from: { address: 'billing@example.com', name: 'Billing, Example Inc.' },
         to: [
           { address: 'ada@example.org', name: 'Ada Lovelace' },
@@ -92,14 +88,6 @@ describe(PostmarkDriver.name, () => {
         ],
         cc: [{ address: 'grace@example.org', name: '' }],
         bcc: [{ address: 'audit@example.com', name: 'Audit "Team"' }],
-        replyTo: [{ address: 'help@example.com', name: 'Help' }],
-        htmlBody: '<p>Hello</p>',
-        headers: [{ name: 'X-Campaign', value: 'march' }],
-        attachments: [
-          { fileName: 'invoice.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.7') },
-        ],
-        tags: ['invoice', 'march'],
-        metadata: { customer: '42' },
       });
 
       await sut.send(message(mail), signal);
@@ -109,11 +97,14 @@ describe(PostmarkDriver.name, () => {
         To: 'Ada Lovelace <ada@example.org>, "Babbage, Charles" <charles@example.org>',
         Cc: 'grace@example.org',
         Bcc: '"Audit \\"Team\\"" <audit@example.com>',
-        ReplyTo: 'Help <help@example.com>',
+        ReplyTo: 'Help Desk <help@example.com>',
         Subject: 'Your invoice',
         TextBody: 'Hello Ada, your invoice is attached.',
-        HtmlBody: '<p>Hello</p>',
-        Headers: [{ Name: 'X-Campaign', Value: 'march' }],
+        HtmlBody: '<p>Hello Ada</p>',
+        Headers: [
+          { Name: 'X-Campaign', Value: 'march' },
+          { Name: 'X-Priority', Value: '1' },
+        ],
         Attachments: [{ Name: 'invoice.pdf', Content: 'JVBERi0xLjc=', ContentType: 'application/pdf' }],
         Tag: 'invoice',
         Metadata: { customer: '42' },

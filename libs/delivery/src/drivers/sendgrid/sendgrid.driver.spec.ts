@@ -8,13 +8,14 @@
 //   https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits
 import { loadConfigSlice } from '@mailgateway/config';
 import {
+  aFullMail,
   aMail,
+  anOutboundMessage,
   describeMailDriverContract,
   ScriptedUpstream,
   ScriptedUpstreamRegistry,
 } from '@mailgateway/testing';
 import { sendgridConfig } from './sendgrid.settings';
-import type { OutboundMessage } from '../mail-driver.interface';
 import { SendgridDriver } from './sendgrid.driver';
 import { sendgrid } from '.';
 
@@ -31,12 +32,7 @@ describeMailDriverContract({
 describe(SendgridDriver.name, () => {
   const apiKey = 'SG.very-secret-key';
   const signal = new AbortController().signal;
-  const message = (mail = aMail()): OutboundMessage => ({
-    id: 'message-1',
-    attempt: 1,
-    idempotencyKey: 'key-1',
-    mail,
-  });
+  const message = (mail = aMail()) => anOutboundMessage({ mail });
   let registry: ScriptedUpstreamRegistry;
   let api: ScriptedUpstream;
   let sut: SendgridDriver;
@@ -91,23 +87,8 @@ describe(SendgridDriver.name, () => {
 
     it('maps the whole message', async () => {
       api.reply({ statusCode: 202 });
-      const mail = aMail({
-        cc: [{ address: 'grace@example.org', name: 'Grace Hopper' }],
-        bcc: [{ address: 'audit@example.com', name: '' }],
-        replyTo: [{ address: 'help@example.com', name: 'Help Desk' }],
-        htmlBody: '<p>Hello Ada</p>',
-        headers: [
-          { name: 'X-Campaign', value: 'march' },
-          { name: 'X-Priority', value: '1' },
-        ],
-        attachments: [
-          { fileName: 'invoice.pdf', contentType: 'application/pdf', content: Buffer.from('%PDF-1.7') },
-        ],
-        tags: ['invoice', 'march'],
-        metadata: { customer: '42' },
-      });
 
-      await sut.send(message(mail), signal);
+      await sut.send(message(aFullMail()), signal);
 
       expect(api.json()).toEqual({
         personalizations: [
