@@ -200,7 +200,12 @@ describe.each(DATABASE_KINDS)('MailGateway over gRPC on %s', (kind) => {
       expect(results[0].accepted?.replayed).toBe(false);
       expect(results[1].rejected).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'mail.to[0].address' });
       // Same key as item 0 with other content: a conflict, refused on its own.
-      expect(results[2].rejected).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'idempotency_key' });
+      // As for every rejected item, the reason does not repeat the field.
+      expect(results[2].rejected).toEqual({
+        code: 'INVALID_ARGUMENT',
+        field: 'idempotency_key',
+        reason: 'already used for a message with different content; use a new key for a new message',
+      });
       expect(results[3].accepted?.messageId).toBeTruthy();
       expect(await gateway.count('outbox_message')).toBe(messages + 2);
       await delivered(results[0].accepted!.messageId);
