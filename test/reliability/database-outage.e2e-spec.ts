@@ -19,6 +19,7 @@ import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
 
 const MESSAGES = sized(600, 3_000);
+const DELIVERY_CONCURRENCY = 10;
 const OUTAGE_MS = sized(5_000, 30_000);
 
 // Scenario 2: the suite's own PostgreSQL stopped in immediate mode mid-run, then started again.
@@ -52,6 +53,7 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
         GRPC_PORT: String(port),
         SANDBOX_OUTPUT_PATH: upstreamLog,
         DELIVERY_POLL_INTERVAL_MS: '20',
+        DELIVERY_CONCURRENCY: String(DELIVERY_CONCURRENCY),
         RETRY_BASE_DELAY_MS: '20',
         HEALTH_CHECK_INTERVAL_MS: '200',
       });
@@ -145,7 +147,9 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
         expect(duringOutage).toEqual({ 'failed UNAVAILABLE': outageCalls.length });
         expect(figures.lost).toBe(0);
         expect(figures.unexpected).toBe(0);
-        expect(figures.duplicates).toBe(0);
+        // A delivery sent just before the database went away cannot record its outcome; it is sent
+        // again once its lease runs out (at least once). Only those in flight then can repeat.
+        expect(figures.duplicates).toBeLessThanOrEqual(DELIVERY_CONCURRENCY);
         expect(ledger.acknowledged.size).toBe(MESSAGES);
         expect(stored).toBe(MESSAGES);
       } finally {
