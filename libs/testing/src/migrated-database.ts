@@ -1,5 +1,6 @@
 import { runMigrations, TransactionRunner } from '@mailgateway/database';
 import type { DataSource } from 'typeorm';
+import { TableWriteLock } from './table-write-lock';
 import { DatabaseKind, openTestDataSource, provisionTestDatabase } from './test-database';
 
 /** A database of its own with every table migrated, opened, for specs of code that keeps rows. */
@@ -44,19 +45,23 @@ export async function openMigratedTestDatabase(kind: DatabaseKind): Promise<Migr
 }
 
 /**
- * Holds the writer until released: a transaction that keeps the connection (SQLite has one) or,
- * on PostgreSQL, an exclusive lock on `table`, so commits queue behind it. Resolves once held.
+ * Holds the writer until released, so commits queue behind it: on PostgreSQL an exclusive lock on
+ * `table` (TableWriteLock); on SQLite, with its one connection, a transaction that keeps it.
+ * Resolves once held.
  */
 export async function holdWriter(
-  transactions: TransactionRunner,
+  database: MigratedTestDatabase,
   table = 'outbox_message',
 ): Promise<() => Promise<void>> {
+  if (database.kind === 'postgres') {
+    const lock = await TableWriteLock.take(database.env.DATABASE_URL, table);
+    return () => lock.release();
+  }
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   let held!: () => void;
   const holding = new Promise<void>((resolve) => (held = resolve));
-  const done = transactions.run(async (manager) => {
-    if (transactions.dialect === 'postgres') await manager.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
+  const done = database.transactions.run(async () => {
     held();
     await released;
   });

@@ -107,7 +107,7 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} on %s`, (kind) => {
 
   it('refuses callers at once past the queue limit, with a retry delay, and stores none of them', async () => {
     sut = new OutboxEnqueuer(database.transactions, { maxQueuedMessages: 3, messageMaxAgeMs: MAX_AGE_MS });
-    const release = await holdWriter(database.transactions);
+    const release = await holdWriter(database);
     // Callers fill the commits that can run side by side, then the queue behind them.
     const admitted: Promise<EnqueueResult[]>[] = [];
     for (let key = 0; key < 100 && admits(sut); key++) {
