@@ -5,8 +5,6 @@ export {
   createGatewayApp,
   createGatewayObservability,
   grpcServerOptions,
-  maxReceiveMessageBytes,
-  SERVED_SERVICES,
 } from './gateway-app';
 export { GATEWAY_CONFIG_SLICES, GATEWAY_SCHEMA, loadGatewayConfig } from './gateway-config';
 export { gatewayConfig } from './gateway.settings';

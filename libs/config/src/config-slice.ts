@@ -23,9 +23,6 @@ export interface ConfigSlice<S extends Settings = Settings, C = unknown> {
   check?(values: SettingValues<S>, catalog: SettingsCatalog): string[];
 }
 
-/** The typed object a slice builds. */
-export type ConfigOf<T> = T extends ConfigSlice<Settings, infer C> ? C : never;
-
 export function defineConfig<S extends Settings, C>(definition: {
   readonly name: string;
   readonly settings: S;

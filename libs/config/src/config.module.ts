@@ -9,8 +9,8 @@ export class ConfigModule {
     const providers = config.providers();
     return {
       module: ConfigModule,
-      providers: [{ provide: LoadedConfig, useValue: config }, ...providers],
-      exports: [LoadedConfig, ...providers.map((provider) => (provider as { provide: symbol }).provide)],
+      providers,
+      exports: providers.map((provider) => (provider as { provide: symbol }).provide),
     };
   }
 }

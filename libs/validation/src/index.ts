@@ -2,5 +2,5 @@ export { ValidationModule } from './validation.module';
 export { MailValidator } from './mail-validator';
 export type { MailLimits } from './mail-validator';
 export { ValidationException } from './validation.exception';
-export { MAX_BATCH_ITEMS, validationConfig } from './validation.settings';
+export { validationConfig } from './validation.settings';
 export type { ValidationConfig } from './validation.settings';

@@ -103,6 +103,8 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
       attempt: 1,
       detail: 'delivered by sandbox',
     });
+    // Final: never claimed again, however long one waits.
+    expect(await sut.claimDue(10, 1)).toEqual([]);
   });
 
   it('fences a stale attempt: once its lease ran out and another claim took over, its outcome changes nothing', async () => {
