@@ -7,6 +7,7 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { LoadedConfig } from '@mailgateway/config';
 import {
   MAIL_GATEWAY_ADMIN_PROTO_PATH,
+  MAIL_GATEWAY_DESCRIPTOR_SET_PATH,
   MAIL_GATEWAY_PACKAGE,
   MAIL_GATEWAY_PROTO_PATH,
   PROTO_LOADER_OPTIONS,
@@ -63,8 +64,8 @@ export function grpcServerOptions(
       maxReceiveMessageLength: maxReceiveMessageBytes(config),
       gracefulShutdown: true,
       // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
-      onLoadPackageDefinition: (definition: PackageDefinition, server: Server) =>
-        observability.health.addToServer(server, definition),
+      onLoadPackageDefinition: (_definition: PackageDefinition, server: Server) =>
+        observability.health.addToServer(server, readFileSync(MAIL_GATEWAY_DESCRIPTOR_SET_PATH)),
       credentials: serverCredentials(tls),
     },
     logger: new PinoLoggerService(observability.logger),

@@ -17,6 +17,11 @@ export const PROTO_ROOT = findProtoRoot();
 export const MAIL_GATEWAY_PROTO_PATH = join(PROTO_ROOT, MAIL_GATEWAY_PROTO);
 export const MAIL_GATEWAY_ADMIN_PROTO_PATH = join(PROTO_ROOT, 'mailgateway/v1/admin.proto');
 export const MAIL_GATEWAY_PACKAGE = 'mailgateway.v1';
+/**
+ * The contract compiled by buf (`npm run proto:generate`): a FileDescriptorSet of every file as
+ * written, with its imports and comments. Server reflection serves it, so tools see the proto itself.
+ */
+export const MAIL_GATEWAY_DESCRIPTOR_SET_PATH = join(PROTO_ROOT, 'mailgateway.binpb');
 
 /** Loader options matching the generated types (camelCase fields, string enums, numeric longs). */
 export const PROTO_LOADER_OPTIONS: Options = {

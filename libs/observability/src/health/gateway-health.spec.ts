@@ -1,7 +1,7 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { readFileSync } from 'node:fs';
 import { checkHealth, listServicesByReflection } from '@mailgateway/testing';
-import { MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@mailgateway/contracts';
+import { MAIL_GATEWAY_DESCRIPTOR_SET_PATH } from '@mailgateway/contracts';
 import { GatewayHealth } from './gateway-health';
 
 describe(GatewayHealth.name, () => {
@@ -12,7 +12,7 @@ describe(GatewayHealth.name, () => {
   beforeEach(async () => {
     sut = new GatewayHealth(['mailgateway.v1.MailGateway']);
     server = new Server();
-    sut.addToServer(server, loadSync(MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS));
+    sut.addToServer(server, readFileSync(MAIL_GATEWAY_DESCRIPTOR_SET_PATH));
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),

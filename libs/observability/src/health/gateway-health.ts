@@ -1,6 +1,7 @@
 import type { Server } from '@grpc/grpc-js';
 import { loadSync, PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import { FileDescriptorProto, FileDescriptorSet } from 'protobufjs/ext/descriptor';
 import { HealthImplementation, protoPath as healthProtoPath, ServingStatus } from 'grpc-health-check';
 
 /** Health service names: "" is readiness (what Kubernetes' gRPC probe asks by default). */
@@ -26,10 +27,17 @@ export class GatewayHealth {
     });
   }
 
-  /** Adds grpc.health.v1.Health and server reflection (for the served package and health) to `server`. */
-  addToServer(server: Server, served: PackageDefinition): void {
+  /**
+   * Adds grpc.health.v1.Health and server reflection to `server`. Reflection serves `contract` (an
+   * encoded FileDescriptorSet) file by file as written: proto field names and each file's imports,
+   * which a package definition loaded for the server (camelCase, files merged per package) lacks.
+   */
+  addToServer(server: Server, contract: Uint8Array): void {
     this.implementation.addToServer(server);
-    new ReflectionService({ ...served, ...loadSync(healthProtoPath) }).addToServer(server);
+    new ReflectionService({
+      ...reflectedFiles(contract),
+      ...loadSync(healthProtoPath, { keepCase: true }),
+    }).addToServer(server);
   }
 
   /** The latest readiness check: ready, or not with a reason for the probes. */
@@ -57,4 +65,11 @@ export class GatewayHealth {
     const status: ServingStatus = this.isReady ? 'SERVING' : 'NOT_SERVING';
     for (const name of [READINESS_SERVICE, ...this.serviceNames]) this.implementation.setStatus(name, status);
   }
+}
+
+/** `set`'s files in the shape ReflectionService reads: any entry with `fileDescriptorProtos`. */
+function reflectedFiles(set: Uint8Array): PackageDefinition {
+  const { file } = FileDescriptorSet.decode(set) as unknown as { file: object[] };
+  const files = file.map((descriptor) => FileDescriptorProto.encode(descriptor).finish());
+  return { contract: { fileDescriptorProtos: files } } as unknown as PackageDefinition;
 }
