@@ -6,6 +6,15 @@ import { waitFor } from './wait-for';
 
 const GATEWAY_MAIN = join(__dirname, '../../../dist/apps/gateway/apps/gateway/src/main.js');
 
+/** Where and as whom a gateway build other than this tree's runs (e.g. a replayed image). */
+export interface GatewayInstall {
+  /** The gateway's main script. */
+  readonly main?: string;
+  readonly cwd?: string;
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
 /** The built gateway as a child process: what Kubernetes runs, killable with any signal. */
 export class GatewayProcess {
   private output = '';
@@ -25,20 +34,32 @@ export class GatewayProcess {
 
   /**
    * Starts `main.js [command]` with exactly `env` (plus PATH and the test API key) and no wait.
-   * Metrics listen on any free port unless `env` names one (see metricsUrl).
+   * Metrics listen on any free port unless `env` names one (see metricsUrl). `install` runs another
+   * build of the gateway (its `main` script, from its folder, as another user) instead of this tree's.
    */
-  static spawn(env: Readonly<Record<string, string>>, command?: string): GatewayProcess {
-    if (!existsSync(GATEWAY_MAIN)) throw new Error(`${GATEWAY_MAIN} is missing: run \`npm run build\` first`);
-    const child = spawn(process.execPath, [GATEWAY_MAIN, ...(command ? [command] : [])], {
+  static spawn(
+    env: Readonly<Record<string, string>>,
+    command?: string,
+    install: GatewayInstall = {},
+  ): GatewayProcess {
+    const main = install.main ?? GATEWAY_MAIN;
+    if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
+    const child = spawn(process.execPath, [main, ...(command ? [command] : [])], {
       env: { PATH: process.env.PATH, NO_COLOR: '1', METRICS_PORT: '0', ...TEST_AUTH_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: install.cwd,
+      uid: install.uid,
+      gid: install.gid,
     });
     return new GatewayProcess(child);
   }
 
   /** Starts the gateway and resolves once it listens. */
-  static async start(env: Readonly<Record<string, string>>): Promise<GatewayProcess> {
-    const gateway = GatewayProcess.spawn(env);
+  static async start(
+    env: Readonly<Record<string, string>>,
+    install: GatewayInstall = {},
+  ): Promise<GatewayProcess> {
+    const gateway = GatewayProcess.spawn(env, undefined, install);
     try {
       await waitFor('the gateway to listen', () => {
         if (gateway.hasExited) throw new Error('it exited');
