@@ -34,7 +34,8 @@ const IMAGE_USERS: Readonly<Record<string, number>> = { node: 1000 };
  */
 export function replayImageBuild(context: string, scratch: string): ReplayedImage {
   const [build, final, ...rest] = stagesOf(readFileSync(join(context, 'Dockerfile'), 'utf8'));
-  if (!build || !final || rest.length > 0) throw new Error('Dockerfile: expected a build stage and a final stage');
+  if (!build || !final || rest.length > 0)
+    throw new Error('Dockerfile: expected a build stage and a final stage');
   chmodSync(scratch, 0o755);
   const buildFolder = join(scratch, 'build');
   const folder = join(scratch, 'app');
@@ -45,7 +46,14 @@ export function replayImageBuild(context: string, scratch: string): ReplayedImag
     else if (keyword === 'RUN') skipped.push(...run(buildFolder, args));
     else throw new Error(`Dockerfile build stage: ${keyword} is not replayed`);
   }
-  const image = { env: {} as Record<string, string>, uid: 0, gid: 0, entrypoint: [], cmd: [], healthcheck: [] };
+  const image = {
+    env: {} as Record<string, string>,
+    uid: 0,
+    gid: 0,
+    entrypoint: [],
+    cmd: [],
+    healthcheck: [],
+  };
   mkdirSync(folder, { mode: 0o755 });
   for (const { keyword, args } of final) {
     if (['FROM', 'WORKDIR', 'EXPOSE'].includes(keyword)) continue;
@@ -108,7 +116,8 @@ function copyFromContext(context: string, folder: string, args: string[]): void 
 /** Runs the npm commands of a RUN line; returns the commands it left out (system packages). */
 function run(folder: string, line: string): string[] {
   // As in the image's build: no NODE_ENV (jest sets one), whatever else this process has.
-  const { NODE_ENV: _testEnvironment, ...env } = process.env;
+  const env = { ...process.env };
+  delete env.NODE_ENV;
   const skipped: string[] = [];
   for (const command of line.split('&&').map((part) => part.trim())) {
     if (!command.startsWith('npm ')) {
