@@ -9,7 +9,12 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { ApiKey, MAIL_GATEWAY_ADMIN_PROTO_PATH, PROTO_LOADER_OPTIONS } from '@mailgateway/contracts';
+import {
+  ApiKey,
+  MAIL_GATEWAY_ADMIN_PROTO_PATH,
+  PROTO_LOADER_OPTIONS,
+  Timestamp,
+} from '@mailgateway/contracts';
 import { DATABASE_KINDS, TEST_API_KEY } from '@mailgateway/testing';
 import { gatewayForAllTests } from './support/test-gateway';
 
@@ -78,6 +83,21 @@ describe.each(DATABASE_KINDS)('Durations of API keys on %s', (kind) => {
     return { name, prefix: key.slice(4, 16) };
   };
   const keysOf = async (source: string) => (await gateway.admin.listApiKeys({ source })).apiKeys;
+
+  it('ignores the timestamps of a source in a request, however far out of range', async () => {
+    const farOut = { seconds: (2n ** 63n - 1n).toString(), nanos: 999_999_999 };
+    const startedAt = Date.now();
+    const { source } = await admin.call<{ source: { createdAt: Timestamp; updatedAt: Timestamp } }>(
+      'createSource',
+      {
+        source: { name: 'durations-timestamps', roles: ['mail.send'], createdAt: farOut, updatedAt: farOut },
+      },
+    );
+    for (const stamp of [source.createdAt, source.updatedAt]) {
+      expect(stamp.seconds * 1000).toBeGreaterThanOrEqual(Math.floor(startedAt / 1000) * 1000);
+      expect(stamp.seconds * 1000).toBeLessThanOrEqual(Date.now());
+    }
+  });
 
   describe('CreateApiKey expires_in_seconds', () => {
     it.each(tooLong(MAX_LIFETIME_SECONDS))(
