@@ -148,9 +148,9 @@ export interface Mail {
    */
   tags: string[];
   /**
-   * Caller's key-value pairs passed on to the provider (e.g. SendGrid custom_args), never shown to
-   * recipients: at most 20 entries, keys 1 to 64 letters, digits, "_", "." or "-", values at most
-   * 1024 characters.
+   * Caller's key-value pairs passed on to the provider (SendGrid custom_args, Postmark Metadata,
+   * Flowmailer data), not written into the message itself: at most 20 entries, keys 1 to 64
+   * letters, digits, "_", "." or "-", values at most 1024 characters.
    */
   metadata: { [key: string]: string };
 }
