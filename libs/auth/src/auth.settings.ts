@@ -1,6 +1,7 @@
 import { defineConfig, integer, setting } from '@mailgateway/config';
 import { z } from 'zod';
 import { API_KEY_FORMAT } from './api-key-format';
+import { MAX_ROTATION_OVERLAP_SECONDS } from './api-key-durations';
 import { SOURCE_NAME } from './source-name';
 
 export interface AuthConfig {
@@ -30,7 +31,7 @@ export const authConfig = defineConfig({
     API_KEY_ROTATION_OVERLAP_MS: setting({
       description:
         'After a rotation the old key stays valid this long, unless the call names its own overlap.',
-      schema: integer(0, 30 * 86_400_000).default(86_400_000),
+      schema: integer(0, MAX_ROTATION_OVERLAP_SECONDS * 1000).default(86_400_000),
     }),
     API_KEY_CACHE_MS: setting({
       description:

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
 import { isUniqueViolation } from '@mailgateway/database';
+import { MAX_API_KEY_LIFETIME_SECONDS, MAX_ROTATION_OVERLAP_SECONDS } from './api-key-durations';
 import { generateApiKey } from './api-key-format';
 import { AuthConfig, authConfig } from './auth.settings';
 import { CredentialException, CredentialProblem } from './credential.exception';
@@ -82,6 +83,7 @@ export class SourceAdminService {
     now = Date.now(),
   ): Promise<IssuedApiKey & { previous: ApiKeyEntity }> {
     checkPrefix(prefix);
+    checkDuration(overlapMs, 'overlap_seconds', MAX_ROTATION_OVERLAP_SECONDS, 'API_KEY_ROTATION_OVERLAP_MS');
     const { key, record } = newKeyRecord('', expiresInMs, now);
     const previous = await this.credentials.rotate(
       prefix,
@@ -168,8 +170,7 @@ export class SourceAdminService {
 }
 
 function newKeyRecord(source: string, expiresInMs: number | null, now: number): IssuedApiKey {
-  if (expiresInMs !== null && expiresInMs <= 0)
-    throw CredentialException.invalidField('expires_in_seconds', 'must be positive');
+  checkDuration(expiresInMs, 'expires_in_seconds', MAX_API_KEY_LIFETIME_SECONDS, 'no expiry');
   const { key, prefix, hash } = generateApiKey();
   const record = Object.assign(new ApiKeyEntity(), {
     prefix,
@@ -186,6 +187,20 @@ function newKeyRecord(source: string, expiresInMs: number | null, now: number): 
 function checkPrefix(prefix: string): void {
   if (!KEY_PREFIX.test(prefix))
     throw CredentialException.invalidField('prefix', 'must be the 12 hex digits after "mgw_"');
+}
+
+/**
+ * A duration from a request, in milliseconds (null: the field was 0). A uint64 beyond 2^53 arrives
+ * as an inexact number, so anything that is not a safe integer is refused with the rest.
+ */
+function checkDuration(ms: number | null, field: string, maxSeconds: number, zeroMeans: string): void {
+  if (ms === null) return;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > maxSeconds * 1000) {
+    throw CredentialException.invalidField(
+      field,
+      `must be from 1 to ${maxSeconds} seconds (${maxSeconds / 86_400} days), or 0 for ${zeroMeans}`,
+    );
+  }
 }
 
 function checkPositive(value: number | null, field: string): void {

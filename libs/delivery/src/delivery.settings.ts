@@ -46,7 +46,8 @@ export const deliveryConfig = defineConfig({
       schema: integer(1, 3_600_000).default(1_000),
     }),
     RETRY_MAX_DELAY_MS: setting({
-      description: 'Longest delay between two attempts.',
+      description:
+        "Longest delay between two attempts, a provider's Retry-After included (a longer Retry-After is cut to this).",
       schema: integer(1, 86_400_000).default(600_000),
     }),
     DELIVERY_MAX_ATTEMPTS: setting({

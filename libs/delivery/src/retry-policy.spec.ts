@@ -52,6 +52,18 @@ describe(RetryPolicy.name, () => {
     expect(sut.delayBeforeNextAttempt(1, 3_600_000)).toBe(60_000);
   });
 
+  it('retries within the maximum delay when the provider asks for longer, instead of expiring the message', () => {
+    random.mockReturnValue(0);
+    const retryAfterMs = 365 * 86_400_000;
+    const { outcome } = sut.settle(claim(1), { kind: 'retry', reason: '429', retryAfterMs }, 'p', now);
+    expect(outcome).toEqual({
+      status: MessageStatus.Retrying,
+      provider: 'p',
+      nextAttemptAt: now + 60_000,
+      error: '429',
+    });
+  });
+
   it('marks an accepted message delivered with the provider id', () => {
     expect(sut.settle(claim(1), { kind: 'accepted', providerMessageId: 'abc' }, 'sandbox', now)).toEqual({
       outcome: { status: MessageStatus.Delivered, provider: 'sandbox', providerMessageId: 'abc' },

@@ -36,7 +36,12 @@ export class RetryPolicy {
     }
   }
 
-  /** Full jitter (uniform in [0, cap]) spreads retries of many messages apart; Retry-After is a floor. */
+  /**
+   * Full jitter (uniform in [0, ceiling]) spreads retries of many messages apart. The provider's
+   * Retry-After is a floor, itself capped at RETRY_MAX_DELAY_MS: the operator's bound on any wait,
+   * so a provider that asks for days cannot park mail, expire it early or keep the fallback driver
+   * from its turn. An operator who wants longer waits honoured raises RETRY_MAX_DELAY_MS.
+   */
   delayBeforeNextAttempt(attempt: number, retryAfterMs?: number): number {
     const { retryBaseDelayMs, retryMaxDelayMs } = this.config;
     const ceiling = Math.min(retryMaxDelayMs, retryBaseDelayMs * 2 ** Math.min(attempt - 1, 30));

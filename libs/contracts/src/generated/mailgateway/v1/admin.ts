@@ -10,196 +10,311 @@ import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
 import { Timestamp } from '../../google/protobuf/timestamp';
 
+/** What a source may send, beyond what the gateway allows everyone. */
 export interface SourcePolicy {
-  /** Domains the From address may use; empty allows any. */
+  /**
+   * Domains the From address may use, e.g. "example.com" (exactly; subdomains are not included);
+   * empty allows any. Each must be a domain name; they are stored trimmed, lowercased and without
+   * repeats.
+   */
   allowedFromDomains: string[];
-  /** Most recipients per message, below the gateway's MAX_RECIPIENTS; 0 means the gateway's. */
+  /**
+   * Most recipients (to, cc and bcc together) per message; 0 means the gateway's MAX_RECIPIENTS,
+   * which also applies first, so a cap above it has no effect.
+   */
   maxRecipients: number;
-  /** Messages per rate-limit window for this source; 0 means RATE_LIMIT_SOURCE_MESSAGES. */
+  /**
+   * Messages this source may submit per rate-limit window (RATE_LIMIT_WINDOW_MS), a batch counting
+   * as its items; 0 means RATE_LIMIT_SOURCE_MESSAGES. The global limit applies as well.
+   */
   rateLimitMessages: number;
 }
 
+/** A calling system, e.g. "billing": what it may do and how it is recognised. */
 export interface Source {
-  /** Lowercase letters, digits and dashes, e.g. "billing". */
+  /**
+   * Required: 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit, e.g.
+   * "billing". Names the source in keys, logs and metrics; cannot be changed.
+   */
   name: string;
-  /** Any of "mail.send", "mail.read", "admin". */
+  /**
+   * One or more of "mail.send" (SendMail, SendMailBatch), "mail.read" (GetMessage) and "admin"
+   * (MailGatewayAdmin); repeats are dropped.
+   */
   roles: string[];
+  /** Limits of this source; unset means none beyond the gateway's own. */
   policy: SourcePolicy | undefined;
   /**
-   * Client-certificate subject (URI SAN such as spiffe://..., or CN) that authenticates as this
-   * source over mTLS; empty for none.
+   * Client-certificate identity (URI SAN such as spiffe://..., or subject CN) that authenticates as
+   * this source over mTLS, at most 255 characters, unique among sources; empty for none.
    */
   certificateIdentity: string;
+  /** When the source was created (millisecond precision). Set by the gateway; ignored in requests. */
   createdAt: Timestamp | undefined;
+  /**
+   * When the source was last changed (millisecond precision). Set by the gateway; ignored in
+   * requests.
+   */
   updatedAt: Timestamp | undefined;
 }
 
+/** An API key as listed: never its secret. */
 export interface ApiKey {
   /** The 12 hex digits after "mgw_": names the key in listings and logs. */
   prefix: string;
+  /** The source the key authenticates as. */
   source: string;
+  /** When the key was issued (millisecond precision). */
   createdAt: Timestamp | undefined;
-  /** Unset: the key does not expire. */
+  /** When the key stops working. Unset: the key does not expire. */
   expiresAt: Timestamp | undefined;
-  /** Unset: the key is not revoked. */
+  /** When the key was revoked. Unset: the key is not revoked. */
   revokedAt: Timestamp | undefined;
-  /** The prefix of the key that replaced this one in a rotation. */
+  /** The prefix of the key that replaced this one in a rotation; empty if none did. */
   replacedBy: string;
 }
 
+/** A source to create. */
 export interface CreateSourceRequest {
+  /** The source: required; created_at and updated_at are ignored. */
   source: Source | undefined;
 }
 
+/** The source as created. */
 export interface CreateSourceResponse {
+  /** The source as stored. */
   source: Source | undefined;
 }
 
+/** New roles, policy and certificate identity for a source. */
 export interface UpdateSourceRequest {
+  /**
+   * The source: required; its name says which one, and every other field replaces the stored one
+   * (created_at and updated_at are ignored).
+   */
   source: Source | undefined;
 }
 
+/** The source as updated. */
 export interface UpdateSourceResponse {
+  /** The source as stored. */
   source: Source | undefined;
 }
 
+/** Lists every source; takes no parameters. */
 export interface ListSourcesRequest {}
 
+/** Every source. */
 export interface ListSourcesResponse {
+  /** Every source, by name. */
   sources: Source[];
 }
 
+/** A key to issue. */
 export interface CreateApiKeyRequest {
+  /** The name of the source the key is for: required. */
   source: string;
-  /** 0: the key does not expire. */
+  /** Lifetime of the key, from 1 to 315360000 seconds (3650 days); 0: the key does not expire. */
   expiresInSeconds: number;
 }
 
+/** A new key. */
 export interface CreateApiKeyResponse {
-  /** The whole key, shown this once. */
+  /** The whole key, "mgw_<prefix>_<secret>", shown this once. */
   key: string;
+  /** The key as listed. */
   apiKey: ApiKey | undefined;
 }
 
+/** Which keys to list. */
 export interface ListApiKeysRequest {
-  /** Empty: every source's keys. */
+  /** A source's name; empty: every source's keys. */
   source: string;
 }
 
+/** Keys, without their secrets. */
 export interface ListApiKeysResponse {
+  /** The keys, by source and then creation time. */
   apiKeys: ApiKey[];
 }
 
+/** A key to replace. */
 export interface RotateApiKeyRequest {
+  /** The 12 hex digits after "mgw_" of the key to replace; it must not be revoked. */
   prefix: string;
-  /** How long the old key stays valid; 0 means API_KEY_ROTATION_OVERLAP_MS. */
+  /**
+   * How long the old key stays valid, from 1 to 2592000 seconds (30 days); 0 means
+   * API_KEY_ROTATION_OVERLAP_MS. An old key that expires sooner keeps its own expiry.
+   */
   overlapSeconds: number;
-  /** Lifetime of the new key; 0: it does not expire. */
+  /** Lifetime of the new key, from 1 to 315360000 seconds (3650 days); 0: it does not expire. */
   expiresInSeconds: number;
 }
 
+/** The new key and the one it replaces. */
 export interface RotateApiKeyResponse {
-  /** The new key, shown this once. */
+  /** The new key, "mgw_<prefix>_<secret>", shown this once. */
   key: string;
+  /** The new key as listed. */
   apiKey: ApiKey | undefined;
-  /** The old key, with the expiry the overlap gave it. */
+  /** The old key, with the expiry the overlap gave it and replaced_by set to the new prefix. */
   previous: ApiKey | undefined;
 }
 
+/** A key to revoke. */
 export interface RevokeApiKeyRequest {
+  /** The 12 hex digits after "mgw_" of the key. */
   prefix: string;
 }
 
+/** The revoked key. */
 export interface RevokeApiKeyResponse {
+  /** The key, with revoked_at set (to the first revocation, if it was revoked before). */
   apiKey: ApiKey | undefined;
 }
 
 /**
  * MailGatewayAdmin manages the sources that may call the gateway and their API keys. Every RPC
- * needs a key whose source holds the "admin" role. A key is shown once, in the response that
- * creates it; the gateway keeps only its hash.
+ * needs a key whose source holds the "admin" role; none is rate limited. A key is shown once, in
+ * the response that creates it; the gateway keeps only its hash.
+ *
+ * Statuses every RPC may answer: UNAUTHENTICATED (no, malformed, unknown, revoked or expired key),
+ * PERMISSION_DENIED (the source lacks "admin"), UNAVAILABLE (storage unreachable: nothing was
+ * changed, retry with backoff) and INTERNAL (a bug; the message holds an error id). Messages of
+ * INVALID_ARGUMENT start with the field at fault, e.g. "roles[1]: unknown role ...". A refused call
+ * changes nothing.
  */
 
 export interface MailGatewayAdminClient {
-  /** Creates a source with its roles and policy. ALREADY_EXISTS if the name is taken. */
+  /**
+   * Creates a source with its roles, policy and certificate identity. INVALID_ARGUMENT: a field of
+   * source is not valid (see Source). ALREADY_EXISTS: the name is taken, or the certificate
+   * identity belongs to another source.
+   */
 
   createSource(request: CreateSourceRequest, metadata?: Metadata): Observable<CreateSourceResponse>;
 
-  /** Replaces the roles and policy of a source. NOT_FOUND if there is no such source. */
+  /**
+   * Replaces the roles, policy and certificate identity of the source with that name; its keys stay
+   * as they are. INVALID_ARGUMENT as CreateSource. NOT_FOUND: there is no such source.
+   * ALREADY_EXISTS: the certificate identity belongs to another source.
+   */
 
   updateSource(request: UpdateSourceRequest, metadata?: Metadata): Observable<UpdateSourceResponse>;
 
-  /** Lists every source. */
+  /** Lists every source, by name. */
 
   listSources(request: ListSourcesRequest, metadata?: Metadata): Observable<ListSourcesResponse>;
 
-  /** Issues a new API key for a source. */
+  /**
+   * Issues a new API key for a source. INVALID_ARGUMENT: source is not a source name, or
+   * expires_in_seconds is out of range. NOT_FOUND: there is no such source.
+   */
 
   createApiKey(request: CreateApiKeyRequest, metadata?: Metadata): Observable<CreateApiKeyResponse>;
 
-  /** Lists keys (never their secrets), of one source or of all. */
+  /**
+   * Lists keys (never their secrets), of one source or of all, by source and then creation time.
+   * INVALID_ARGUMENT: source is not a source name. NOT_FOUND: there is no such source.
+   */
 
   listApiKeys(request: ListApiKeysRequest, metadata?: Metadata): Observable<ListApiKeysResponse>;
 
-  /** Issues a new key for the same source; the old key stays valid for the overlap, then expires. */
+  /**
+   * Issues a new key for the same source; the old key stays valid for the overlap, then expires.
+   * INVALID_ARGUMENT: prefix is not 12 hex digits, or overlap_seconds or expires_in_seconds is out
+   * of range. NOT_FOUND: there is no such key, or it is revoked.
+   */
 
   rotateApiKey(request: RotateApiKeyRequest, metadata?: Metadata): Observable<RotateApiKeyResponse>;
 
-  /** Refuses a key from now on, on every replica. */
+  /**
+   * Refuses a key from now on, on every replica (within API_KEY_CACHE_MS when that is set).
+   * Revoking a revoked key again answers it unchanged. INVALID_ARGUMENT: prefix is not 12 hex
+   * digits. NOT_FOUND: there is no such key.
+   */
 
   revokeApiKey(request: RevokeApiKeyRequest, metadata?: Metadata): Observable<RevokeApiKeyResponse>;
 }
 
 /**
  * MailGatewayAdmin manages the sources that may call the gateway and their API keys. Every RPC
- * needs a key whose source holds the "admin" role. A key is shown once, in the response that
- * creates it; the gateway keeps only its hash.
+ * needs a key whose source holds the "admin" role; none is rate limited. A key is shown once, in
+ * the response that creates it; the gateway keeps only its hash.
+ *
+ * Statuses every RPC may answer: UNAUTHENTICATED (no, malformed, unknown, revoked or expired key),
+ * PERMISSION_DENIED (the source lacks "admin"), UNAVAILABLE (storage unreachable: nothing was
+ * changed, retry with backoff) and INTERNAL (a bug; the message holds an error id). Messages of
+ * INVALID_ARGUMENT start with the field at fault, e.g. "roles[1]: unknown role ...". A refused call
+ * changes nothing.
  */
 
 export interface MailGatewayAdminController {
-  /** Creates a source with its roles and policy. ALREADY_EXISTS if the name is taken. */
+  /**
+   * Creates a source with its roles, policy and certificate identity. INVALID_ARGUMENT: a field of
+   * source is not valid (see Source). ALREADY_EXISTS: the name is taken, or the certificate
+   * identity belongs to another source.
+   */
 
   createSource(
     request: CreateSourceRequest,
     metadata?: Metadata,
   ): Promise<CreateSourceResponse> | Observable<CreateSourceResponse> | CreateSourceResponse;
 
-  /** Replaces the roles and policy of a source. NOT_FOUND if there is no such source. */
+  /**
+   * Replaces the roles, policy and certificate identity of the source with that name; its keys stay
+   * as they are. INVALID_ARGUMENT as CreateSource. NOT_FOUND: there is no such source.
+   * ALREADY_EXISTS: the certificate identity belongs to another source.
+   */
 
   updateSource(
     request: UpdateSourceRequest,
     metadata?: Metadata,
   ): Promise<UpdateSourceResponse> | Observable<UpdateSourceResponse> | UpdateSourceResponse;
 
-  /** Lists every source. */
+  /** Lists every source, by name. */
 
   listSources(
     request: ListSourcesRequest,
     metadata?: Metadata,
   ): Promise<ListSourcesResponse> | Observable<ListSourcesResponse> | ListSourcesResponse;
 
-  /** Issues a new API key for a source. */
+  /**
+   * Issues a new API key for a source. INVALID_ARGUMENT: source is not a source name, or
+   * expires_in_seconds is out of range. NOT_FOUND: there is no such source.
+   */
 
   createApiKey(
     request: CreateApiKeyRequest,
     metadata?: Metadata,
   ): Promise<CreateApiKeyResponse> | Observable<CreateApiKeyResponse> | CreateApiKeyResponse;
 
-  /** Lists keys (never their secrets), of one source or of all. */
+  /**
+   * Lists keys (never their secrets), of one source or of all, by source and then creation time.
+   * INVALID_ARGUMENT: source is not a source name. NOT_FOUND: there is no such source.
+   */
 
   listApiKeys(
     request: ListApiKeysRequest,
     metadata?: Metadata,
   ): Promise<ListApiKeysResponse> | Observable<ListApiKeysResponse> | ListApiKeysResponse;
 
-  /** Issues a new key for the same source; the old key stays valid for the overlap, then expires. */
+  /**
+   * Issues a new key for the same source; the old key stays valid for the overlap, then expires.
+   * INVALID_ARGUMENT: prefix is not 12 hex digits, or overlap_seconds or expires_in_seconds is out
+   * of range. NOT_FOUND: there is no such key, or it is revoked.
+   */
 
   rotateApiKey(
     request: RotateApiKeyRequest,
     metadata?: Metadata,
   ): Promise<RotateApiKeyResponse> | Observable<RotateApiKeyResponse> | RotateApiKeyResponse;
 
-  /** Refuses a key from now on, on every replica. */
+  /**
+   * Refuses a key from now on, on every replica (within API_KEY_CACHE_MS when that is set).
+   * Revoking a revoked key again answers it unchanged. INVALID_ARGUMENT: prefix is not 12 hex
+   * digits. NOT_FOUND: there is no such key.
+   */
 
   revokeApiKey(
     request: RevokeApiKeyRequest,

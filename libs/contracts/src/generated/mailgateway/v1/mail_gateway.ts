@@ -10,20 +10,38 @@ import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
 import { Timestamp } from '../../google/protobuf/timestamp';
 
+/**
+ * Where a message stands. QUEUED, SENDING and RETRYING are active; the others are final and never
+ * change again.
+ */
 export enum MessageStatus {
+  /** MESSAGE_STATUS_UNSPECIFIED - Never set by the gateway. */
   MESSAGE_STATUS_UNSPECIFIED = 'MESSAGE_STATUS_UNSPECIFIED',
+  /** MESSAGE_STATUS_QUEUED - Committed, waiting for its first attempt. */
   MESSAGE_STATUS_QUEUED = 'MESSAGE_STATUS_QUEUED',
+  /** MESSAGE_STATUS_SENDING - An attempt holds the message now. */
   MESSAGE_STATUS_SENDING = 'MESSAGE_STATUS_SENDING',
+  /** MESSAGE_STATUS_RETRYING - An attempt failed in a way worth retrying (or was handed back); another will follow. */
   MESSAGE_STATUS_RETRYING = 'MESSAGE_STATUS_RETRYING',
+  /** MESSAGE_STATUS_DELIVERED - The provider accepted the message. Final. */
   MESSAGE_STATUS_DELIVERED = 'MESSAGE_STATUS_DELIVERED',
+  /** MESSAGE_STATUS_FAILED - The provider refused the message for good, or DELIVERY_MAX_ATTEMPTS ran out. Final. */
   MESSAGE_STATUS_FAILED = 'MESSAGE_STATUS_FAILED',
+  /**
+   * MESSAGE_STATUS_EXPIRED - Not delivered within MESSAGE_MAX_AGE_MS of acceptance (or the next retry would come later).
+   * Final.
+   */
   MESSAGE_STATUS_EXPIRED = 'MESSAGE_STATUS_EXPIRED',
+  /** MESSAGE_STATUS_CANCELLED - Reserved for messages withdrawn before delivery; the gateway sets it nowhere yet. Final. */
   MESSAGE_STATUS_CANCELLED = 'MESSAGE_STATUS_CANCELLED',
+  /** MESSAGE_STATUS_SUPPRESSED - Reserved for recipients on a suppression list; the gateway sets it nowhere yet. Final. */
   MESSAGE_STATUS_SUPPRESSED = 'MESSAGE_STATUS_SUPPRESSED',
   UNRECOGNIZED = 'UNRECOGNIZED',
 }
 
+/** What happened to a message, one event per step. */
 export enum MessageEventType {
+  /** MESSAGE_EVENT_TYPE_UNSPECIFIED - Never set by the gateway. */
   MESSAGE_EVENT_TYPE_UNSPECIFIED = 'MESSAGE_EVENT_TYPE_UNSPECIFIED',
   /** MESSAGE_EVENT_TYPE_ACCEPTED - Committed to the outbox. */
   MESSAGE_EVENT_TYPE_ACCEPTED = 'MESSAGE_EVENT_TYPE_ACCEPTED',
@@ -47,38 +65,93 @@ export enum MessageEventType {
   UNRECOGNIZED = 'UNRECOGNIZED',
 }
 
+/** A mailbox: an address with an optional display name. */
 export interface EmailAddress {
-  /** The addr-spec, e.g. "ada@example.com". */
+  /**
+   * The addr-spec, e.g. "ada@example.com": required. At most 254 octets, local part at most 64
+   * octets (unquoted: RFC 5322 atext and dots, non-ASCII allowed), a domain name of two or more
+   * labels (IDNs allowed; at most 254 octets also in ASCII form, labels at most 63 characters);
+   * no address literals, whitespace or control characters.
+   */
   address: string;
-  /** Optional display name, e.g. "Ada Lovelace". */
+  /**
+   * Optional display name, e.g. "Ada Lovelace": at most 256 characters, no CR, LF, NUL or Unicode
+   * line breaks.
+   */
   name: string;
 }
 
+/** A custom header added to the message as given. */
 export interface Header {
+  /**
+   * Header field name, e.g. "X-Campaign": required, at most 76 printable US-ASCII characters other
+   * than ":", unique in the message (case-insensitively). The headers the gateway writes itself are
+   * refused: From, To, Cc, Bcc, Reply-To, Sender, Subject, Date, Message-ID, Return-Path, Received,
+   * MIME-Version, Content-Type, Content-Transfer-Encoding, Content-Disposition, Content-ID and
+   * DKIM-Signature. In-Reply-To and References are allowed, to thread replies.
+   */
   name: string;
+  /** Header field value: at most 998 characters, no CR, LF, NUL or Unicode line breaks. */
   value: string;
 }
 
+/** A file attached to the message. */
 export interface Attachment {
+  /**
+   * File name shown to the recipient, e.g. "invoice.pdf": required, at most 255 characters, without
+   * "/", "\", CR, LF, NUL or Unicode line breaks.
+   */
   fileName: string;
+  /**
+   * MIME type as type/subtype without parameters, e.g. "application/pdf": required, RFC 2045
+   * token characters only.
+   */
   contentType: string;
+  /** The file's bytes: not empty, at most MAX_ATTACHMENT_BYTES (7 MiB by default). */
   content: Uint8Array;
 }
 
+/**
+ * One message. Its fields together (bodies, subject, addresses, headers, tags, metadata and
+ * attachments) may take at most MAX_MESSAGE_BYTES (10 MiB by default).
+ */
 export interface Mail {
+  /**
+   * The sender: required. A source whose policy lists From domains may use only those, exactly
+   * (not their subdomains); another is PERMISSION_DENIED.
+   */
   from: EmailAddress | undefined;
+  /**
+   * Recipients. to, cc and bcc together need at least one address and at most MAX_RECIPIENTS (50 by
+   * default), or fewer when the source's policy says so.
+   */
   to: EmailAddress[];
+  /** Copy recipients; counted with to and bcc. */
   cc: EmailAddress[];
+  /** Blind copy recipients, never shown in the message; counted with to and cc. */
   bcc: EmailAddress[];
+  /** Where replies should go, when not to the sender. */
   replyTo: EmailAddress[];
+  /** Subject line: optional, at most 998 characters, no CR, LF, NUL or Unicode line breaks. */
   subject: string;
-  /** At least one of text_body and html_body is required. */
+  /** Plain-text body. At least one of text_body and html_body is required; neither may contain NUL. */
   textBody: string;
+  /** HTML body, sent as given (the gateway does not sanitise it). */
   htmlBody: string;
-  /** Custom headers; the headers the gateway writes itself (From, To, Subject...) are refused. */
+  /** Custom headers: at most 50. */
   headers: Header[];
+  /** Attachments: at most 100, each at most MAX_ATTACHMENT_BYTES. */
   attachments: Attachment[];
+  /**
+   * Labels passed on to the provider for its statistics (SendGrid categories, Postmark's tag, which
+   * takes only the first): at most 10, each 1 to 64 letters, digits, "_", ".", ":" or "-".
+   */
   tags: string[];
+  /**
+   * Caller's key-value pairs passed on to the provider (SendGrid custom_args, Postmark Metadata,
+   * Flowmailer data), not written into the message itself: at most 20 entries, keys 1 to 64
+   * letters, digits, "_", "." or "-", values at most 1024 characters.
+   */
   metadata: { [key: string]: string };
 }
 
@@ -87,69 +160,108 @@ export interface Mail_MetadataEntry {
   value: string;
 }
 
+/** A message to send. */
 export interface SendMailRequest {
+  /** The message: required. */
   mail: Mail | undefined;
   /**
-   * Optional. The same key with the same content returns the first message's id and stores
-   * nothing new; the same key with different content is refused. Kept for at least 24 hours,
-   * scoped to the calling source.
+   * Optional: up to 255 printable US-ASCII characters, no spaces, scoped to the calling source.
+   * The same key with the same content (every field of mail) returns the first message's id and
+   * accepted_at with replayed set, and stores nothing new; the same key with different content is
+   * refused with INVALID_ARGUMENT naming idempotency_key. A key is held by its message, and the
+   * gateway never deletes messages, so a key stays bound to its first message for good.
    */
   idempotencyKey: string;
 }
 
+/** A message the gateway has committed. */
 export interface SendMailResponse {
+  /** The message's id, a lowercase UUID: what GetMessage takes. */
   messageId: string;
+  /** When the message was committed (millisecond precision); for a replay, the first message's. */
   acceptedAt: Timestamp | undefined;
   /** True when the idempotency key matched an earlier accepted message. */
   replayed: boolean;
 }
 
+/** Messages to send in one call. */
 export interface SendMailBatchRequest {
+  /**
+   * 1 to 500 items, each validated and idempotent exactly like a SendMail request. A later item with
+   * the key and content of an earlier one replays it.
+   */
   items: SendMailRequest[];
 }
 
+/** Why one item of a batch was not accepted; nothing was stored for it. */
 export interface BatchItemRejection {
-  /** The gRPC status name the item would have received on its own, e.g. "INVALID_ARGUMENT". */
+  /**
+   * The gRPC status name the item would have received on its own: "INVALID_ARGUMENT" or
+   * "PERMISSION_DENIED" (its From domain).
+   */
   code: string;
-  /** The field at fault, e.g. "mail.to[2].address"; empty when the fault is not one field's. */
+  /** The field at fault, e.g. "mail.to[2].address" (relative to the item, as in SendMail). */
   field: string;
+  /** What is wrong with that field, in words. */
   reason: string;
 }
 
+/** What became of one item of a batch. */
 export interface SendMailBatchResult {
-  /** Position of the item in the request. */
+  /** Position of the item in the request, from 0. */
   index: number;
+  /** The item was committed (or replayed), as SendMail would have answered. */
   accepted?: SendMailResponse | undefined;
+  /** The item was refused; the other items are not affected. */
   rejected?: BatchItemRejection | undefined;
 }
 
+/** The outcome of every item of a batch. */
 export interface SendMailBatchResponse {
   /** One result per request item, in request order. */
   results: SendMailBatchResult[];
 }
 
+/** Which message to look up. */
 export interface GetMessageRequest {
+  /** The id SendMail answered (a lowercase UUID). */
   messageId: string;
 }
 
+/** One step in the history of a message. */
 export interface MessageEvent {
   /** Increases with every event; orders the history. */
   sequence: number;
+  /** What happened. */
   type: MessageEventType;
+  /** When it happened (millisecond precision). */
   occurredAt: Timestamp | undefined;
-  /** The delivery attempt the event belongs to; 0 for events outside an attempt. */
+  /** The delivery attempt the event belongs to, from 1; 0 for events outside an attempt. */
   attempt: number;
+  /**
+   * What happened, in words for people (a provider's answer, when the next retry is due...); its
+   * wording is not part of the contract.
+   */
   detail: string;
 }
 
+/** A message's current state and history. */
 export interface GetMessageResponse {
+  /** The message's id. */
   messageId: string;
+  /** Where the message stands now. */
   status: MessageStatus;
+  /** When the message was committed (millisecond precision). */
   acceptedAt: Timestamp | undefined;
+  /** When the message last changed (millisecond precision). */
   updatedAt: Timestamp | undefined;
+  /** Delivery attempts started so far. */
   attempts: number;
+  /** The driver of the last attempt with an outcome, e.g. "sendgrid"; empty before one. */
   provider: string;
+  /** The provider's id for the message once delivered, when it gives one; empty otherwise. */
   providerMessageId: string;
+  /** Every event, in sequence order. */
   events: MessageEvent[];
 }
 
@@ -157,18 +269,44 @@ export interface GetMessageResponse {
  * MailGateway accepts transactional mail from internal services, commits it to a durable outbox
  * and delivers it upstream. An OK from SendMail or an accepted batch item means the message is
  * committed and will reach a final state even if every gateway process stops right after.
+ *
+ * Every call carries an API key as "authorization: Bearer mgw_<prefix>_<secret>" metadata (or, over
+ * mTLS, a client certificate registered for a source). Statuses every RPC may answer:
+ * UNAUTHENTICATED (no, malformed, unknown, revoked or expired key), PERMISSION_DENIED (the source
+ * lacks the RPC's role), UNAVAILABLE (storage unreachable: nothing was committed, retry with
+ * backoff) and INTERNAL (a bug; the message holds an error id to find in the logs). Messages of
+ * INVALID_ARGUMENT start with the field at fault, e.g. "mail.to[2].address: ...".
  */
 
 export interface MailGatewayClient {
-  /** Accepts one message. Answers INVALID_ARGUMENT naming the field when the message is refused. */
+  /**
+   * Validates and commits one message, then answers its id. Needs the "mail.send" role.
+   * INVALID_ARGUMENT: a field breaks a limit (the message names it), the message has more
+   * recipients than the source's policy allows, or idempotency_key was used for other content.
+   * PERMISSION_DENIED: the source's policy does not allow the From domain. RESOURCE_EXHAUSTED: over
+   * a rate limit or the gateway is overloaded (with a google.rpc.RetryInfo and a "retry-after"
+   * entry saying when to come back), or the request is larger than the gRPC receive limit
+   * (MAX_MESSAGE_BYTES plus a small envelope).
+   */
 
   sendMail(request: SendMailRequest, metadata?: Metadata): Observable<SendMailResponse>;
 
-  /** Accepts up to 500 messages; each item is accepted or rejected on its own. */
+  /**
+   * Validates up to 500 messages and commits the valid ones together; each item is accepted or
+   * rejected on its own, with the code SendMail would have answered. Needs "mail.send"; counts as
+   * its number of items against the rate limits. INVALID_ARGUMENT for the whole call: no items, more
+   * than 500, or more items than a whole rate-limit window allows. The whole request must fit the
+   * gRPC receive limit, as one SendMail does. Other whole-call statuses as SendMail
+   * (RESOURCE_EXHAUSTED, UNAVAILABLE...): then no item was committed.
+   */
 
   sendMailBatch(request: SendMailBatchRequest, metadata?: Metadata): Observable<SendMailBatchResponse>;
 
-  /** Returns the current status of a message and its ordered event history. */
+  /**
+   * Returns the current status of a message and its ordered event history. Needs "mail.read"; not
+   * rate limited. INVALID_ARGUMENT: message_id is empty or not a UUID. NOT_FOUND: no such message,
+   * or it belongs to another source (both answered exactly alike).
+   */
 
   getMessage(request: GetMessageRequest, metadata?: Metadata): Observable<GetMessageResponse>;
 }
@@ -177,24 +315,50 @@ export interface MailGatewayClient {
  * MailGateway accepts transactional mail from internal services, commits it to a durable outbox
  * and delivers it upstream. An OK from SendMail or an accepted batch item means the message is
  * committed and will reach a final state even if every gateway process stops right after.
+ *
+ * Every call carries an API key as "authorization: Bearer mgw_<prefix>_<secret>" metadata (or, over
+ * mTLS, a client certificate registered for a source). Statuses every RPC may answer:
+ * UNAUTHENTICATED (no, malformed, unknown, revoked or expired key), PERMISSION_DENIED (the source
+ * lacks the RPC's role), UNAVAILABLE (storage unreachable: nothing was committed, retry with
+ * backoff) and INTERNAL (a bug; the message holds an error id to find in the logs). Messages of
+ * INVALID_ARGUMENT start with the field at fault, e.g. "mail.to[2].address: ...".
  */
 
 export interface MailGatewayController {
-  /** Accepts one message. Answers INVALID_ARGUMENT naming the field when the message is refused. */
+  /**
+   * Validates and commits one message, then answers its id. Needs the "mail.send" role.
+   * INVALID_ARGUMENT: a field breaks a limit (the message names it), the message has more
+   * recipients than the source's policy allows, or idempotency_key was used for other content.
+   * PERMISSION_DENIED: the source's policy does not allow the From domain. RESOURCE_EXHAUSTED: over
+   * a rate limit or the gateway is overloaded (with a google.rpc.RetryInfo and a "retry-after"
+   * entry saying when to come back), or the request is larger than the gRPC receive limit
+   * (MAX_MESSAGE_BYTES plus a small envelope).
+   */
 
   sendMail(
     request: SendMailRequest,
     metadata?: Metadata,
   ): Promise<SendMailResponse> | Observable<SendMailResponse> | SendMailResponse;
 
-  /** Accepts up to 500 messages; each item is accepted or rejected on its own. */
+  /**
+   * Validates up to 500 messages and commits the valid ones together; each item is accepted or
+   * rejected on its own, with the code SendMail would have answered. Needs "mail.send"; counts as
+   * its number of items against the rate limits. INVALID_ARGUMENT for the whole call: no items, more
+   * than 500, or more items than a whole rate-limit window allows. The whole request must fit the
+   * gRPC receive limit, as one SendMail does. Other whole-call statuses as SendMail
+   * (RESOURCE_EXHAUSTED, UNAVAILABLE...): then no item was committed.
+   */
 
   sendMailBatch(
     request: SendMailBatchRequest,
     metadata?: Metadata,
   ): Promise<SendMailBatchResponse> | Observable<SendMailBatchResponse> | SendMailBatchResponse;
 
-  /** Returns the current status of a message and its ordered event history. */
+  /**
+   * Returns the current status of a message and its ordered event history. Needs "mail.read"; not
+   * rate limited. INVALID_ARGUMENT: message_id is empty or not a UUID. NOT_FOUND: no such message,
+   * or it belongs to another source (both answered exactly alike).
+   */
 
   getMessage(
     request: GetMessageRequest,
