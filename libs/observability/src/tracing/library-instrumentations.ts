@@ -30,7 +30,10 @@ export function instrumentLibraries(): void {
 /** Sends the hooked libraries' spans to `provider`; returns how to stop. A no-op if none are hooked. */
 export function attachLibraryInstrumentations(provider: TracerProvider): () => void {
   if (!hooked) return () => undefined;
-  return registerInstrumentations({ instrumentations: hooked, tracerProvider: provider });
+  const detach = registerInstrumentations({ instrumentations: hooked, tracerProvider: provider });
+  // registerInstrumentations enables only those configured off; these may have been disabled since.
+  for (const instrumentation of hooked) instrumentation.enable();
+  return detach;
 }
 
 /** Unhooks the libraries: a gateway without tracing pays nothing for the hooks. */

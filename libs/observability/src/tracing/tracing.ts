@@ -158,9 +158,13 @@ export class Tracing {
   async shutdown(): Promise<void> {
     if (!this.provider) return;
     this.detachLibraries();
-    await this.provider.shutdown();
-    trace.disable();
-    context.disable();
-    propagation.disable();
+    try {
+      await this.provider.shutdown();
+    } finally {
+      // Even if the last export failed: the process may start another traced gateway (suites do).
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
   }
 }
