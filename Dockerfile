@@ -8,6 +8,8 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
+# The image has no .git: pass the commit for mailgateway_build_info (--build-arg BUILD_COMMIT=$(git rev-parse HEAD)).
+ARG BUILD_COMMIT
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ import {
 import { ReplayedImage, replayImageBuild } from './support/image-replay';
 
 const ROOT = dirname(require.resolve('../package.json'));
+/** What the README's build command passes as BUILD_COMMIT. */
+const COMMIT = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).toString().trim();
 /** `docker build` needs an engine; where one answers, the real image is built and run too. */
 const DOCKER_ENGINE = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
 
@@ -35,7 +37,7 @@ describe('the production image, replayed from its Dockerfile', () => {
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'mailgateway-image-'));
-    image = replayImageBuild(ROOT, scratch);
+    image = replayImageBuild(ROOT, scratch, { BUILD_COMMIT: COMMIT });
     database = await provisionTestDatabase('postgres', { migrate: false });
   }, 900_000);
 
@@ -96,6 +98,10 @@ describe('the production image, replayed from its Dockerfile', () => {
         gid: image.gid,
       });
       expect(healthcheck.status).toBe(0);
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(
+        new RegExp(`^mailgateway_build_info\\{[^}]*commit="${COMMIT}"[^}]*\\} 1$`, 'm'),
+      );
 
       const { messageId } = await client.send(aMail());
       const delivered = await waitFor('the message to be delivered', async () => {

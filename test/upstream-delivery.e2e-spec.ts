@@ -1,3 +1,5 @@
+import { SpanKind } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { GetMessageResponse, MessageEventType, MessageStatus } from '@mailgateway/contracts';
 import {
   aSendMailRequest,
@@ -37,7 +39,7 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
     await upstream.close();
   });
 
-  const start = (env: Record<string, string>) =>
+  const start = (env: Record<string, string>, spanExporter?: InMemorySpanExporter) =>
     perTest.start(
       {
         UPSTREAM_CA_FILE: caFile,
@@ -49,7 +51,7 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
         HTTP_DRIVER_AUTH_VALUE: 'Bearer test-token',
         ...env,
       },
-      { resolver: new StaticHostResolver().set(HOSTNAME, ALL) },
+      { resolver: new StaticHostResolver().set(HOSTNAME, ALL), spanExporter },
     );
 
   const sendMany = async (count: number) => {
@@ -168,8 +170,9 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
     expect(upstream.requests).toHaveLength(0);
   });
 
-  it("carries the caller's trace to the upstream request", async () => {
-    await start({ TRACING_ENABLED: 'true' });
+  it("carries the caller's trace to the upstream request, in the delivery attempt's span", async () => {
+    const exporter = new InMemorySpanExporter();
+    await start({ TRACING_ENABLED: 'true' }, exporter);
     const traced = gateway.connect(TEST_API_KEY, {
       metadata: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
     });
@@ -177,8 +180,15 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
 
     await gateway.finalState(messageId);
 
+    const spans = exporter.getFinishedSpans();
+    const attempt = spans.find((span) => span.name === 'delivery attempt');
+    const post = spans.find((span) => span.kind === SpanKind.CLIENT && span.name === 'POST');
+    expect(attempt?.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(post?.parentSpanContext?.spanId).toBe(attempt?.spanContext().spanId);
     const [request] = upstream.requests;
-    expect(request.headers.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    expect(request.headers.traceparent).toBe(
+      `00-4bf92f3577b34da6a3ce929d0e0e4736-${post?.spanContext().spanId}-01`,
+    );
   });
 
   it('sends 1,000 messages through Flowmailer on one OAuth2 token', async () => {

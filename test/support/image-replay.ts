@@ -30,9 +30,14 @@ const IMAGE_USERS: Readonly<Record<string, number>> = { node: 1000 };
 /**
  * Replays `Dockerfile` of `context` outside Docker, in `scratch`: the build stage's COPY and npm
  * RUN steps in `scratch/build`, then the final stage's COPY --from=build lines into `scratch/app`.
- * An instruction this replay does not know is an error, so the Dockerfile cannot drift from it.
+ * `buildArgs` are `--build-arg` values, seen by the RUN steps after their ARG line. An instruction
+ * this replay does not know is an error, so the Dockerfile cannot drift from it.
  */
-export function replayImageBuild(context: string, scratch: string): ReplayedImage {
+export function replayImageBuild(
+  context: string,
+  scratch: string,
+  buildArgs: Readonly<Record<string, string>> = {},
+): ReplayedImage {
   const [build, final, ...rest] = stagesOf(readFileSync(join(context, 'Dockerfile'), 'utf8'));
   if (!build || !final || rest.length > 0)
     throw new Error('Dockerfile: expected a build stage and a final stage');
@@ -40,11 +45,16 @@ export function replayImageBuild(context: string, scratch: string): ReplayedImag
   const buildFolder = join(scratch, 'build');
   const folder = join(scratch, 'app');
   const skipped: string[] = [];
+  const declared: Record<string, string> = {};
   for (const { keyword, args } of build) {
     if (keyword === 'WORKDIR' || keyword === 'FROM') continue;
     if (keyword === 'COPY') copyFromContext(context, buildFolder, args.split(/\s+/));
-    else if (keyword === 'RUN') skipped.push(...run(buildFolder, args));
-    else throw new Error(`Dockerfile build stage: ${keyword} is not replayed`);
+    else if (keyword === 'RUN') skipped.push(...run(buildFolder, args, declared));
+    else if (keyword === 'ARG') {
+      const [name, fallback] = args.split('=');
+      const value = buildArgs[name] ?? fallback;
+      if (value !== undefined) declared[name] = value;
+    } else throw new Error(`Dockerfile build stage: ${keyword} is not replayed`);
   }
   const image = {
     env: {} as Record<string, string>,
@@ -114,9 +124,9 @@ function copyFromContext(context: string, folder: string, args: string[]): void 
 }
 
 /** Runs the npm commands of a RUN line; returns the commands it left out (system packages). */
-function run(folder: string, line: string): string[] {
-  // As in the image's build: no NODE_ENV (jest sets one), whatever else this process has.
-  const env = { ...process.env };
+function run(folder: string, line: string, args: Readonly<Record<string, string>>): string[] {
+  // As in the image's build: its build arguments, no NODE_ENV (jest sets one), whatever else this process has.
+  const env = { ...process.env, ...args };
   delete env.NODE_ENV;
   const skipped: string[] = [];
   for (const command of line.split('&&').map((part) => part.trim())) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { INestMicroservice, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { GrpcOptions, Transport } from '@nestjs/microservices';
+import { CustomStrategy, ServerGrpc } from '@nestjs/microservices';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { LoadedConfig } from '@mailgateway/config';
@@ -16,6 +16,7 @@ import { Dispatcher } from '@mailgateway/delivery';
 import {
   CallTelemetry,
   createObservability,
+  GrpcCall,
   GatewayHealth,
   Observability,
   ObservabilityOverrides,
@@ -50,26 +51,27 @@ export function maxReceiveMessageBytes(config: LoadedConfig): number {
 export function grpcServerOptions(
   config: LoadedConfig,
   observability: Observability,
-): GrpcOptions & { logger: LoggerService } {
+): CustomStrategy & { logger: LoggerService } {
   const { grpc, tls } = config.get(gatewayConfig);
-  return {
-    transport: Transport.GRPC,
-    options: {
-      package: MAIL_GATEWAY_PACKAGE,
-      protoPath: [MAIL_GATEWAY_PROTO_PATH, MAIL_GATEWAY_ADMIN_PROTO_PATH],
-      url: `${grpc.host}:${grpc.port}`,
-      loader: PROTO_LOADER_OPTIONS,
-      // Slightly above the message cap: an oversized message gets a precise INVALID_ARGUMENT, and
-      // anything larger still gets RESOURCE_EXHAUSTED from grpc-js rather than a dropped connection.
-      maxReceiveMessageLength: maxReceiveMessageBytes(config),
-      gracefulShutdown: true,
-      // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
-      onLoadPackageDefinition: (_definition: PackageDefinition, server: Server) =>
-        observability.health.addToServer(server, readFileSync(MAIL_GATEWAY_DESCRIPTOR_SET_PATH)),
-      credentials: serverCredentials(tls),
-    },
-    logger: new PinoLoggerService(observability.logger),
-  };
+  const server = new ServerGrpc({
+    package: MAIL_GATEWAY_PACKAGE,
+    protoPath: [MAIL_GATEWAY_PROTO_PATH, MAIL_GATEWAY_ADMIN_PROTO_PATH],
+    url: `${grpc.host}:${grpc.port}`,
+    loader: PROTO_LOADER_OPTIONS,
+    // Slightly above the message cap: an oversized message gets a precise INVALID_ARGUMENT, and
+    // anything larger still gets RESOURCE_EXHAUSTED from grpc-js rather than a dropped connection.
+    maxReceiveMessageLength: maxReceiveMessageBytes(config),
+    gracefulShutdown: true,
+    // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
+    onLoadPackageDefinition: (_definition: PackageDefinition, grpcServer: Server) =>
+      observability.health.addToServer(grpcServer, readFileSync(MAIL_GATEWAY_DESCRIPTOR_SET_PATH)),
+    credentials: serverCredentials(tls),
+  });
+  // Each call's telemetry wraps its whole handling, guards included (they run before interceptors).
+  server.setOnProcessingStartHook((_transport, call, handle) => {
+    void observability.calls.run(call as GrpcCall, handle);
+  });
+  return { strategy: server, logger: new PinoLoggerService(observability.logger) };
 }
 
 /**

@@ -22,8 +22,9 @@ export class GrpcExceptionFilter implements RpcExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): Observable<never> {
     const { errorId, ...error } = this.toGrpcError(exception);
     if (host.getType() === 'rpc') {
-      const source = findPrincipal(host.getArgByIndex<Metadata>(1))?.source ?? 'unauthenticated';
-      this.telemetry.end(host.getArgByIndex<GrpcCall>(2), error.code, { source, errorId });
+      const metadata = host.getArgByIndex<Metadata>(1);
+      const source = findPrincipal(metadata)?.source ?? 'unauthenticated';
+      this.telemetry.end(host.getArgByIndex<GrpcCall>(2), metadata, error.code, { source, errorId });
     }
     return throwError(() => error);
   }

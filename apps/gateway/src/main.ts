@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+// Before anything that loads pg or ioredis, so their tracing hooks are in place.
+import './instrument-libraries';
 import { Logger } from '@nestjs/common';
 import { ConfigurationException, LoadedConfig } from '@mailgateway/config';
 import { databaseConfig, dataSourceOptions, openDataSource, runMigrations } from '@mailgateway/database';

@@ -1,5 +1,5 @@
 import { loadConfigSlice } from '@mailgateway/config';
-import { DeliveryTelemetry, GatewayMetrics, createGatewayLogger } from '@mailgateway/observability';
+import { createGatewayLogger, DeliveryTelemetry, GatewayMetrics, Tracing } from '@mailgateway/observability';
 import { ClaimedMessage, OutboxLeases } from '@mailgateway/outbox';
 import { aMail, waitFor } from '@mailgateway/testing';
 import { deliveryConfig } from './delivery.settings';
@@ -50,7 +50,16 @@ describe(Dispatcher.name, () => {
     DELIVERY_CONCURRENCY: '2',
     DELIVERY_POLL_INTERVAL_MS: '10',
   });
-  const telemetry = new DeliveryTelemetry(new GatewayMetrics(), createGatewayLogger('fatal'));
+  const telemetry = new DeliveryTelemetry(
+    new GatewayMetrics(),
+    new Tracing({
+      enabled: false,
+      serviceName: 'mailgateway',
+      serviceVersion: 'test',
+      protocol: 'http/json',
+    }),
+    createGatewayLogger('fatal'),
+  );
 
   it('stops within its drain time while every slot is busy, releasing what did not finish', async () => {
     const { leases, claimed, released, completed } = fakeLeases([claimOf('a'), claimOf('b'), claimOf('c')]);

@@ -19,7 +19,6 @@ import {
   MailDriver,
 } from './drivers/mail-driver.interface';
 import { RetryPolicy, Settlement } from './retry-policy';
-import { withTraceparent } from './upstream';
 
 /**
  * The delivery loop: claims due messages from the outbox, sends each through the driver outside
@@ -121,7 +120,13 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     this.inFlight.set(claim.id, { claim, done });
   }
 
-  private async attempt(claim: ClaimedMessage): Promise<void> {
+  /** One attempt, traced in the message's trace: the provider request and the outcome's recording. */
+  private attempt(claim: ClaimedMessage): Promise<void> {
+    const { id: messageId, source, attempt, traceparent } = claim;
+    return this.telemetry.traced({ messageId, source, attempt, traceparent }, () => this.deliver(claim));
+  }
+
+  private async deliver(claim: ClaimedMessage): Promise<void> {
     const startedAt = performance.now();
     const driver = this.driverFor(claim);
     const settlement =
@@ -155,7 +160,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private async send(driver: MailDriver, claim: ClaimedMessage): Promise<DeliveryOutcome> {
     try {
       const message = { id: claim.id, attempt: claim.attempt, idempotencyKey: claim.id, mail: claim.mail };
-      return await withTraceparent(claim.traceparent, () => driver.send(message, this.abort.signal));
+      return await driver.send(message, this.abort.signal);
     } catch (error) {
       return { kind: 'retry', reason: `driver error: ${describe(error)}` };
     }

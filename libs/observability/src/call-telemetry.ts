@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { Metadata, status } from '@grpc/grpc-js';
 import type { Span } from '@opentelemetry/api';
-import type { Context } from '@opentelemetry/api';
 import type { GatewayLogger } from './logging/gateway-logger';
 import type { GatewayMetrics } from './metrics/gateway-metrics';
 import type { Tracing } from './tracing/tracing';
 
-/** What a gRPC call object offers here (grpc-js ServerUnaryCall and friends). */
+/** What a gRPC call object offers here (grpc-js ServerUnaryCall and friends, or a copy of one). */
 export interface GrpcCall {
+  readonly path?: string;
+  readonly metadata?: Metadata;
   getPath?(): string;
 }
 
@@ -22,21 +23,23 @@ export interface CallSummary {
 }
 
 interface CallState {
+  readonly method: string;
   readonly startedAt: number;
   readonly span: Span | null;
-  readonly context: Context | undefined;
   ended: boolean;
 }
 
 const ACCEPT_METHODS = new Set(['SendMail', 'SendMailBatch']);
 
 /**
- * One log line, one metric sample and one span per gRPC call. begin() runs when the handler is
- * reached; end() runs on the answer, or from the exception filter for calls refused before the
- * handler (guards), which then have no duration.
+ * One log line, one metric sample and one span per gRPC call. run() wraps the call's whole
+ * handling, guards included, so the key lookup and the rate limit's Redis command are traced in
+ * the call; end() runs on the answer (interceptor) or the error (exception filter). Calls are told
+ * apart by their metadata object, the one thing the server hook, guards, interceptor and filter
+ * all see.
  */
 export class CallTelemetry {
-  private readonly calls = new WeakMap<object, CallState>();
+  private readonly calls = new WeakMap<Metadata, CallState>();
   private readonly logger: GatewayLogger;
 
   constructor(
@@ -47,27 +50,26 @@ export class CallTelemetry {
     this.logger = logger.child({ context: 'GrpcCall' });
   }
 
-  begin(call: GrpcCall, metadata: Metadata | undefined): void {
+  /** Opens the call's telemetry and runs its handling inside the call's trace context. */
+  run<T>(call: GrpcCall, work: () => T): T {
+    const metadata = call.metadata;
+    if (!metadata) return work();
     const { service, method } = nameOf(call);
-    const traced = metadata ? this.tracing.startCallSpan(service, method, metadata) : null;
-    this.calls.set(call, {
+    const traced = this.tracing.startCallSpan(service, method, metadata);
+    this.calls.set(metadata, {
+      method,
       startedAt: performance.now(),
       span: traced?.span ?? null,
-      context: traced?.context,
       ended: false,
     });
+    return this.tracing.with(traced?.context, work);
   }
 
-  /** Runs the handler inside the call's trace context. */
-  run<T>(call: GrpcCall, work: () => T): T {
-    return this.tracing.with(this.calls.get(call)?.context, work);
-  }
-
-  end(call: GrpcCall | undefined, code: status, summary: CallSummary): void {
-    const state = call ? this.calls.get(call) : undefined;
+  end(call: GrpcCall | undefined, metadata: Metadata | undefined, code: status, summary: CallSummary): void {
+    const state = metadata ? this.calls.get(metadata) : undefined;
     if (state?.ended) return;
     if (state) state.ended = true;
-    const { method } = nameOf(call);
+    const method = state?.method ?? nameOf(call).method;
     const codeName = status[code] ?? String(code);
     const durationMs = state ? performance.now() - state.startedAt : undefined;
     this.metrics.grpcCalls.inc({ method, code: codeName });
@@ -91,7 +93,7 @@ export class CallTelemetry {
 }
 
 function nameOf(call: GrpcCall | undefined): { service: string; method: string } {
-  const path = call?.getPath?.() ?? '';
+  const path = call?.getPath?.() ?? call?.path ?? '';
   const match = /^\/([^/]+)\/([^/]+)$/.exec(path);
   return match ? { service: match[1], method: match[2] } : { service: 'unknown', method: 'unknown' };
 }

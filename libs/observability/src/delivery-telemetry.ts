@@ -1,6 +1,17 @@
+import { type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { GatewayLogger } from './logging/gateway-logger';
 import type { GatewayMetrics } from './metrics/gateway-metrics';
 import { scrubProviderText, scrubSecrets } from './logging/redaction';
+import type { Tracing } from './tracing/tracing';
+
+/** The attempt a delivery span is for. */
+export interface AttemptStart {
+  readonly messageId: string;
+  readonly source: string;
+  readonly attempt: number;
+  /** The accepting call's W3C traceparent, stored with the message; null if it was not traced. */
+  readonly traceparent: string | null;
+}
 
 export interface AttemptReport {
   readonly messageId: string;
@@ -20,18 +31,51 @@ export interface AttemptReport {
 
 const MAX_DETAIL = 300;
 
-/** One log line and the delivery metrics per attempt. */
+/** One span, one log line and the delivery metrics per attempt. */
 export class DeliveryTelemetry {
   private readonly logger: GatewayLogger;
+  /** The span of each attempt in progress, by message (one attempt per message at a time here). */
+  private readonly spans = new Map<string, Span>();
 
   constructor(
     private readonly metrics: GatewayMetrics,
+    private readonly tracing: Tracing,
     logger: GatewayLogger,
   ) {
     this.logger = logger.child({ context: 'Delivery' });
   }
 
+  /**
+   * Runs one attempt in its span, in the trace of the call that accepted the message: the
+   * provider request and the outbox queries made inside are the span's children.
+   */
+  async traced<T>(attempt: AttemptStart, work: () => Promise<T>): Promise<T> {
+    const traced = this.tracing.startDeliverySpan(attempt.traceparent, {
+      'mailgateway.message.id': attempt.messageId,
+      'mailgateway.source': attempt.source,
+      'mailgateway.delivery.attempt': attempt.attempt,
+    });
+    if (!traced) return work();
+    this.spans.set(attempt.messageId, traced.span);
+    try {
+      return await this.tracing.with(traced.context, work);
+    } catch (error) {
+      traced.span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.name ?? 'error' });
+      throw error;
+    } finally {
+      this.spans.delete(attempt.messageId);
+      traced.span.end();
+    }
+  }
+
   attemptFinished(report: AttemptReport, now = Date.now()): void {
+    const span = this.spans.get(report.messageId);
+    span?.setAttributes({
+      'mailgateway.delivery.provider': report.provider ?? 'none',
+      'mailgateway.delivery.outcome': report.outcome,
+      'mailgateway.delivery.recorded': report.recorded,
+    });
+    if (report.outcome === 'failed') span?.setStatus({ code: SpanStatusCode.ERROR, message: 'failed' });
     const provider = report.provider ?? 'none';
     const labels = { source: report.source, provider };
     this.metrics.deliveryAttempts.inc({ provider, outcome: report.outcome });

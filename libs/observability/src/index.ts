@@ -10,3 +10,5 @@ export { REDACTED, scrubSecrets } from './logging/redaction';
 export * from './metrics/gateway-metrics';
 export * from './metrics/metrics-server';
 export * from './tracing/tracing';
+export { instrumentLibraries } from './tracing/library-instrumentations';
+export { type BuildInfo, buildInfo } from './build-info';

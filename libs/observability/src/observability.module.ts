@@ -65,7 +65,7 @@ export class ObservabilityLifecycle
 @Module({})
 export class ObservabilityModule {
   static forRoot(observability: Observability): DynamicModule {
-    const { logger, metrics, health, tracing } = observability;
+    const { logger, metrics, health, tracing, calls, deliveries } = observability;
     return {
       module: ObservabilityModule,
       providers: [
@@ -73,8 +73,8 @@ export class ObservabilityModule {
         { provide: GatewayMetrics, useValue: metrics },
         { provide: GatewayHealth, useValue: health },
         { provide: Tracing, useValue: tracing },
-        { provide: CallTelemetry, useValue: new CallTelemetry(metrics, tracing, logger) },
-        { provide: DeliveryTelemetry, useValue: new DeliveryTelemetry(metrics, logger) },
+        { provide: CallTelemetry, useValue: calls },
+        { provide: DeliveryTelemetry, useValue: deliveries },
         ObservabilityLifecycle,
       ],
       exports: [GATEWAY_LOGGER, GatewayMetrics, GatewayHealth, Tracing, CallTelemetry, DeliveryTelemetry],

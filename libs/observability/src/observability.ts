@@ -1,5 +1,7 @@
 import type { DestinationStream } from 'pino';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { CallTelemetry } from './call-telemetry';
+import { DeliveryTelemetry } from './delivery-telemetry';
 import { GatewayHealth } from './health/gateway-health';
 import { createGatewayLogger, GatewayLogger } from './logging/gateway-logger';
 import { GatewayMetrics } from './metrics/gateway-metrics';
@@ -12,6 +14,9 @@ export interface Observability {
   readonly metrics: GatewayMetrics;
   readonly health: GatewayHealth;
   readonly tracing: Tracing;
+  /** Opened by the gRPC server's hook on each call, before guards run. */
+  readonly calls: CallTelemetry;
+  readonly deliveries: DeliveryTelemetry;
 }
 
 export interface ObservabilityOverrides {
@@ -26,10 +31,15 @@ export function createObservability(
   servedServices: readonly string[],
   overrides: ObservabilityOverrides = {},
 ): Observability {
+  const logger = createGatewayLogger(config.logLevel, overrides.logDestination);
+  const metrics = new GatewayMetrics();
+  const tracing = new Tracing(config.tracing, overrides.spanExporter);
   return {
-    logger: createGatewayLogger(config.logLevel, overrides.logDestination),
-    metrics: new GatewayMetrics(),
+    logger,
+    metrics,
     health: new GatewayHealth(servedServices),
-    tracing: new Tracing(config.tracing, overrides.spanExporter),
+    tracing,
+    calls: new CallTelemetry(metrics, tracing, logger),
+    deliveries: new DeliveryTelemetry(metrics, tracing, logger),
   };
 }

@@ -18,6 +18,7 @@ describe(GroupCommit.name, () => {
       },
       1,
       100,
+      'test commit',
     );
 
     const first = sut.submit([1]);
@@ -46,6 +47,7 @@ describe(GroupCommit.name, () => {
       },
       1,
       100,
+      'test commit',
     );
 
     const first = sut.submit([1]);
@@ -73,6 +75,7 @@ describe(GroupCommit.name, () => {
       },
       2,
       3,
+      'test commit',
     );
 
     const all = Promise.all([1, 2, 3, 4, 5, 6, 7].map((item) => sut.submit([item])));
@@ -94,6 +97,7 @@ describe(GroupCommit.name, () => {
       },
       1,
       100,
+      'test commit',
       { items: 3, refuse: (waiting) => new Error(`${waiting} waiting`) },
     );
 

@@ -11,8 +11,8 @@ interface AnyResponse {
 }
 
 /**
- * Opens each call's telemetry (log line, metrics, span) and closes it on success; failures are
- * closed by the exception filter, which also sees calls refused before reaching here.
+ * Closes each call's telemetry (log line, metrics, span) on success; the server hook opened it
+ * (grpcServerOptions), and failures are closed by the exception filter.
  */
 @Injectable()
 export class GrpcCallInterceptor implements NestInterceptor {
@@ -22,13 +22,11 @@ export class GrpcCallInterceptor implements NestInterceptor {
     if (context.getType() !== 'rpc') return next.handle();
     const call = context.getArgByIndex<GrpcCall>(2);
     const metadata = context.switchToRpc().getContext<Metadata>();
-    this.telemetry.begin(call, metadata);
-    // The handler runs inside the call's trace context (Nest binds it when handle() is called).
-    return this.telemetry
-      .run(call, () => next.handle())
+    return next
+      .handle()
       .pipe(
         tap((response) =>
-          this.telemetry.end(call, status.OK, this.summarize(response as AnyResponse, metadata)),
+          this.telemetry.end(call, metadata, status.OK, this.summarize(response as AnyResponse, metadata)),
         ),
       );
   }

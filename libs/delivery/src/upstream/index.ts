@@ -8,4 +8,3 @@ export type { UpstreamConfig } from './upstream.settings';
 export { isLocalAddress, localHostProblem } from './local-addresses';
 export type { AddressStatistics } from './address-book';
 export type { UpstreamClient } from './upstream-client';
-export { withTraceparent } from './trace-context';

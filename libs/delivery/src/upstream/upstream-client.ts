@@ -9,7 +9,6 @@ import { AddressBook, AddressStatistics } from './address-book';
 import { isLocalAddress } from './local-addresses';
 import { ConnectionSlots } from './connection-slots';
 import type { HostResolver } from './host-resolver';
-import { currentTraceparent } from './trace-context';
 import { UpstreamOutcomeUnknownException } from './upstream-outcome-unknown.exception';
 import { UpstreamUnavailableException } from './upstream-unavailable.exception';
 import type { UpstreamConfig } from './upstream.settings';
@@ -96,11 +95,11 @@ export class UpstreamClient implements UpstreamHttpClient {
   }
 
   private async send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    const traceparent = currentTraceparent();
+    // With tracing on, the undici instrumentation adds the traceparent of this request's span.
     const response = await this.pool.request({
       method: request.method,
       path: request.path,
-      headers: traceparent ? { traceparent, ...request.headers } : request.headers,
+      headers: request.headers,
       body: request.body,
       signal: request.signal,
     });

@@ -28,4 +28,9 @@ describe(GatewayMetrics.name, () => {
     sut.setOutboxDepthReader(() => Promise.reject(new Error('database down')));
     expect(await sut.render()).not.toContain('mailgateway_outbox_messages{');
   });
+
+  it('reports the build it runs as mailgateway_build_info, always 1', async () => {
+    const sut = new GatewayMetrics({ version: '1.2.3', commit: 'abc123' });
+    expect(await sut.render()).toContain('mailgateway_build_info{version="1.2.3",commit="abc123"} 1');
+  });
 });

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BuildInfo, buildInfo } from '../build-info';
 
 /** Active messages by status, and how long the oldest due message has been waiting. */
 export interface OutboxDepth {
@@ -136,8 +137,16 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  readonly buildInfo = new Gauge({
+    name: 'mailgateway_build_info',
+    help: 'Always 1: the version (package.json) and git commit of the running build.',
+    labelNames: ['version', 'commit'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(build: BuildInfo = buildInfo()) {
     collectDefaultMetrics({ register: this.registry });
+    this.buildInfo.set({ version: build.version, commit: build.commit }, 1);
   }
 
   /** Where the outbox gauges read from at scrape time. */

@@ -1,6 +1,9 @@
 import type { Metadata } from '@grpc/grpc-js';
 import {
+  Attributes,
+  context,
   Context,
+  propagation,
   ROOT_CONTEXT,
   Span,
   SpanKind,
@@ -11,20 +14,31 @@ import {
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
   SimpleSpanProcessor,
   SpanExporter,
-  SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import {
+  attachLibraryInstrumentations,
+  detachLibraryInstrumentations,
+  instrumentLibraries,
+} from './library-instrumentations';
+import { OtlpProtocol, otlpSpanExporter } from './otlp-exporter';
 
 export interface TracingConfig {
   readonly enabled: boolean;
-  readonly otlpEndpoint?: string;
+  /** service.name unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES names one. */
   readonly serviceName: string;
+  readonly serviceVersion: string;
+  readonly protocol: OtlpProtocol;
 }
 
 const metadataGetter: TextMapGetter<Metadata> = {
@@ -36,31 +50,53 @@ const metadataGetter: TextMapGetter<Metadata> = {
 };
 
 /**
- * W3C trace context for gRPC calls, with a provider, context manager and propagator of its own
- * (nothing is registered globally, so two gateways in one test process stay apart). Off, it does
- * nothing and costs nothing.
+ * OpenTelemetry for the process: a tracer provider, the W3C propagator and an async context
+ * manager, registered globally while it runs, because the pg, ioredis and undici instrumentations
+ * and the outbox find them there. So one gateway per process traces at a time. Off, it registers
+ * nothing, unhooks the libraries and costs nothing.
+ *
+ * The sampler comes from OTEL_TRACES_SAMPLER/OTEL_TRACES_SAMPLER_ARG (read by the SDK; parent-based
+ * always-on by default), the resource from OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME (read by
+ * the SDK's env detector), the exporter's endpoint and headers from OTEL_EXPORTER_OTLP_* (read by
+ * the exporter).
  */
 export class Tracing {
   private readonly provider: BasicTracerProvider | null = null;
   private readonly tracer: Tracer | null = null;
-  private readonly contextManager = new AsyncLocalStorageContextManager();
-  private readonly propagator = new W3CTraceContextPropagator();
+  private readonly detachLibraries: () => void = () => undefined;
 
   /** `exporter` replaces the OTLP exporter (tests use an in-memory one). */
   constructor(config: TracingConfig, exporter?: SpanExporter) {
-    if (!config.enabled) return;
-    const spanProcessors: SpanProcessor[] = [];
-    if (exporter) spanProcessors.push(new SimpleSpanProcessor(exporter));
-    else if (config.otlpEndpoint) {
-      const url = `${config.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
-      spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+    if (!config.enabled) {
+      detachLibraryInstrumentations();
+      return;
     }
     this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': config.serviceName }),
-      spanProcessors,
+      resource: defaultResource()
+        .merge(
+          resourceFromAttributes({
+            'service.name': config.serviceName,
+            'service.version': config.serviceVersion,
+          }),
+        )
+        .merge(detectResources({ detectors: [envDetector] })),
+      spanProcessors: [
+        exporter
+          ? new SimpleSpanProcessor(exporter)
+          : new BatchSpanProcessor(otlpSpanExporter(config.protocol)),
+      ],
     });
+    // Globals are registered and removed together, so a taken tracer provider means a live Tracing.
+    if (!trace.setGlobalTracerProvider(this.provider)) {
+      throw new Error('tracing is already set up in this process: only one gateway per process can trace');
+    }
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    // Normally hooked by the bootstrap already; here for gateways started otherwise (in-process
+    // suites), where at least undici, observed through diagnostics channels, is traced.
+    instrumentLibraries();
+    this.detachLibraries = attachLibraryInstrumentations(this.provider);
     this.tracer = this.provider.getTracer('mailgateway');
-    this.contextManager.enable();
   }
 
   get enabled(): boolean {
@@ -74,7 +110,7 @@ export class Tracing {
     metadata: Metadata,
   ): { span: Span; context: Context } | null {
     if (!this.tracer) return null;
-    const parent = this.propagator.extract(ROOT_CONTEXT, metadata, metadataGetter);
+    const parent = propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
     const span = this.tracer.startSpan(
       `${service}/${method}`,
       {
@@ -92,23 +128,43 @@ export class Tracing {
     span.end();
   }
 
-  /** Runs `work` with `context` active, so currentTraceparent() inside it sees the call's span. */
-  with<T>(context: Context | undefined, work: () => T): T {
-    return context ? this.contextManager.with(context, work) : work();
+  /**
+   * A span for one delivery attempt, a child of the message's stored traceparent (its accepting
+   * call's span), or of nothing when the message was accepted untraced.
+   */
+  startDeliverySpan(
+    traceparent: string | null,
+    attributes: Attributes,
+  ): { span: Span; context: Context } | null {
+    if (!this.tracer) return null;
+    const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+    const span = this.tracer.startSpan('delivery attempt', { kind: SpanKind.INTERNAL, attributes }, parent);
+    return { span, context: trace.setSpan(parent, span) };
+  }
+
+  /** Runs `work` with `context` active: spans started inside it (pg, Redis, HTTP) are its children. */
+  with<T>(active: Context | undefined, work: () => T): T {
+    return active && this.tracer ? context.with(active, work) : work();
   }
 
   /** The active span as a W3C traceparent header value, or null outside a traced call. */
   currentTraceparent(): string | null {
     if (!this.tracer) return null;
     const carrier: Record<string, string> = {};
-    this.propagator.inject(this.contextManager.active(), carrier, {
-      set: (target, key, value) => (target[key] = value),
-    });
+    propagation.inject(context.active(), carrier);
     return carrier.traceparent ?? null;
   }
 
   async shutdown(): Promise<void> {
-    this.contextManager.disable();
-    await this.provider?.shutdown();
+    if (!this.provider) return;
+    this.detachLibraries();
+    try {
+      await this.provider.shutdown();
+    } finally {
+      // Even if the last export failed: the process may start another traced gateway (suites do).
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
   }
 }

@@ -76,6 +76,7 @@ export class OutboxEnqueuer {
       (requests) => this.commitWithRetries(requests),
       parallelCommits,
       MAX_ENQUEUE_GROUP,
+      'outbox enqueue',
       {
         items: config.maxQueuedMessages,
         refuse: (waiting) => new OutboxOverloadedException(waiting, OVERLOAD_RETRY_MS),

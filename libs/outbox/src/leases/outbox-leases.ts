@@ -87,7 +87,12 @@ export class OutboxLeases {
 
   constructor(private readonly transactions: TransactionRunner) {
     const parallelCommits = Math.max(1, Math.floor(transactions.connections / 2));
-    this.transitions = new GroupCommit((group) => this.apply(group), parallelCommits, MAX_TRANSITION_GROUP);
+    this.transitions = new GroupCommit(
+      (group) => this.apply(group),
+      parallelCommits,
+      MAX_TRANSITION_GROUP,
+      'outbox transition',
+    );
   }
 
   /**
