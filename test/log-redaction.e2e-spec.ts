@@ -30,8 +30,9 @@ const CANARY_API_KEY = generateApiKey().key;
 /** Values that must never reach a log line; each is unique so a hit names its leak. */
 const CANARIES = {
   ...mailCanaries(marker),
-  // The secret part of a real API key: its visible prefix may be logged, the secret never.
-  authorization: CANARY_API_KEY.slice(CANARY_API_KEY.lastIndexOf('_') + 1),
+  // The secret part of a real API key (mgw_<prefix>_<secret>, and the secret may hold "_"): its
+  // visible prefix may be logged, the secret never.
+  authorization: CANARY_API_KEY.split('_').slice(2).join('_'),
   databasePassword: `canary-password-${marker}`,
 };
 const canaryMail = (overrides: Partial<Mail> = {}) => aCanaryMail(CANARIES, overrides);
