@@ -110,25 +110,3 @@ export interface RevokeApiKeyRequest {
 export interface RevokeApiKeyResponse {
   apiKey: ApiKey | undefined;
 }
-
-/**
- * MailGatewayAdmin manages the sources that may call the gateway and their API keys. Every RPC
- * needs a key whose source holds the "admin" role. A key is shown once, in the response that
- * creates it; the gateway keeps only its hash.
- */
-export interface MailGatewayAdmin {
-  /** Creates a source with its roles and policy. ALREADY_EXISTS if the name is taken. */
-  CreateSource(request: CreateSourceRequest): Promise<CreateSourceResponse>;
-  /** Replaces the roles and policy of a source. NOT_FOUND if there is no such source. */
-  UpdateSource(request: UpdateSourceRequest): Promise<UpdateSourceResponse>;
-  /** Lists every source. */
-  ListSources(request: ListSourcesRequest): Promise<ListSourcesResponse>;
-  /** Issues a new API key for a source. */
-  CreateApiKey(request: CreateApiKeyRequest): Promise<CreateApiKeyResponse>;
-  /** Lists keys (never their secrets), of one source or of all. */
-  ListApiKeys(request: ListApiKeysRequest): Promise<ListApiKeysResponse>;
-  /** Issues a new key for the same source; the old key stays valid for the overlap, then expires. */
-  RotateApiKey(request: RotateApiKeyRequest): Promise<RotateApiKeyResponse>;
-  /** Refuses a key from now on, on every replica. */
-  RevokeApiKey(request: RevokeApiKeyRequest): Promise<RevokeApiKeyResponse>;
-}

@@ -179,17 +179,3 @@ export interface GetMessageResponse {
   providerMessageId: string;
   events: MessageEvent[];
 }
-
-/**
- * MailGateway accepts transactional mail from internal services, commits it to a durable outbox
- * and delivers it upstream. An OK from SendMail or an accepted batch item means the message is
- * committed and will reach a final state even if every gateway process stops right after.
- */
-export interface MailGateway {
-  /** Accepts one message. Answers INVALID_ARGUMENT naming the field when the message is refused. */
-  SendMail(request: SendMailRequest): Promise<SendMailResponse>;
-  /** Accepts up to 500 messages; each item is accepted or rejected on its own. */
-  SendMailBatch(request: SendMailBatchRequest): Promise<SendMailBatchResponse>;
-  /** Returns the current status of a message and its ordered event history. */
-  GetMessage(request: GetMessageRequest): Promise<GetMessageResponse>;
-}
