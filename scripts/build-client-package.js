@@ -11,9 +11,13 @@ const source = path.join(root, 'libs/client');
 const out = path.join(root, 'dist/packages/client');
 
 rmSync(out, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(source, 'tsconfig.build.json')], {
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [require.resolve('typescript/bin/tsc'), '-p', path.join(source, 'tsconfig.build.json')],
+  {
+    stdio: 'inherit',
+  },
+);
 // libs/client/proto links to the repository's proto/: the package gets the files themselves.
 cpSync(path.join(source, 'proto'), path.join(out, 'proto'), {
   recursive: true,
