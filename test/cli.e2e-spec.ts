@@ -1,15 +1,22 @@
-import { execFile } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   freePort,
   GatewayProcess,
   provisionTestDatabase,
+  saveCertificate,
+  TestCertificateAuthority,
   TestDatabase,
   TEST_API_KEY,
+  waitFor,
 } from '@mailgateway/testing';
 
-const CLI_MAIN = join(__dirname, '../dist/apps/cli/apps/cli/src/main.js');
+const ROOT = join(__dirname, '..');
+const CLI_MAIN = join(ROOT, 'dist/apps/cli/apps/cli/src/main.js');
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 const KEY_PATTERN = /^mgw_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/;
 const NEW_KEY_NOTICE = "This key is shown only now; store it in the calling service's secret store.\n";
@@ -200,6 +207,7 @@ describe('The mailgateway CLI against a gateway process', () => {
 
     it.each([
       ['--max-recipients', 'abc'],
+      ['--rate-limit', ''],
       ['--rate-limit', '-3'],
       ['--max-recipients', '1.5'],
       ['--rate-limit', '1e3'],
@@ -287,6 +295,19 @@ describe('The mailgateway CLI against a gateway process', () => {
       expect(refused).toEqual({ code: 1, stdout: '', stderr: 'error: UNAUTHENTICATED: API key revoked\n' });
     });
 
+    it('refuses an --overlap that is no number, naming the option, and rotates nothing', async () => {
+      const key = await createKey('billing');
+      const listBefore = await cliOk(['keys', 'list', '--source', 'billing']);
+      const run = await cli(['keys', 'rotate', prefixOf(key), '--overlap', 'abc']);
+
+      expect(run.code).not.toBe(0);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain("error: option '--overlap <seconds>' argument 'abc' is invalid.");
+      expect(run.stderr).toContain('Expected a whole number of seconds.');
+      expect(await cliOk(['keys', 'list', '--source', 'billing'])).toBe(listBefore);
+      await sendWith(key);
+    });
+
     it('refuses a fractional --expires-in, naming the option, and issues no key', async () => {
       const listBefore = await cliOk(['keys', 'list', '--source', 'billing']);
       const run = await cli(['keys', 'create', 'billing', '--expires-in', '1.5']);
@@ -310,5 +331,301 @@ describe('The mailgateway CLI against a gateway process', () => {
       }
       expect(second.stdout).not.toBe(first.stdout);
     });
+  });
+});
+
+describe('The mailgateway CLI over TLS and mTLS', () => {
+  let folder: string;
+  let ca: TestCertificateAuthority;
+  let caPath: string;
+  let server: { certPath: string; keyPath: string };
+
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'mailgateway-cli-tls-'));
+    ca = await TestCertificateAuthority.create();
+    caPath = await ca.writePem(join(folder, 'ca.crt'));
+    server = await saveCertificate(
+      folder,
+      'server',
+      await ca.issueFor('localhost', ['DNS:localhost', 'IP:127.0.0.1']),
+    );
+  });
+
+  afterAll(() => rm(folder, { recursive: true, force: true }));
+
+  /** A gateway process on SQLite listening with the test certificate, plus `env`. */
+  const startGateway = async (env: Record<string, string>) => {
+    const database = await provisionTestDatabase('sqlite');
+    const port = await freePort();
+    const gateway = await GatewayProcess.start({
+      ...database.env,
+      GRPC_PORT: String(port),
+      DELIVERY_POLL_INTERVAL_MS: '20',
+      TLS_CERT_PATH: server.certPath,
+      TLS_KEY_PATH: server.keyPath,
+      ...env,
+    });
+    const stop = async () => {
+      gateway.kill('SIGTERM');
+      await gateway.exited;
+      await database.drop();
+    };
+    // The name in its certificate, as a TLS client should (an IP address would be sent as the TLS
+    // server name, which Node warns about on stderr: grpc/grpc-node#1919).
+    return { address: `localhost:${port}`, stop };
+  };
+
+  describe('TLS', () => {
+    let gateway: { address: string; stop(): Promise<void> };
+    beforeAll(async () => {
+      gateway = await startGateway({});
+    });
+    afterAll(() => gateway?.stop());
+
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      runCli(args, { MAILGATEWAY_ADDRESS: gateway.address, MAILGATEWAY_API_KEY: TEST_API_KEY, ...env });
+
+    it('sends and follows a message trusting the CA of --ca-file', async () => {
+      const run = await cli(['--ca-file', caPath, 'send', '--to', 'x@example.com', '--wait']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^accepted (\S+) at \S+\n\1 DELIVERED \(attempts: 1, provider: sandbox\)\n/);
+    });
+
+    it('takes the CA from MAILGATEWAY_CA_FILE', async () => {
+      const run = await cli(['send', '--to', 'x@example.com'], { MAILGATEWAY_CA_FILE: caPath });
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^accepted \S+ at \S+\n$/);
+    });
+
+    it('fails against a TLS listener without TLS, and with TLS that does not trust its CA', async () => {
+      for (const args of [[], ['--tls']]) {
+        const run = await cli([...args, 'send', '--to', 'x@example.com']);
+        expect(run.code).toBe(1);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toMatch(/^error: UNAVAILABLE: /);
+      }
+    });
+
+    it.each<[string, string[], Record<string, string>, string]>([
+      [
+        '--ca-file that does not exist',
+        ['--ca-file', '/nonexistent/ca.crt'],
+        {},
+        '--ca-file: cannot read /nonexistent/ca.crt (ENOENT)',
+      ],
+      [
+        'MAILGATEWAY_CA_FILE that does not exist',
+        [],
+        { MAILGATEWAY_CA_FILE: '/nonexistent/ca.crt' },
+        'MAILGATEWAY_CA_FILE: cannot read /nonexistent/ca.crt (ENOENT)',
+      ],
+      [
+        '--cert-file without --key-file',
+        ['--cert-file', '/tmp/client.crt'],
+        {},
+        '--key-file: required with --cert-file (mTLS needs both)',
+      ],
+      [
+        'MAILGATEWAY_KEY_FILE without a certificate',
+        [],
+        { MAILGATEWAY_KEY_FILE: '/tmp/client.key' },
+        '--cert-file: required with MAILGATEWAY_KEY_FILE (mTLS needs both)',
+      ],
+      [
+        'MAILGATEWAY_TLS that is no yes or no',
+        [],
+        { MAILGATEWAY_TLS: 'yes' },
+        'MAILGATEWAY_TLS: expected true or false, got "yes"',
+      ],
+    ])('refuses %s, naming it, and sends nothing', async (_case, args, env, message) => {
+      const run = await cli([...args, 'send', '--to', 'x@example.com'], env);
+      expect(run).toEqual({ code: 1, stdout: '', stderr: `error: ${message}\n` });
+    });
+  });
+
+  describe('mTLS', () => {
+    let gateway: { address: string; stop(): Promise<void> };
+    let operator: { certPath: string; keyPath: string };
+    let workload: { certPath: string; keyPath: string };
+
+    beforeAll(async () => {
+      gateway = await startGateway({ TLS_CLIENT_CA_PATH: caPath });
+      operator = await saveCertificate(folder, 'operator', await ca.issueFor('operator'));
+      workload = await saveCertificate(folder, 'workload', await ca.issueFor('cli-workload'));
+    });
+    afterAll(() => gateway?.stop());
+
+    /** The CLI with the CA and `certificate` from the environment, and `apiKey` if given. */
+    const cli = (args: string[], certificate?: { certPath: string; keyPath: string }, apiKey?: string) =>
+      runCli(args, {
+        MAILGATEWAY_ADDRESS: gateway.address,
+        MAILGATEWAY_CA_FILE: caPath,
+        ...(certificate
+          ? { MAILGATEWAY_CERT_FILE: certificate.certPath, MAILGATEWAY_KEY_FILE: certificate.keyPath }
+          : {}),
+        ...(apiKey ? { MAILGATEWAY_API_KEY: apiKey } : {}),
+      });
+
+    it('authenticates by its client certificate alone, once a source has its identity', async () => {
+      const created = await cli(
+        [
+          'sources',
+          'create',
+          'workload',
+          '--role',
+          'mail.send',
+          '--role',
+          'mail.read',
+          '--certificate-identity',
+          'cli-workload',
+        ],
+        operator,
+        TEST_API_KEY,
+      );
+      expect({ code: created.code, stderr: created.stderr }).toEqual({ code: 0, stderr: '' });
+
+      const sent = await cli(['send', '--to', 'x@example.com', '--wait'], workload);
+      expect(sent.stderr).toBe('');
+      expect(sent.code).toBe(0);
+      expect(sent.stdout).toMatch(/^accepted (\S+) at \S+\n\1 DELIVERED /);
+    });
+
+    it('takes the certificate from --cert-file and --key-file too', async () => {
+      const run = await runCli(
+        [
+          '--ca-file',
+          caPath,
+          '--cert-file',
+          workload.certPath,
+          '--key-file',
+          workload.keyPath,
+          'send',
+          '--to',
+          'x@example.com',
+        ],
+        { MAILGATEWAY_ADDRESS: gateway.address },
+      );
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^accepted \S+ at \S+\n$/);
+    });
+
+    it('is refused at the handshake without a client certificate, even with a key', async () => {
+      const run = await cli(['send', '--to', 'x@example.com'], undefined, TEST_API_KEY);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^error: UNAVAILABLE: /);
+    });
+  });
+});
+
+/** `npm start` as a user runs it, the build already done (--ignore-scripts skips prestart only). */
+class NpmStart {
+  private output = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(env: Readonly<Record<string, string>>): Promise<NpmStart> {
+    const child = spawn('npm', ['start', '--ignore-scripts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', METRICS_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const started = new NpmStart(child);
+    let ended = false;
+    void started.exited.then(() => (ended = true));
+    await waitFor('npm start to listen', () => {
+      if (ended) throw new Error(`npm start exited:\n${started.output}`);
+      return started.output.includes('mailgateway listening on') ? true : undefined;
+    });
+    return started;
+  }
+
+  get stdout(): string {
+    return this.output;
+  }
+
+  /** SIGTERM to npm, as a supervisor or `kill` sends it, and npm's exit code. */
+  stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+/** Whether something accepts connections on the port. */
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+describe("The README's first run and lost-key recipes, with npm start", () => {
+  let folder: string;
+  let port: number;
+  let env: Record<string, string>;
+  let running: NpmStart | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` first`);
+    folder = await mkdtemp(join(tmpdir(), 'mailgateway-npm-start-'));
+    port = await freePort();
+    // What a checkout's data/ holds, in a folder of its own.
+    env = {
+      GRPC_PORT: String(port),
+      SQLITE_PATH: join(folder, 'data/mailgateway.sqlite'),
+      DELIVERY_POLL_INTERVAL_MS: '20',
+    };
+  });
+
+  afterAll(async () => {
+    await running?.stop();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  /** The CLI as the README runs it, with the key pasted into MAILGATEWAY_API_KEY. */
+  const sendAndWait = (key: string) =>
+    runCli(['send', '--to', 'you@example.com', '--wait'], {
+      MAILGATEWAY_ADDRESS: `127.0.0.1:${port}`,
+      MAILGATEWAY_API_KEY: key,
+    });
+
+  it('first run: npm start prints the export line of a key that works, and stops with SIGTERM, freeing its port', async () => {
+    running = await NpmStart.start(env);
+    const printed = /^ {2}export MAILGATEWAY_API_KEY=(mgw_\S+)$/m.exec(running.stdout);
+    expect(printed).not.toBeNull();
+
+    const sent = await sendAndWait(printed![1]);
+    expect(sent.stderr).toBe('');
+    expect(sent.stdout).toMatch(/^accepted (\S+) at \S+\n\1 DELIVERED /);
+
+    expect(await running.stop()).toBe(0);
+    running = undefined;
+    expect(await listening(port)).toBe(false);
+  });
+
+  it('lost key: a key from `keys generate`, given as BOOTSTRAP_API_KEY to npm start, is registered for dev', async () => {
+    const generated = await runCli(['keys', 'generate'], {});
+    expect(generated.code).toBe(0);
+    const key = generated.stdout.trim();
+
+    running = await NpmStart.start({ ...env, BOOTSTRAP_API_KEY: key });
+    // The database already had its source and first key: nothing new is printed.
+    expect(running.stdout).not.toContain('export MAILGATEWAY_API_KEY=');
+
+    const sent = await sendAndWait(key);
+    expect(sent.stderr).toBe('');
+    expect(sent.stdout).toMatch(/^accepted (\S+) at \S+\n\1 DELIVERED /);
+
+    expect(await running.stop()).toBe(0);
+    running = undefined;
+    expect(await listening(port)).toBe(false);
   });
 });

@@ -11,6 +11,9 @@ const typescript = {
     '^@mailgateway/gateway$': '<rootDir>/apps/gateway/src',
     '^@mailgateway/([^/]+)$': '<rootDir>/libs/$1/src',
   },
+  // Suites load the sources; the built copies (such as dist/packages/client, a second
+  // @mailgateway/client package) run only as child processes.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
 const services = {

@@ -117,6 +117,7 @@ function copyFromContext(context: string, folder: string, args: string[]): void 
     if (source === '.') {
       cpSync(context, destination, {
         recursive: true,
+        verbatimSymlinks: true,
         filter: (path) => !ignored.some((entry) => path === join(context, entry)),
       });
     } else cpSync(join(context, source), join(destination, source));

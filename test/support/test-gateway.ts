@@ -64,7 +64,7 @@ export type TestGatewayOptions = {
   credentials?: ChannelCredentials;
 } & ObservabilityOverrides;
 
-const FINAL_STATES = new Set([
+const FINAL_STATES = new Set<MessageStatus>([
   MessageStatus.MESSAGE_STATUS_DELIVERED,
   MessageStatus.MESSAGE_STATUS_FAILED,
   MessageStatus.MESSAGE_STATUS_EXPIRED,

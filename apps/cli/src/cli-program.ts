@@ -1,11 +1,6 @@
 import { MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
 import { Command, Option } from 'commander';
-
-/** The options every command shares, set on the root command. */
-export interface GlobalOptions {
-  address: string;
-  apiKey?: string;
-}
+import { connectionOptions } from './connection-options';
 
 /** The root `mailgateway` command with the global options; the command groups add themselves to it. */
 export function createCliProgram(): Command {
@@ -13,7 +8,10 @@ export function createCliProgram(): Command {
     .name('mailgateway')
     .description('Send a test message through a running mailgateway and follow its status.')
     .addOption(
-      new Option('--address <host:port>', 'gateway gRPC address')
+      new Option(
+        '--address <target>',
+        'gateway gRPC address: host:port, or dns:///host:port for every replica',
+      )
         .env('MAILGATEWAY_ADDRESS')
         .default('127.0.0.1:50051'),
     )
@@ -21,13 +19,30 @@ export function createCliProgram(): Command {
       new Option('--api-key <key>', 'API key sent as "authorization: Bearer <key>"').env(
         'MAILGATEWAY_API_KEY',
       ),
-    );
+    )
+    .addOption(
+      new Option(
+        '--tls',
+        'connect with TLS, trusting the system CAs unless --ca-file (env: MAILGATEWAY_TLS=true)',
+      ),
+    )
+    .addOption(
+      new Option('--ca-file <path>', 'PEM CA bundle that signs the gateway certificate (implies --tls)').env(
+        'MAILGATEWAY_CA_FILE',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--cert-file <path>',
+        'PEM client certificate for mTLS, with --key-file (implies --tls)',
+      ).env('MAILGATEWAY_CERT_FILE'),
+    )
+    .addOption(new Option('--key-file <path>', 'PEM private key of --cert-file').env('MAILGATEWAY_KEY_FILE'));
 }
 
-/** Runs `work` with a MailGateway client for the program's address and key, then closes it. */
+/** Runs `work` with a MailGateway client for the program's connection options, then closes it. */
 export async function withClient<T>(program: Command, work: (client: MailGatewayClient) => Promise<T>) {
-  const { address, apiKey } = program.opts<GlobalOptions>();
-  const client = new MailGatewayClient({ address, apiKey });
+  const client = new MailGatewayClient(connectionOptions(program));
   try {
     return await work(client);
   } finally {
@@ -35,10 +50,9 @@ export async function withClient<T>(program: Command, work: (client: MailGateway
   }
 }
 
-/** Runs `work` with a MailGatewayAdmin client for the program's address and key, then closes it. */
+/** Runs `work` with a MailGatewayAdmin client for the program's connection options, then closes it. */
 export async function withAdmin<T>(program: Command, work: (admin: MailGatewayAdminClient) => Promise<T>) {
-  const { address, apiKey } = program.opts<GlobalOptions>();
-  const admin = new MailGatewayAdminClient({ address, apiKey });
+  const admin = new MailGatewayAdminClient(connectionOptions(program));
   try {
     return await work(admin);
   } finally {

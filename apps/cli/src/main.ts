@@ -1,5 +1,6 @@
 import { ServiceError, status } from '@grpc/grpc-js';
-import { createCliProgram, GlobalOptions } from './cli-program';
+import { createCliProgram } from './cli-program';
+import { GlobalOptions } from './connection-options';
 import { addKeyCommands } from './commands/keys.commands';
 import { addMailCommands } from './commands/mail.commands';
 import { addSourceCommands } from './commands/sources.commands';

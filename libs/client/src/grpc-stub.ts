@@ -1,36 +1,12 @@
-import {
-  ChannelCredentials,
-  credentials,
-  loadPackageDefinition,
-  Metadata,
-  ServiceError,
-} from '@grpc/grpc-js';
+import { loadPackageDefinition, Metadata, ServiceError } from '@grpc/grpc-js';
 import type { Client, ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { PROTO_LOADER_OPTIONS } from '@mailgateway/contracts';
+import { channelSettings } from './channel-settings';
+import { GatewayClientOptions } from './gateway-client-options';
+import { PROTO_LOADER_OPTIONS } from './proto-files';
 
-export interface GatewayClientOptions {
-  /** host:port of the gateway. */
-  readonly address: string;
-  /** Plain TCP by default; `credentials.createSsl(...)` for a TLS listener. */
-  readonly credentials?: ChannelCredentials;
-  /** Deadline of each call (for the mail client: of each logical call, its retries included). */
-  readonly deadlineMs?: number;
-  /** Sent as `authorization: Bearer <key>` with every call. */
-  readonly apiKey?: string;
-  /** Sent with every call. */
-  readonly metadata?: Readonly<Record<string, string>>;
-  /** Retries of the mail client on UNAVAILABLE and RESOURCE_EXHAUSTED. */
-  readonly retry?: RetryOptions;
-}
-
-export interface RetryOptions {
-  /** Attempts per logical call, the first included. 1 turns retries off. */
-  readonly maxAttempts?: number;
-  /** First backoff when the server gives no advice; doubles per retry (full jitter). */
-  readonly initialBackoffMs?: number;
-  readonly maxBackoffMs?: number;
-}
+const PACKAGE = 'mailgateway.v1';
+const DEFAULT_DEADLINE_MS = 10_000;
 
 export type Unary<Request, Response> = (
   request: Request,
@@ -38,6 +14,11 @@ export type Unary<Request, Response> = (
   options: { deadline: Date },
   callback: (error: ServiceError | null, response: Response) => void,
 ) => void;
+
+export interface StubOptions {
+  /** Whether grpc-js retries this service's calls answered UNAVAILABLE (its methods are safe to repeat). */
+  readonly retryUnavailable: boolean;
+}
 
 const services = new Map<string, ServiceClientConstructor>();
 
@@ -58,12 +39,16 @@ export class GrpcStub<Stub extends Client> {
   readonly deadlineMs: number;
   private readonly metadata: Readonly<Record<string, string>>;
 
-  constructor(protoPath: string, service: string, options: GatewayClientOptions) {
+  constructor(
+    protoPath: string,
+    service: string,
+    options: GatewayClientOptions,
+    { retryUnavailable }: StubOptions,
+  ) {
     const Service = serviceConstructor(protoPath, service);
-    this.stub = new Service(options.address, options.credentials ?? credentials.createInsecure(), {
-      'grpc.max_send_message_length': -1,
-    }) as unknown as Stub;
-    this.deadlineMs = options.deadlineMs ?? 10_000;
+    const channel = channelSettings(options, retryUnavailable ? `${PACKAGE}.${service}` : undefined);
+    this.stub = new Service(options.address, channel.credentials, channel.options) as unknown as Stub;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.metadata = {
       ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
       ...options.metadata,

@@ -8,15 +8,16 @@ import {
   ListApiKeysResponse,
   ListSourcesRequest,
   ListSourcesResponse,
-  MAIL_GATEWAY_ADMIN_PROTO_PATH,
   RevokeApiKeyRequest,
   RevokeApiKeyResponse,
   RotateApiKeyRequest,
   RotateApiKeyResponse,
   UpdateSourceRequest,
   UpdateSourceResponse,
-} from '@mailgateway/contracts';
-import { GatewayClientOptions, GrpcStub, Unary } from './grpc-stub';
+} from './generated/mailgateway/v1/admin';
+import { GatewayClientOptions } from './gateway-client-options';
+import { GrpcStub, Unary } from './grpc-stub';
+import { MAIL_GATEWAY_ADMIN_PROTO_PATH } from './proto-files';
 
 interface MailGatewayAdminStub extends Client {
   createSource: Unary<CreateSourceRequest, CreateSourceResponse>;
@@ -28,12 +29,17 @@ interface MailGatewayAdminStub extends Client {
   revokeApiKey: Unary<RevokeApiKeyRequest, RevokeApiKeyResponse>;
 }
 
-/** A typed, promise-based client of the MailGatewayAdmin service (needs an admin key). */
+/**
+ * A typed, promise-based client of the MailGatewayAdmin service (needs an admin key). Its calls are
+ * made once: creating a key or a source twice is not harmless, so the caller decides.
+ */
 export class MailGatewayAdminClient {
   private readonly grpc: GrpcStub<MailGatewayAdminStub>;
 
   constructor(options: GatewayClientOptions) {
-    this.grpc = new GrpcStub(MAIL_GATEWAY_ADMIN_PROTO_PATH, 'MailGatewayAdmin', options);
+    this.grpc = new GrpcStub(MAIL_GATEWAY_ADMIN_PROTO_PATH, 'MailGatewayAdmin', options, {
+      retryUnavailable: false,
+    });
   }
 
   createSource(request: CreateSourceRequest): Promise<CreateSourceResponse> {

@@ -2,6 +2,8 @@ import { ServiceError, status } from '@grpc/grpc-js';
 import { aMail, FakeAnswer, FakeMailGatewayServer } from '@mailgateway/testing';
 import { MailGatewayClient, MailGatewayClientOptions } from './mail-gateway.client';
 
+const MIB = 1024 * 1024;
+
 describe(MailGatewayClient.name, () => {
   let server: FakeMailGatewayServer | undefined;
   let sut: MailGatewayClient | undefined;
@@ -9,8 +11,9 @@ describe(MailGatewayClient.name, () => {
   const start = async (
     script: (call: { index: number; idempotencyKey: string }) => FakeAnswer,
     options: Partial<MailGatewayClientOptions> = {},
+    serverOptions: { maxReceiveMessageBytes?: number } = {},
   ) => {
-    server = await FakeMailGatewayServer.start(script);
+    server = await FakeMailGatewayServer.start(script, serverOptions);
     sut = new MailGatewayClient({ address: server.address, ...options });
     return { server, sut };
   };
@@ -74,6 +77,31 @@ describe(MailGatewayClient.name, () => {
     });
   });
 
+  it('retries a message larger than grpc-js buffers for retries by default (256 KiB) after UNAVAILABLE', async () => {
+    const { server, sut } = await start(({ index }) =>
+      index === 0 ? { kind: 'unavailable', committed: true } : { kind: 'ok' },
+    );
+
+    const sent = await sut.send(aMail({ textBody: 'x'.repeat(MIB) }));
+
+    expect(server.calls).toHaveLength(2);
+    expect(server.calls[1].idempotencyKey).toBe(server.calls[0].idempotencyKey);
+    expect(sent.replayed).toBe(true);
+  });
+
+  it('does not retry a message larger than the server accepts: the answer would not change', async () => {
+    const { server, sut } = await start(() => ({ kind: 'ok' }), {}, { maxReceiveMessageBytes: 10 * MIB });
+
+    const error = (await sut
+      .send(aMail({ textBody: 'x'.repeat(12 * MIB) }))
+      .catch((caught: unknown) => caught)) as ServiceError;
+
+    expect(error.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(error.details).toMatch(/larger than max/);
+    expect(server.attempts).toBe(1);
+    expect(server.calls).toHaveLength(0);
+  });
+
   it("uses the caller's idempotency key when it gives one", async () => {
     const { server, sut } = await start(() => ({ kind: 'ok' }));
     await sut.send(aMail(), { idempotencyKey: 'invoice-42' });
@@ -104,5 +132,34 @@ describe(MailGatewayClient.name, () => {
       .catch((caught: unknown) => caught)) as ServiceError;
     expect(error.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(server.calls).toHaveLength(1);
+  });
+
+  describe('load balancing', () => {
+    let servers: FakeMailGatewayServer[] = [];
+    afterEach(() => {
+      for (const each of servers) each.close();
+      servers = [];
+    });
+
+    /** 20 sends through a target naming two servers; how many calls each server got. */
+    const spread = async (options: Partial<MailGatewayClientOptions>) => {
+      servers = await Promise.all([0, 1].map(() => FakeMailGatewayServer.start(() => ({ kind: 'ok' }))));
+      sut = new MailGatewayClient({
+        address: `ipv4:${servers.map((each) => each.address).join(',')}`,
+        ...options,
+      });
+      for (let index = 0; index < 20; index++) await sut.send(aMail());
+      return servers.map((each) => each.calls.length);
+    };
+
+    it('spreads calls over every address the target names with round_robin', async () => {
+      const counts = await spread({ loadBalancing: 'round_robin' });
+      expect(counts[0] + counts[1]).toBe(20);
+      expect(Math.min(...counts)).toBeGreaterThan(0);
+    });
+
+    it("keeps one connection with grpc-js's default, pick_first", async () => {
+      expect((await spread({})).sort()).toEqual([0, 20]);
+    });
   });
 });

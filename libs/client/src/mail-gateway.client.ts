@@ -2,18 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError, status } from '@grpc/grpc-js';
 import type { Client } from '@grpc/grpc-js';
+import { retryOptions } from './channel-settings';
+import { GatewayClientOptions, RetryOptions } from './gateway-client-options';
 import {
   GetMessageRequest,
   GetMessageResponse,
   Mail,
-  MAIL_GATEWAY_PROTO_PATH,
   SendMailBatchRequest,
   SendMailBatchResponse,
   SendMailRequest,
   SendMailResponse,
-} from '@mailgateway/contracts';
-import { GatewayClientOptions, GrpcStub, RetryOptions, Unary } from './grpc-stub';
-import { advisedRetryDelayMs } from './rpc-status-details';
+} from './generated/mailgateway/v1/mail_gateway';
+import { GrpcStub, Unary } from './grpc-stub';
+import { MAIL_GATEWAY_PROTO_PATH } from './proto-files';
+import { advisedRetryDelayMs } from './retry-advice';
 
 export type MailGatewayClientOptions = GatewayClientOptions;
 
@@ -33,26 +35,21 @@ interface MailGatewayStub extends Client {
   getMessage: Unary<GetMessageRequest, GetMessageResponse>;
 }
 
-/** Worth another attempt: the server is briefly down or asked the caller to slow down. */
-const RETRYABLE = new Set<status>([status.UNAVAILABLE, status.RESOURCE_EXHAUSTED]);
-
 /**
- * A typed, promise-based client of the MailGateway service over @grpc/grpc-js. Calls retry on
- * UNAVAILABLE and RESOURCE_EXHAUSTED within their deadline, waiting as long as the server advises
- * (google.rpc.RetryInfo, else `retry-after`). Sends always carry an idempotency key, the same on
- * every attempt, so a retry after a lost answer returns the first message instead of a second one.
+ * A typed, promise-based client of the MailGateway service over @grpc/grpc-js. Within each call's
+ * deadline, UNAVAILABLE is retried by grpc-js's retry policy, and RESOURCE_EXHAUSTED is retried
+ * only when the server advised when to (google.rpc.RetryInfo, else `retry-after`), after that delay.
+ * Nothing else is retried: an invalid or oversize message gets the same answer every time. Sends
+ * always carry an idempotency key, the same on every attempt, so a retry after a lost answer returns
+ * the first message instead of a second one.
  */
 export class MailGatewayClient {
   private readonly grpc: GrpcStub<MailGatewayStub>;
   private readonly retry: Required<RetryOptions>;
 
   constructor(options: MailGatewayClientOptions) {
-    this.grpc = new GrpcStub(MAIL_GATEWAY_PROTO_PATH, 'MailGateway', options);
-    this.retry = {
-      maxAttempts: options.retry?.maxAttempts ?? 5,
-      initialBackoffMs: options.retry?.initialBackoffMs ?? 100,
-      maxBackoffMs: options.retry?.maxBackoffMs ?? 5_000,
-    };
+    this.retry = retryOptions(options.retry);
+    this.grpc = new GrpcStub(MAIL_GATEWAY_PROTO_PATH, 'MailGateway', options, { retryUnavailable: true });
   }
 
   /** One logical send of `mail`: one idempotency key for all its attempts. */
@@ -81,6 +78,7 @@ export class MailGatewayClient {
     this.grpc.close();
   }
 
+  /** One call within one deadline, repeated after each throttling answer that says when to retry. */
   private async call<Request, Response>(
     method: Unary<Request, Response>,
     request: Request,
@@ -92,19 +90,15 @@ export class MailGatewayClient {
         return await this.grpc.call(method, request, new Date(deadline));
       } catch (error) {
         const serviceError = error as ServiceError;
-        if (!RETRYABLE.has(serviceError.code) || attempt >= this.retry.maxAttempts) throw error;
-        const delayMs = this.delayBeforeRetry(attempt, advisedRetryDelayMs(serviceError.metadata));
+        if (serviceError.code !== status.RESOURCE_EXHAUSTED || attempt >= this.retry.maxAttempts) throw error;
+        const advisedMs = advisedRetryDelayMs(serviceError.metadata);
+        if (advisedMs === undefined) throw error;
+        // Never sooner than advised; a little later, so throttled callers do not return in step.
+        const delayMs = advisedMs + Math.round(Math.random() * advisedMs * 0.1);
         // Waiting past the deadline would only end in DEADLINE_EXCEEDED: the caller gets the cause.
         if (Date.now() + delayMs >= deadline) throw error;
         await sleep(delayMs);
       }
     }
-  }
-
-  /** The server's advice when it gave one (never less), otherwise exponential backoff with full jitter. */
-  private delayBeforeRetry(attempt: number, advisedMs: number | undefined): number {
-    if (advisedMs !== undefined) return advisedMs + Math.round(Math.random() * advisedMs * 0.1);
-    const ceiling = Math.min(this.retry.maxBackoffMs, this.retry.initialBackoffMs * 2 ** (attempt - 1));
-    return Math.round(Math.random() * ceiling);
   }
 }

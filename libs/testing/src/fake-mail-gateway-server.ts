@@ -6,6 +6,8 @@ import {
   ServerCredentials,
   ServerUnaryCall,
   sendUnaryData,
+  ServerInterceptingCall,
+  ServerInterceptor,
   ServiceClientConstructor,
   status,
 } from '@grpc/grpc-js';
@@ -47,18 +49,43 @@ export class FakeMailGatewayServer {
   private constructor(
     private readonly server: Server,
     readonly address: string,
+    private readonly counter: { attempts: number },
   ) {}
 
-  static async start(script: (call: { index: number; idempotencyKey: string }) => FakeAnswer) {
+  /** Every call that reached the server, also those refused before the script (too large). */
+  get attempts(): number {
+    return this.counter.attempts;
+  }
+
+  /** `maxReceiveMessageBytes` is the server's receive limit, as the gateway's follows MAX_MESSAGE_BYTES. */
+  static async start(
+    script: (call: { index: number; idempotencyKey: string }) => FakeAnswer,
+    { maxReceiveMessageBytes = 10 * 1024 * 1024 }: { maxReceiveMessageBytes?: number } = {},
+  ) {
     const definition = loadPackageDefinition(loadSync(MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS));
     const v1 = (definition.mailgateway as Record<string, Record<string, ServiceClientConstructor>>).v1;
-    const server = new Server();
+    const counter = { attempts: 0 };
+    // Counts a call when its metadata arrives, before grpc-js reads (and may refuse) its message.
+    const countAttempts: ServerInterceptor = (_method, call) =>
+      new ServerInterceptingCall(call, {
+        start: (next) =>
+          next({
+            onReceiveMetadata: (metadata, nextMetadata) => {
+              counter.attempts++;
+              nextMetadata(metadata);
+            },
+          }),
+      });
+    const server = new Server({
+      'grpc.max_receive_message_length': maxReceiveMessageBytes,
+      interceptors: [countAttempts],
+    });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
       ),
     );
-    const fake = new FakeMailGatewayServer(server, `127.0.0.1:${port}`);
+    const fake = new FakeMailGatewayServer(server, `127.0.0.1:${port}`, counter);
     server.addService(v1.MailGateway.service, {
       sendMail: (
         call: ServerUnaryCall<SendMailRequest, SendMailResponse>,

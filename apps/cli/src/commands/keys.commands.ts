@@ -1,5 +1,5 @@
-import { generateApiKey } from '@mailgateway/auth';
 import { Command } from 'commander';
+import { newApiKey } from '../api-key';
 import { withAdmin } from '../cli-program';
 import { seconds } from '../options';
 import { printKey, printNewKey } from '../output/keys';
@@ -11,7 +11,7 @@ export function addKeyCommands(program: Command): void {
   keys
     .command('generate')
     .description('print a new random key without contacting a gateway (e.g. for BOOTSTRAP_API_KEY)')
-    .action(() => console.log(generateApiKey().key));
+    .action(() => console.log(newApiKey()));
 
   keys
     .command('create')

@@ -1,5 +1,4 @@
-import { MailGatewayClient } from '@mailgateway/client';
-import { MessageStatus } from '@mailgateway/contracts';
+import { MailGatewayClient, MessageStatus } from '@mailgateway/client';
 import { Command } from 'commander';
 import { withClient } from '../cli-program';
 import { collect } from '../options';

@@ -1,4 +1,4 @@
-import { Source } from '@mailgateway/contracts';
+import { Source } from '@mailgateway/client';
 import { Command } from 'commander';
 import { withAdmin } from '../cli-program';
 import { collect, count } from '../options';

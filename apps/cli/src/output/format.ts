@@ -1,4 +1,4 @@
-import { Timestamp } from '@mailgateway/contracts';
+import { Timestamp } from '@mailgateway/client';
 
 /** A protobuf timestamp as ISO 8601 (millisecond precision), or "-" when absent. */
 export const formatTime = (time: Timestamp | undefined): string =>

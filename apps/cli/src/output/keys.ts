@@ -1,4 +1,4 @@
-import { ApiKey } from '@mailgateway/contracts';
+import { ApiKey } from '@mailgateway/client';
 import { formatTime } from './format';
 
 /** One line per key: prefix, source, creation and state; a stored key has no secret to print. */

@@ -1,4 +1,4 @@
-import { GetMessageResponse, SendMailResponse } from '@mailgateway/contracts';
+import { GetMessageResponse, SendMailResponse } from '@mailgateway/client';
 import { formatTime, shortName } from './format';
 
 /** "accepted <id> at <time>", or "replayed ..." when the idempotency key was seen before. */

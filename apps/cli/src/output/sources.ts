@@ -1,4 +1,4 @@
-import { Source } from '@mailgateway/contracts';
+import { Source } from '@mailgateway/client';
 
 /** One line: the name, then its roles and whichever policy parts are set. */
 export function printSource(source: Source): void {

@@ -14,55 +14,85 @@ import { Timestamp } from '../../google/protobuf/timestamp';
  * Where a message stands. QUEUED, SENDING and RETRYING are active; the others are final and never
  * change again.
  */
-export enum MessageStatus {
+export const MessageStatus = {
   /** MESSAGE_STATUS_UNSPECIFIED - Never set by the gateway. */
-  MESSAGE_STATUS_UNSPECIFIED = 'MESSAGE_STATUS_UNSPECIFIED',
+  MESSAGE_STATUS_UNSPECIFIED: 'MESSAGE_STATUS_UNSPECIFIED',
   /** MESSAGE_STATUS_QUEUED - Committed, waiting for its first attempt. */
-  MESSAGE_STATUS_QUEUED = 'MESSAGE_STATUS_QUEUED',
+  MESSAGE_STATUS_QUEUED: 'MESSAGE_STATUS_QUEUED',
   /** MESSAGE_STATUS_SENDING - An attempt holds the message now. */
-  MESSAGE_STATUS_SENDING = 'MESSAGE_STATUS_SENDING',
+  MESSAGE_STATUS_SENDING: 'MESSAGE_STATUS_SENDING',
   /** MESSAGE_STATUS_RETRYING - An attempt failed in a way worth retrying (or was handed back); another will follow. */
-  MESSAGE_STATUS_RETRYING = 'MESSAGE_STATUS_RETRYING',
+  MESSAGE_STATUS_RETRYING: 'MESSAGE_STATUS_RETRYING',
   /** MESSAGE_STATUS_DELIVERED - The provider accepted the message. Final. */
-  MESSAGE_STATUS_DELIVERED = 'MESSAGE_STATUS_DELIVERED',
+  MESSAGE_STATUS_DELIVERED: 'MESSAGE_STATUS_DELIVERED',
   /** MESSAGE_STATUS_FAILED - The provider refused the message for good, or DELIVERY_MAX_ATTEMPTS ran out. Final. */
-  MESSAGE_STATUS_FAILED = 'MESSAGE_STATUS_FAILED',
+  MESSAGE_STATUS_FAILED: 'MESSAGE_STATUS_FAILED',
   /**
    * MESSAGE_STATUS_EXPIRED - Not delivered within MESSAGE_MAX_AGE_MS of acceptance (or the next retry would come later).
    * Final.
    */
-  MESSAGE_STATUS_EXPIRED = 'MESSAGE_STATUS_EXPIRED',
+  MESSAGE_STATUS_EXPIRED: 'MESSAGE_STATUS_EXPIRED',
   /** MESSAGE_STATUS_CANCELLED - Reserved for messages withdrawn before delivery; the gateway sets it nowhere yet. Final. */
-  MESSAGE_STATUS_CANCELLED = 'MESSAGE_STATUS_CANCELLED',
+  MESSAGE_STATUS_CANCELLED: 'MESSAGE_STATUS_CANCELLED',
   /** MESSAGE_STATUS_SUPPRESSED - Reserved for recipients on a suppression list; the gateway sets it nowhere yet. Final. */
-  MESSAGE_STATUS_SUPPRESSED = 'MESSAGE_STATUS_SUPPRESSED',
-  UNRECOGNIZED = 'UNRECOGNIZED',
+  MESSAGE_STATUS_SUPPRESSED: 'MESSAGE_STATUS_SUPPRESSED',
+  UNRECOGNIZED: 'UNRECOGNIZED',
+} as const;
+
+export type MessageStatus = (typeof MessageStatus)[keyof typeof MessageStatus];
+
+export namespace MessageStatus {
+  export type MESSAGE_STATUS_UNSPECIFIED = typeof MessageStatus.MESSAGE_STATUS_UNSPECIFIED;
+  export type MESSAGE_STATUS_QUEUED = typeof MessageStatus.MESSAGE_STATUS_QUEUED;
+  export type MESSAGE_STATUS_SENDING = typeof MessageStatus.MESSAGE_STATUS_SENDING;
+  export type MESSAGE_STATUS_RETRYING = typeof MessageStatus.MESSAGE_STATUS_RETRYING;
+  export type MESSAGE_STATUS_DELIVERED = typeof MessageStatus.MESSAGE_STATUS_DELIVERED;
+  export type MESSAGE_STATUS_FAILED = typeof MessageStatus.MESSAGE_STATUS_FAILED;
+  export type MESSAGE_STATUS_EXPIRED = typeof MessageStatus.MESSAGE_STATUS_EXPIRED;
+  export type MESSAGE_STATUS_CANCELLED = typeof MessageStatus.MESSAGE_STATUS_CANCELLED;
+  export type MESSAGE_STATUS_SUPPRESSED = typeof MessageStatus.MESSAGE_STATUS_SUPPRESSED;
+  export type UNRECOGNIZED = typeof MessageStatus.UNRECOGNIZED;
 }
 
 /** What happened to a message, one event per step. */
-export enum MessageEventType {
+export const MessageEventType = {
   /** MESSAGE_EVENT_TYPE_UNSPECIFIED - Never set by the gateway. */
-  MESSAGE_EVENT_TYPE_UNSPECIFIED = 'MESSAGE_EVENT_TYPE_UNSPECIFIED',
+  MESSAGE_EVENT_TYPE_UNSPECIFIED: 'MESSAGE_EVENT_TYPE_UNSPECIFIED',
   /** MESSAGE_EVENT_TYPE_ACCEPTED - Committed to the outbox. */
-  MESSAGE_EVENT_TYPE_ACCEPTED = 'MESSAGE_EVENT_TYPE_ACCEPTED',
+  MESSAGE_EVENT_TYPE_ACCEPTED: 'MESSAGE_EVENT_TYPE_ACCEPTED',
   /** MESSAGE_EVENT_TYPE_ATTEMPT_STARTED - A delivery attempt started (the message was claimed). */
-  MESSAGE_EVENT_TYPE_ATTEMPT_STARTED = 'MESSAGE_EVENT_TYPE_ATTEMPT_STARTED',
+  MESSAGE_EVENT_TYPE_ATTEMPT_STARTED: 'MESSAGE_EVENT_TYPE_ATTEMPT_STARTED',
   /** MESSAGE_EVENT_TYPE_DELIVERED - The upstream accepted the message. */
-  MESSAGE_EVENT_TYPE_DELIVERED = 'MESSAGE_EVENT_TYPE_DELIVERED',
+  MESSAGE_EVENT_TYPE_DELIVERED: 'MESSAGE_EVENT_TYPE_DELIVERED',
   /** MESSAGE_EVENT_TYPE_RETRY_SCHEDULED - The attempt failed in a way worth retrying; detail says why and when. */
-  MESSAGE_EVENT_TYPE_RETRY_SCHEDULED = 'MESSAGE_EVENT_TYPE_RETRY_SCHEDULED',
+  MESSAGE_EVENT_TYPE_RETRY_SCHEDULED: 'MESSAGE_EVENT_TYPE_RETRY_SCHEDULED',
   /** MESSAGE_EVENT_TYPE_FAILED - The upstream refused the message for good, or attempts ran out. */
-  MESSAGE_EVENT_TYPE_FAILED = 'MESSAGE_EVENT_TYPE_FAILED',
+  MESSAGE_EVENT_TYPE_FAILED: 'MESSAGE_EVENT_TYPE_FAILED',
   /** MESSAGE_EVENT_TYPE_EXPIRED - The message outlived its maximum age before it could be delivered. */
-  MESSAGE_EVENT_TYPE_EXPIRED = 'MESSAGE_EVENT_TYPE_EXPIRED',
+  MESSAGE_EVENT_TYPE_EXPIRED: 'MESSAGE_EVENT_TYPE_EXPIRED',
   /** MESSAGE_EVENT_TYPE_RELEASED - A claimed attempt was handed back (shutdown) before it finished. */
-  MESSAGE_EVENT_TYPE_RELEASED = 'MESSAGE_EVENT_TYPE_RELEASED',
+  MESSAGE_EVENT_TYPE_RELEASED: 'MESSAGE_EVENT_TYPE_RELEASED',
   /**
    * MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN - The connection broke after the request was sent: the provider may have accepted the message.
    * Another attempt follows, so the recipient may get it twice.
    */
-  MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN = 'MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN',
-  UNRECOGNIZED = 'UNRECOGNIZED',
+  MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN: 'MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN',
+  UNRECOGNIZED: 'UNRECOGNIZED',
+} as const;
+
+export type MessageEventType = (typeof MessageEventType)[keyof typeof MessageEventType];
+
+export namespace MessageEventType {
+  export type MESSAGE_EVENT_TYPE_UNSPECIFIED = typeof MessageEventType.MESSAGE_EVENT_TYPE_UNSPECIFIED;
+  export type MESSAGE_EVENT_TYPE_ACCEPTED = typeof MessageEventType.MESSAGE_EVENT_TYPE_ACCEPTED;
+  export type MESSAGE_EVENT_TYPE_ATTEMPT_STARTED = typeof MessageEventType.MESSAGE_EVENT_TYPE_ATTEMPT_STARTED;
+  export type MESSAGE_EVENT_TYPE_DELIVERED = typeof MessageEventType.MESSAGE_EVENT_TYPE_DELIVERED;
+  export type MESSAGE_EVENT_TYPE_RETRY_SCHEDULED = typeof MessageEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED;
+  export type MESSAGE_EVENT_TYPE_FAILED = typeof MessageEventType.MESSAGE_EVENT_TYPE_FAILED;
+  export type MESSAGE_EVENT_TYPE_EXPIRED = typeof MessageEventType.MESSAGE_EVENT_TYPE_EXPIRED;
+  export type MESSAGE_EVENT_TYPE_RELEASED = typeof MessageEventType.MESSAGE_EVENT_TYPE_RELEASED;
+  export type MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN = typeof MessageEventType.MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN;
+  export type UNRECOGNIZED = typeof MessageEventType.UNRECOGNIZED;
 }
 
 /** A mailbox: an address with an optional display name. */
