@@ -165,17 +165,23 @@ describe('Reliability: three processes on one PostgreSQL', () => {
         .end(JSON.stringify({ id: providerIdOf(attemptOf(request), messageIdOf(request)) }));
     const heldAttempts = (attempt: number) => hold!.waiting((request) => attemptOf(request) === attempt);
 
-    const paused = await startGateway({ ...httpDriverEnv, DELIVERY_LEASE_MS: '1000' });
+    // Every message is committed before the first process delivers, so it claims them together
+    // and has them all in flight well within its 1 s lease. Were they to trickle in, a slow machine
+    // could see it re-claim a message whose lease ran out while a slot was still free.
+    const acceptor = await startGateway({ DELIVERY_ENABLED: 'false' });
     const ledger = new OutcomeLedger();
     await sendUntilAcknowledged({
       keys: Array.from({ length: PAUSED_MESSAGES }, (_, index) => `fenced-${index}`),
       request: (key) => aSendMailRequest({ subject: key }, key),
-      send: (request) => paused.client.sendMail(request),
+      send: (request) => acceptor.client.sendMail(request),
       ledger,
       callers: 4,
       deadline: Date.now() + 30_000,
     });
     expect(ledger.acknowledged.size).toBe(PAUSED_MESSAGES);
+    acceptor.gateway.kill('SIGTERM');
+    await acceptor.gateway.exited;
+    const paused = await startGateway({ ...httpDriverEnv, DELIVERY_LEASE_MS: '1000' });
     await waitFor('the first process to have every message in flight at the upstream', () =>
       heldAttempts(1).length === PAUSED_MESSAGES ? true : undefined,
     );
