@@ -1,5 +1,6 @@
 import { ServiceError, status } from '@grpc/grpc-js';
-import { decodeStatusDetails, STATUS_DETAILS_TRAILER } from '@mailgateway/contracts';
+import { decodeStatusDetails } from '@mailgateway/client';
+import { STATUS_DETAILS_TRAILER } from '@mailgateway/contracts';
 
 /** Awaits a call that must fail, and checks its gRPC status and message. */
 export async function expectGrpcError(call: Promise<unknown>, code: status, details?: string | RegExp) {

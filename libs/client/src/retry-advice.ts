@@ -19,23 +19,32 @@ function statusTypes(): { status: Type; retryInfo: Type } {
   return types;
 }
 
-interface DecodedStatus {
-  details: { type_url: string; value: Uint8Array }[];
+export interface DecodedStatus {
+  readonly code: number;
+  readonly message: string;
+  /** From the google.rpc.RetryInfo detail, if there is one. */
+  readonly retryDelayMs?: number;
 }
 
-interface DecodedRetryInfo {
-  retryDelay?: { seconds: number; nanos: number };
-}
-
-/** The delay of the google.rpc.RetryInfo in a status-details trailer, if it holds one. */
-function retryInfoDelayMs(trailer: Buffer): number | undefined {
+/** Reads a status-details trailer: the google.rpc.Status and the delay of its RetryInfo, if any. */
+export function decodeStatusDetails(trailer: Buffer): DecodedStatus {
   const { status, retryInfo } = statusTypes();
   const toObject = { longs: Number, defaults: true };
-  const decoded = status.toObject(status.decode(trailer), toObject) as DecodedStatus;
+  const decoded = status.toObject(status.decode(trailer), toObject) as {
+    code: number;
+    message: string;
+    details: { type_url: string; value: Uint8Array }[];
+  };
   const detail = decoded.details.find(({ type_url }) => type_url === RETRY_INFO_TYPE_URL);
-  if (!detail) return undefined;
-  const { retryDelay } = retryInfo.toObject(retryInfo.decode(detail.value), toObject) as DecodedRetryInfo;
-  return (retryDelay?.seconds ?? 0) * 1000 + Math.round((retryDelay?.nanos ?? 0) / 1_000_000);
+  if (!detail) return { code: decoded.code, message: decoded.message };
+  const { retryDelay } = retryInfo.toObject(retryInfo.decode(detail.value), toObject) as {
+    retryDelay?: { seconds: number; nanos: number };
+  };
+  return {
+    code: decoded.code,
+    message: decoded.message,
+    retryDelayMs: (retryDelay?.seconds ?? 0) * 1000 + Math.round((retryDelay?.nanos ?? 0) / 1_000_000),
+  };
 }
 
 /**
@@ -48,8 +57,8 @@ export function advisedRetryDelayMs(metadata: Metadata | undefined): number | un
   if (!metadata) return undefined;
   for (const value of metadata.get(STATUS_DETAILS_TRAILER)) {
     try {
-      const delayMs = retryInfoDelayMs(value as Buffer);
-      if (delayMs !== undefined) return Math.max(0, delayMs);
+      const { retryDelayMs } = decodeStatusDetails(value as Buffer);
+      if (retryDelayMs !== undefined) return Math.max(0, retryDelayMs);
     } catch {
       // A malformed trailer is no advice; fall through to the next source.
     }

@@ -43,33 +43,3 @@ export function encodeRetryInfoStatus(code: number, message: string, retryDelayM
       .finish(),
   );
 }
-
-export interface DecodedStatus {
-  readonly code: number;
-  readonly message: string;
-  /** From the RetryInfo detail, if there is one. */
-  readonly retryDelayMs?: number;
-}
-
-/** Reads a status-details trailer (for clients and tests). */
-export function decodeStatusDetails(bytes: Buffer): DecodedStatus {
-  const { status, retryInfo } = statusTypes();
-  const decoded = status.toObject(status.decode(bytes), { longs: Number, defaults: true }) as {
-    code: number;
-    message: string;
-    details: { type_url: string; value: Uint8Array }[];
-  };
-  const retry = decoded.details.find((detail) => detail.type_url === RETRY_INFO_TYPE_URL);
-  if (!retry) return { code: decoded.code, message: decoded.message };
-  const { retryDelay } = retryInfo.toObject(retryInfo.decode(retry.value), {
-    longs: Number,
-    defaults: true,
-  }) as {
-    retryDelay?: { seconds: number; nanos: number };
-  };
-  return {
-    code: decoded.code,
-    message: decoded.message,
-    retryDelayMs: (retryDelay?.seconds ?? 0) * 1000 + Math.round((retryDelay?.nanos ?? 0) / 1_000_000),
-  };
-}

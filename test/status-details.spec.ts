@@ -1,8 +1,10 @@
 import { status } from '@grpc/grpc-js';
-import { decodeStatusDetails, encodeRetryInfoStatus } from './status-details';
+import { decodeStatusDetails } from '@mailgateway/client';
+import { encodeRetryInfoStatus } from '@mailgateway/contracts';
 
+// The gateway encodes the status details; the client package reads them.
 describe(encodeRetryInfoStatus.name, () => {
-  it('round-trips a status with a RetryInfo delay', () => {
+  it('round-trips a status with a RetryInfo delay through the client', () => {
     const bytes = encodeRetryInfoStatus(status.RESOURCE_EXHAUSTED, 'slow down', 1_234.2);
     expect(decodeStatusDetails(bytes)).toEqual({
       code: status.RESOURCE_EXHAUSTED,
