@@ -291,3 +291,95 @@ export interface GetMessageResponse {
   /** Every event, in sequence order. */
   events: MessageEvent[];
 }
+
+/** Which events of the feed to return; a cursor is bound to the filter it was issued for. */
+export interface EventFilter {
+  /**
+   * Only events of these types; empty for every type. Each must be a known type other than
+   * UNSPECIFIED; at most 16 (duplicates count once).
+   */
+  types: MessageEventType[];
+  /**
+   * Only events of this message (a lowercase UUID); empty for every message. Another source's
+   * message id gives no events, like an id that does not exist.
+   */
+  messageId: string;
+}
+
+/** Where to read the feed from, and how much. */
+export interface ListEventsRequest {
+  /**
+   * The next_cursor (or a heartbeat's cursor) of an earlier read; empty to start at the oldest
+   * event still kept. Opaque: its contents are not part of the contract.
+   */
+  cursor: string;
+  /** Most events to return: 1 to 1000; 0 means 100. */
+  pageSize: number;
+  /** Which events; the same filter must come with every cursor it issued. */
+  filter: EventFilter | undefined;
+}
+
+/** One event of a message, as the feed carries it. */
+export interface FeedEvent {
+  /**
+   * The event's id: unique and never reused, the same every time the event is read. Use it to
+   * drop events seen twice (after a reconnect).
+   */
+  eventId: string;
+  /** The message the event belongs to. */
+  messageId: string;
+  /** What happened. */
+  type: MessageEventType;
+  /** The delivery attempt the event belongs to, from 1; 0 for events outside an attempt. */
+  attempt: number;
+  /** When it happened (millisecond precision). */
+  occurredAt: Timestamp | undefined;
+  /** When the gateway recorded it (millisecond precision); at or after occurred_at. */
+  recordedAt: Timestamp | undefined;
+  /** What happened, in words for people; its wording is not part of the contract. */
+  detail: string;
+  /** The message's tags, as sent in Mail.tags. */
+  tags: string[];
+  /** The message's metadata, as sent in Mail.metadata. */
+  metadata: { [key: string]: string };
+}
+
+export interface FeedEvent_MetadataEntry {
+  key: string;
+  value: string;
+}
+
+/** A page of the feed. */
+export interface ListEventsResponse {
+  /** Up to page_size events in feed order; fewer (or none) when the reader has caught up. */
+  events: FeedEvent[];
+  /**
+   * Where the next read resumes: after the last event here, or, when the reader has caught up,
+   * as far as the feed is known to be complete. Always set; send it back with the same filter.
+   */
+  nextCursor: string;
+}
+
+/** Where to follow the feed from. */
+export interface StreamEventsRequest {
+  /** As in ListEventsRequest: empty to start at the oldest event still kept. */
+  cursor: string;
+  /** Which events; as in ListEventsRequest. */
+  filter: EventFilter | undefined;
+}
+
+/** Sent while a stream is idle, so a client always holds a recent cursor. */
+export interface Heartbeat {
+  /** When the gateway sent it (millisecond precision). */
+  sentAt: Timestamp | undefined;
+}
+
+/** One item of an event stream. */
+export interface StreamEventsResponse {
+  /** The next event of the feed. */
+  event?: FeedEvent | undefined;
+  /** Nothing new for FEED_HEARTBEAT_MS. */
+  heartbeat?: Heartbeat | undefined;
+  /** The cursor to resume after this item, with the same filter. */
+  cursor: string;
+}

@@ -295,6 +295,98 @@ export interface GetMessageResponse {
   events: MessageEvent[];
 }
 
+/** Which events of the feed to return; a cursor is bound to the filter it was issued for. */
+export interface EventFilter {
+  /**
+   * Only events of these types; empty for every type. Each must be a known type other than
+   * UNSPECIFIED; at most 16 (duplicates count once).
+   */
+  types: MessageEventType[];
+  /**
+   * Only events of this message (a lowercase UUID); empty for every message. Another source's
+   * message id gives no events, like an id that does not exist.
+   */
+  messageId: string;
+}
+
+/** Where to read the feed from, and how much. */
+export interface ListEventsRequest {
+  /**
+   * The next_cursor (or a heartbeat's cursor) of an earlier read; empty to start at the oldest
+   * event still kept. Opaque: its contents are not part of the contract.
+   */
+  cursor: string;
+  /** Most events to return: 1 to 1000; 0 means 100. */
+  pageSize: number;
+  /** Which events; the same filter must come with every cursor it issued. */
+  filter: EventFilter | undefined;
+}
+
+/** One event of a message, as the feed carries it. */
+export interface FeedEvent {
+  /**
+   * The event's id: unique and never reused, the same every time the event is read. Use it to
+   * drop events seen twice (after a reconnect).
+   */
+  eventId: string;
+  /** The message the event belongs to. */
+  messageId: string;
+  /** What happened. */
+  type: MessageEventType;
+  /** The delivery attempt the event belongs to, from 1; 0 for events outside an attempt. */
+  attempt: number;
+  /** When it happened (millisecond precision). */
+  occurredAt: Timestamp | undefined;
+  /** When the gateway recorded it (millisecond precision); at or after occurred_at. */
+  recordedAt: Timestamp | undefined;
+  /** What happened, in words for people; its wording is not part of the contract. */
+  detail: string;
+  /** The message's tags, as sent in Mail.tags. */
+  tags: string[];
+  /** The message's metadata, as sent in Mail.metadata. */
+  metadata: { [key: string]: string };
+}
+
+export interface FeedEvent_MetadataEntry {
+  key: string;
+  value: string;
+}
+
+/** A page of the feed. */
+export interface ListEventsResponse {
+  /** Up to page_size events in feed order; fewer (or none) when the reader has caught up. */
+  events: FeedEvent[];
+  /**
+   * Where the next read resumes: after the last event here, or, when the reader has caught up,
+   * as far as the feed is known to be complete. Always set; send it back with the same filter.
+   */
+  nextCursor: string;
+}
+
+/** Where to follow the feed from. */
+export interface StreamEventsRequest {
+  /** As in ListEventsRequest: empty to start at the oldest event still kept. */
+  cursor: string;
+  /** Which events; as in ListEventsRequest. */
+  filter: EventFilter | undefined;
+}
+
+/** Sent while a stream is idle, so a client always holds a recent cursor. */
+export interface Heartbeat {
+  /** When the gateway sent it (millisecond precision). */
+  sentAt: Timestamp | undefined;
+}
+
+/** One item of an event stream. */
+export interface StreamEventsResponse {
+  /** The next event of the feed. */
+  event?: FeedEvent | undefined;
+  /** Nothing new for FEED_HEARTBEAT_MS. */
+  heartbeat?: Heartbeat | undefined;
+  /** The cursor to resume after this item, with the same filter. */
+  cursor: string;
+}
+
 /**
  * MailGateway accepts transactional mail from internal services, commits it to a durable outbox
  * and delivers it upstream. An OK from SendMail or an accepted batch item means the message is
@@ -339,6 +431,32 @@ export interface MailGatewayClient {
    */
 
   getMessage(request: GetMessageRequest, metadata?: Metadata): Observable<GetMessageResponse>;
+
+  /**
+   * Returns a page of the events of the calling source's messages, in the feed's order, and the
+   * cursor to resume after it. Needs "mail.read"; not rate limited. Gap-free: an event appears in
+   * the feed only once every event before it in that order is committed, so a reader that follows
+   * next_cursor never skips one, whatever order concurrent commits finish in. The newest events
+   * may take a moment to appear while older transactions are still open.
+   * INVALID_ARGUMENT: page_size above 1000, a type that is not a known event type, message_id not a
+   * UUID, or a cursor that is malformed, altered, issued to another source or for another filter.
+   * OUT_OF_RANGE: the cursor points before the oldest event the gateway still keeps; start again
+   * from an empty cursor (the message says so).
+   */
+
+  listEvents(request: ListEventsRequest, metadata?: Metadata): Observable<ListEventsResponse>;
+
+  /**
+   * Replays the feed from a cursor as ListEvents would, then follows new events as they are
+   * committed on any replica, with a heartbeat carrying the current cursor while idle. Needs
+   * "mail.read". Delivery is at least once: a reconnecting client resumes from the last cursor it
+   * saw and may see an event again (same event_id). The stream never ends by itself. Requests are
+   * checked as for ListEvents. RESOURCE_EXHAUSTED: the source or the gateway already has as many
+   * open streams as FEED_MAX_STREAMS_PER_SOURCE or FEED_MAX_STREAMS allow. UNAVAILABLE: the gateway
+   * is shutting down or lost its database; reconnect (to any replica) with the last cursor.
+   */
+
+  streamEvents(request: StreamEventsRequest, metadata?: Metadata): Observable<StreamEventsResponse>;
 }
 
 /**
@@ -394,11 +512,40 @@ export interface MailGatewayController {
     request: GetMessageRequest,
     metadata?: Metadata,
   ): Promise<GetMessageResponse> | Observable<GetMessageResponse> | GetMessageResponse;
+
+  /**
+   * Returns a page of the events of the calling source's messages, in the feed's order, and the
+   * cursor to resume after it. Needs "mail.read"; not rate limited. Gap-free: an event appears in
+   * the feed only once every event before it in that order is committed, so a reader that follows
+   * next_cursor never skips one, whatever order concurrent commits finish in. The newest events
+   * may take a moment to appear while older transactions are still open.
+   * INVALID_ARGUMENT: page_size above 1000, a type that is not a known event type, message_id not a
+   * UUID, or a cursor that is malformed, altered, issued to another source or for another filter.
+   * OUT_OF_RANGE: the cursor points before the oldest event the gateway still keeps; start again
+   * from an empty cursor (the message says so).
+   */
+
+  listEvents(
+    request: ListEventsRequest,
+    metadata?: Metadata,
+  ): Promise<ListEventsResponse> | Observable<ListEventsResponse> | ListEventsResponse;
+
+  /**
+   * Replays the feed from a cursor as ListEvents would, then follows new events as they are
+   * committed on any replica, with a heartbeat carrying the current cursor while idle. Needs
+   * "mail.read". Delivery is at least once: a reconnecting client resumes from the last cursor it
+   * saw and may see an event again (same event_id). The stream never ends by itself. Requests are
+   * checked as for ListEvents. RESOURCE_EXHAUSTED: the source or the gateway already has as many
+   * open streams as FEED_MAX_STREAMS_PER_SOURCE or FEED_MAX_STREAMS allow. UNAVAILABLE: the gateway
+   * is shutting down or lost its database; reconnect (to any replica) with the last cursor.
+   */
+
+  streamEvents(request: StreamEventsRequest, metadata?: Metadata): Observable<StreamEventsResponse>;
 }
 
 export function MailGatewayControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ['sendMail', 'sendMailBatch', 'getMessage'];
+    const grpcMethods: string[] = ['sendMail', 'sendMailBatch', 'getMessage', 'listEvents', 'streamEvents'];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod('MailGateway', method)(constructor.prototype[method], method, descriptor);
