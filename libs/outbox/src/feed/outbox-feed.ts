@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { runStatement, TransactionRunner } from '@mailgateway/database';
+import { TransactionRunner } from '@mailgateway/database';
 import type { EntityManager } from 'typeorm';
 import { MessageEventType } from '../message-status';
 import { FeedPositionExpiredException } from './feed-position-expired.exception';
@@ -92,7 +92,7 @@ export class OutboxFeed {
     limit: number,
   ): Promise<FeedPage> {
     const postgres = this.transactions.dialect === 'postgres';
-    const [bounds] = await runStatement<Bounds>(
+    const [bounds] = await select<Bounds>(
       manager,
       postgres
         ? `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
@@ -119,7 +119,7 @@ export class OutboxFeed {
     ];
     if (filter.types.length > 0) conditions.push(`e.type IN (${filter.types.map(at).join(', ')})`);
     if (filter.messageId) conditions.push(`e.message_id = ${at(filter.messageId)}`);
-    const rows = await runStatement<EventRow>(
+    const rows = await select<EventRow>(
       manager,
       `SELECT e.sequence, e.commit_xid, e.message_id, e.type, e.attempt, e.detail, e.occurred_at,
               e.recorded_at, m.labels
@@ -135,6 +135,15 @@ export class OutboxFeed {
     const next = events.length < limit ? laterPosition(last, laterPosition(complete, from)) : last;
     return { events, next };
   }
+}
+
+/**
+ * A SELECT's rows. On PostgreSQL the feed reads through the pool's own manager, outside any
+ * transaction, which has no query runner of its own (runStatement needs one); a plain SELECT
+ * answers the same rows on pg and better-sqlite3.
+ */
+function select<Row>(manager: EntityManager, sql: string, parameters: unknown[]): Promise<Row[]> {
+  return manager.query<Row[]>(sql, parameters);
 }
 
 function toRecords(rows: readonly EventRow[]): FeedEventRecord[] {
