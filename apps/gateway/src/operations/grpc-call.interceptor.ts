@@ -1,5 +1,11 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Metadata, status } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import {
+  MAIL_GATEWAY_ADMIN_PROTO_PATH,
+  MAIL_GATEWAY_PROTO_PATH,
+  PROTO_LOADER_OPTIONS,
+} from '@mailgateway/contracts';
 import { findPrincipal } from '@mailgateway/auth';
 import { CallSummary, CallTelemetry, GrpcCall } from '@mailgateway/observability';
 import { finalize, Observable, tap } from 'rxjs';
@@ -16,13 +22,16 @@ interface AnyResponse {
  */
 @Injectable()
 export class GrpcCallInterceptor implements NestInterceptor {
+  /** Paths of the RPCs that answer a stream (grpc-js hands unary calls a writable stream too). */
+  private readonly streamingPaths = serverStreamingPaths();
+
   constructor(private readonly telemetry: CallTelemetry) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'rpc') return next.handle();
     const call = context.getArgByIndex<GrpcCall>(2);
     const metadata = context.switchToRpc().getContext<Metadata>();
-    if (isServerStream(call)) {
+    if (call?.path && this.streamingPaths.has(call.path)) {
       // A stream answers many items: the call ends when it completes, or CANCELLED when the client
       // leaves (errors are closed by the exception filter first).
       const end = (code: status) => () =>
@@ -61,6 +70,15 @@ export class GrpcCallInterceptor implements NestInterceptor {
   }
 }
 
-function isServerStream(call: GrpcCall | undefined): boolean {
-  return typeof (call as { write?: unknown } | undefined)?.write === 'function';
+function serverStreamingPaths(): Set<string> {
+  const definition = loadSync([MAIL_GATEWAY_PROTO_PATH, MAIL_GATEWAY_ADMIN_PROTO_PATH], PROTO_LOADER_OPTIONS);
+  const paths = new Set<string>();
+  for (const service of Object.values(definition)) {
+    for (const method of Object.values(
+      service as Record<string, { path?: string; responseStream?: boolean }>,
+    )) {
+      if (method.path && method.responseStream) paths.add(method.path);
+    }
+  }
+  return paths;
 }
