@@ -1,16 +1,19 @@
 // The benchmark harness: starts the gateway and its baselines on loopback, loads them one after
 // the other with the same generator, and reports ratios measured in the same run.
-//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--soak SECONDS [--soak-rate N] [--soak-only]] [--out FILE]
+//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--accept-only]
+//                           [--soak SECONDS [--soak-rate N] [--soak-only]] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import PgBoss from 'pg-boss';
 import { Pool } from 'undici';
 import { aBenchMessage, BenchClient } from './grpc-client';
 import { closedLoop, LoadResult, openLoop } from './load-generator';
+import { StreamEventsResponse } from './proto';
 import {
   BENCH_API_KEY,
   BenchProcess,
@@ -36,17 +39,20 @@ const smoke = args.includes('--smoke');
 const soakSeconds = args.includes('--soak') ? Number(args[args.indexOf('--soak') + 1]) : 0;
 /** `--soak N --soak-only`: just the memory soak. */
 const soakOnly = args.includes('--soak-only');
+/** `--accept-only`: accept and the event feed, without the delivery runs. */
+const acceptOnly = args.includes('--accept-only');
 const soakRate = option('--soak-rate') ?? 250;
 const outFile = args.includes('--out')
   ? args[args.indexOf('--out') + 1]
   : join(__dirname, '..', '..', 'bench', 'results', 'latest.json');
 const settings = smoke
-  ? { durationMs: 1_000, concurrency: 8, deliveryMessages: 300, batchCalls: 4 }
+  ? { durationMs: 1_000, concurrency: 8, deliveryMessages: 300, batchCalls: 4, streamLagMs: 500 }
   : {
       durationMs: option('--seconds') ? option('--seconds')! * 1000 : 10_000,
       concurrency: 32,
       deliveryMessages: option('--messages') ?? 20_000,
       batchCalls: 40,
+      streamLagMs: 3_000,
     };
 
 const rows: Row[] = [];
@@ -57,7 +63,7 @@ async function main(): Promise<void> {
   try {
     if (!soakOnly) {
       await benchAccept(server.url);
-      await benchDelivery(server.url);
+      if (!acceptOnly) await benchDelivery(server.url);
     }
     if (soakSeconds > 0) await soak(server.url, soakSeconds);
     rows.push({ measure: 'gateway peak RSS', value: peakGatewayRssMiB, unit: 'MiB' });
@@ -105,6 +111,8 @@ async function benchAccept(serverUrl: string): Promise<void> {
         target: { kind: 'at-most', value: 10 },
         detail: `p50 ${half.p50Ms.toFixed(2)} ms, ${half.errors} errors`,
       });
+      const end = await benchFeedRead(`127.0.0.1:${port}`, kind);
+      await benchStreamLag(env, `127.0.0.1:${port}`, end, smoke ? 200 : Math.floor(result.perSecond / 2));
       for (const size of [100, 500]) {
         const started = performance.now();
         let messages = 0;
@@ -125,10 +133,149 @@ async function benchAccept(serverUrl: string): Promise<void> {
           target: { kind: 'at-least', value: 20_000 },
         });
       }
+    } else {
+      await benchFeedRead(`127.0.0.1:${port}`, kind);
     }
     client.close();
     peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
     await gateway.stop();
+  }
+}
+
+// ---- event feed ----------------------------------------------------------------------------
+
+const FEED_PAGE = 1000;
+
+/**
+ * One reader pages the whole feed from its start, as the accept runs left it. Returns the cursor
+ * it ended on: the feed's end, from where the streams below start.
+ */
+async function benchFeedRead(address: string, kind: string): Promise<string> {
+  const reader = new BenchClient(address, BENCH_API_KEY, 1);
+  let cursor = '';
+  let events = 0;
+  let pages = 0;
+  const started = performance.now();
+  for (;;) {
+    const page = await reader.listEvents({ cursor, pageSize: FEED_PAGE });
+    pages++;
+    events += page.events.length;
+    cursor = page.nextCursor;
+    if (page.events.length < FEED_PAGE) break;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  reader.close();
+  rows.push({
+    measure: `ListEvents read rate (page_size ${FEED_PAGE}), unread feed on ${kind}`,
+    value: events / seconds,
+    unit: 'events/s',
+    detail: `${events} events in ${pages} pages, ${seconds.toFixed(2)} s`,
+  });
+  return cursor;
+}
+
+/**
+ * Streams opened from the feed's end on the accepting process and on a second replica of the same
+ * database, while SendMail runs at a steady open-loop rate: for each message, the time from its
+ * OK (its commit came before) to its ACCEPTED event on each stream.
+ */
+async function benchStreamLag(
+  env: Record<string, string>,
+  address: string,
+  cursor: string,
+  ratePerSecond: number,
+): Promise<void> {
+  const replicaPort = await freePort();
+  const replica = await startGateway({ ...env, GRPC_PORT: String(replicaPort), DELIVERY_ENABLED: 'false' });
+  const replicaAddress = `127.0.0.1:${replicaPort}`;
+  const sender = new BenchClient(address, BENCH_API_KEY);
+  const watches = [
+    { name: 'same process', client: new BenchClient(address, BENCH_API_KEY, 1) },
+    { name: 'second replica', client: new BenchClient(replicaAddress, BENCH_API_KEY, 1) },
+  ].map(({ name, client }) => ({ name, client, feed: new FeedWatch(client, cursor) }));
+  try {
+    // Both streams are live once a first message reached them.
+    const probe = await sender.sendMail(aBenchMessage());
+    await Promise.all(watches.map(({ feed }) => feed.waitFor([probe.messageId], 10_000)));
+
+    const okAt = new Map<string, number>();
+    const load = await openLoop(
+      () =>
+        sender.sendMail(aBenchMessage()).then((response) => {
+          okAt.set(response.messageId, performance.now());
+        }),
+      { ratePerSecond, durationMs: settings.streamLagMs },
+    );
+    await Promise.all(watches.map(({ feed }) => feed.waitFor([...okAt.keys()], 10_000)));
+    for (const { name, feed } of watches) {
+      const lags = [...okAt].flatMap(([id, ok]) => {
+        const arrived = feed.arrivals.get(id);
+        return arrived === undefined ? [] : [arrived - ok];
+      });
+      lags.sort((a, b) => a - b);
+      const at = (quantile: number) =>
+        lags[Math.min(lags.length - 1, Math.floor(quantile * lags.length))] ?? 0;
+      const early = lags.filter((lag) => lag < 0).length;
+      const detail =
+        `${lags.length} of ${okAt.size} messages at ${ratePerSecond}/s (open loop, SendMail p99 ${load.p99Ms.toFixed(1)} ms, ${load.errors} errors)` +
+        `${early ? `, ${early} arrived before their OK` : ''}`;
+      for (const [label, quantile] of [
+        ['p50', 0.5],
+        ['p99', 0.99],
+      ] as const) {
+        rows.push({
+          measure: `StreamEvents lag ${label}, SendMail OK to ACCEPTED event, stream on the ${name} (postgres)`,
+          value: at(quantile),
+          unit: 'ms',
+          detail,
+        });
+      }
+    }
+  } finally {
+    for (const { feed, client } of watches) {
+      feed.close();
+      client.close();
+    }
+    sender.close();
+    peakGatewayRssMiB = Math.max(peakGatewayRssMiB, replica.peakRssMiB());
+    await replica.stop();
+  }
+}
+
+/** Follows a StreamEvents stream and notes when each message's ACCEPTED event arrived. */
+class FeedWatch {
+  readonly arrivals = new Map<string, number>();
+  private failure: Error | undefined;
+  private readonly stream: ReturnType<BenchClient['streamEvents']>;
+
+  constructor(client: BenchClient, cursor: string) {
+    this.stream = client.streamEvents({ cursor });
+    this.stream.on('data', (item: StreamEventsResponse) => {
+      if (item.item !== 'event' || item.event?.type !== 'MESSAGE_EVENT_TYPE_ACCEPTED') return;
+      if (!this.arrivals.has(item.event.messageId))
+        this.arrivals.set(item.event.messageId, performance.now());
+    });
+    this.stream.on('error', (error: Error & { code?: number }) => {
+      if (error.code !== status.CANCELLED) this.failure = error;
+    });
+  }
+
+  /** Resolves once every one of the messages arrived; rejects when the stream failed or time ran out. */
+  async waitFor(messageIds: string[], timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const missing = messageIds.filter((id) => !this.arrivals.has(id)).length;
+      if (missing === 0) return;
+      if (performance.now() > deadline) {
+        throw new Error(`StreamEvents: ${missing} of ${messageIds.length} ACCEPTED events never arrived`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  close(): void {
+    this.stream.cancel();
   }
 }
 
