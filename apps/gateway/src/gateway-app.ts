@@ -24,6 +24,7 @@ import {
   PinoLoggerService,
 } from '@mailgateway/observability';
 import { validationConfig } from '@mailgateway/validation';
+import { EventStreams } from './events/event-streams';
 import { GatewayConfig, gatewayConfig } from './gateway.settings';
 import { GatewayModule } from './gateway.module';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
@@ -106,11 +107,13 @@ export async function createGatewayApp(
 
 /**
  * Readiness turns NOT_SERVING first (health watchers hear it before the port closes; /readyz
- * answers 503), then in-flight deliveries drain within their share of SHUTDOWN_TIMEOUT_MS (the
+ * answers 503) and event streams end with UNAVAILABLE (their clients reconnect elsewhere with
+ * their cursor), then in-flight deliveries drain within their share of SHUTDOWN_TIMEOUT_MS (the
  * unfinished are released for other replicas), then the gRPC server stops and the app closes.
  */
 export async function closeGatewayApp(app: INestMicroservice): Promise<void> {
   app.get(GatewayHealth).startShutdown();
+  app.get(EventStreams).closeAll();
   const { shutdownTimeoutMs } = app.get<GatewayConfig>(gatewayConfig.token);
   await app.get(Dispatcher).stop(shutdownTimeoutMs * DRAIN_SHARE);
   await app.close();

@@ -6,6 +6,7 @@ import { observabilityConfig } from '@mailgateway/observability';
 import { OUTBOX_SCHEMA, outboxConfig } from '@mailgateway/outbox';
 import { throttlingConfig } from '@mailgateway/throttling';
 import { validationConfig } from '@mailgateway/validation';
+import { eventsConfig } from './events/events.settings';
 import { gatewayConfig } from './gateway.settings';
 
 /** Every lib's settings the gateway runs with, in the order the README documents them. */
@@ -14,6 +15,7 @@ export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
   databaseConfig,
   validationConfig,
   outboxConfig,
+  eventsConfig,
   ...DELIVERY_CONFIG_SLICES,
   authConfig,
   throttlingConfig,

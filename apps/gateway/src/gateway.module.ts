@@ -4,6 +4,7 @@ import { DatabaseModule } from '@mailgateway/database';
 import { DeliveryModule } from '@mailgateway/delivery';
 import { Observability, ObservabilityModule } from '@mailgateway/observability';
 import { AdminModule } from './admin/admin.module';
+import { EventsModule } from './events/events.module';
 import { GATEWAY_SCHEMA } from './gateway-config';
 import { MailModule } from './mail/mail.module';
 import { OperationsModule } from './operations/operations.module';
@@ -18,6 +19,7 @@ export class GatewayModule {
         ObservabilityModule.forRoot(observability),
         DatabaseModule.forRoot(GATEWAY_SCHEMA),
         MailModule,
+        EventsModule,
         AdminModule,
         DeliveryModule,
         OperationsModule,

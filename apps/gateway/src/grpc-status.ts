@@ -10,6 +10,7 @@ const GRPC_STATUS: Record<ErrorCode, status> = {
   [ErrorCode.Unauthenticated]: status.UNAUTHENTICATED,
   [ErrorCode.PermissionDenied]: status.PERMISSION_DENIED,
   [ErrorCode.ResourceExhausted]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.OutOfRange]: status.OUT_OF_RANGE,
   [ErrorCode.FailedPrecondition]: status.FAILED_PRECONDITION,
   [ErrorCode.Unavailable]: status.UNAVAILABLE,
 };

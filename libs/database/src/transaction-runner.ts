@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
+import type { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import type { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
 import { SqlDialect, SqlParameters } from './sql-statements';
@@ -41,6 +42,22 @@ export class TransactionRunner {
     } catch (error) {
       return rethrowClassified(error);
     }
+  }
+
+  /**
+   * PostgreSQL only: a new connection of its own, outside the pool, with the pool's settings (for
+   * LISTEN, which needs a session that stays). Not yet connected; the caller owns and ends it.
+   */
+  dedicatedConnection(applicationName: string): Client {
+    if (this.dialect !== 'postgres') throw new Error('dedicated connections exist only on PostgreSQL');
+    const options = this.dataSource.options as { url?: string; extra?: { connectionTimeoutMillis?: number } };
+    const { Client: PgClient } = (this.dataSource.driver as unknown as { postgres: typeof import('pg') })
+      .postgres;
+    return new PgClient({
+      connectionString: options.url,
+      application_name: applicationName,
+      connectionTimeoutMillis: options.extra?.connectionTimeoutMillis,
+    });
   }
 
   /** Placeholders in this database's style ($1 or ?). */

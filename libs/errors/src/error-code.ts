@@ -13,6 +13,8 @@ export enum ErrorCode {
   PermissionDenied = 'permission-denied',
   /** Over a limit for now; `retryAfterMs` says when to come back. */
   ResourceExhausted = 'resource-exhausted',
+  /** The request asks for something past what exists or is still kept (e.g. a purged position). */
+  OutOfRange = 'out-of-range',
   /** The system is not in a state that allows this (e.g. a setting is missing or wrong). */
   FailedPrecondition = 'failed-precondition',
   /** A dependency is down or unreachable; retrying with backoff is right and nothing was changed. */

@@ -8,29 +8,38 @@ const MAX_DETAIL_LENGTH = 1000;
 /** One row of a message's history, to be appended. */
 export interface NewEvent {
   readonly messageId: string;
+  /** The message's source: the feed the event belongs to. */
+  readonly source: string;
   readonly type: MessageEventType;
   readonly attempt: number;
   readonly detail: string;
   readonly occurredAt: number;
 }
 
-/** Appends events with one multi-row INSERT, in the caller's transaction. */
+/**
+ * Appends events with one multi-row INSERT, in the caller's transaction. On PostgreSQL the
+ * database stamps each row with the writing transaction's id (commit_xid), which orders the feed.
+ * After the commit, tell FeedSignal which sources got events.
+ */
 export function insertEvents(
   manager: EntityManager,
   dialect: SqlDialect,
   events: readonly NewEvent[],
 ): Promise<void> {
+  const recordedAt = Date.now();
   return insertRows(
     manager,
     dialect,
     'message_event',
-    ['message_id', 'type', 'attempt', 'detail', 'occurred_at'],
+    ['message_id', 'source', 'type', 'attempt', 'detail', 'occurred_at', 'recorded_at'],
     events.map((event) => [
       event.messageId,
+      event.source,
       event.type,
       event.attempt,
       truncate(event.detail),
       event.occurredAt,
+      recordedAt,
     ]),
   );
 }

@@ -1,15 +1,26 @@
 import { Module } from '@nestjs/common';
 import { OutboxEnqueuer } from './enqueue/outbox-enqueuer';
+import { FeedCursors } from './feed/feed-cursors';
+import { FeedSignal } from './feed/feed-signal';
+import { OutboxFeed } from './feed/outbox-feed';
 import { OutboxHistory } from './history/outbox-history';
 import { OutboxLeases } from './leases/outbox-leases';
 import { OutboxMonitor } from './outbox-monitor';
 
 /**
  * The durable outbox, by role: the accept path enqueues, the delivery path leases, readers read
- * history. Its tables (OUTBOX_SCHEMA) live in the app's one database (DatabaseModule).
+ * a message's history or a source's feed of events (woken by FeedSignal). Its tables (OUTBOX_SCHEMA) live in the app's one database (DatabaseModule).
  */
 @Module({
-  providers: [OutboxEnqueuer, OutboxLeases, OutboxHistory, OutboxMonitor],
-  exports: [OutboxEnqueuer, OutboxLeases, OutboxHistory, OutboxMonitor],
+  providers: [
+    OutboxEnqueuer,
+    OutboxLeases,
+    OutboxHistory,
+    OutboxMonitor,
+    OutboxFeed,
+    FeedSignal,
+    FeedCursors,
+  ],
+  exports: [OutboxEnqueuer, OutboxLeases, OutboxHistory, OutboxMonitor, OutboxFeed, FeedSignal, FeedCursors],
 })
 export class OutboxModule {}

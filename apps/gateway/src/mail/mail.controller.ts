@@ -1,12 +1,13 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, UseGuards } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
 import { AuthGuard, enforceSourcePolicy, Principal, principalOf, RequireRole, Role } from '@mailgateway/auth';
 import { InjectConfig } from '@mailgateway/config';
 import {
   GetMessageRequest,
   GetMessageResponse,
+  MAIL_GATEWAY_SERVICE_NAME,
   MailGatewayController,
-  MailGatewayControllerMethods,
   Mail,
   SendMailBatchRequest,
   SendMailBatchResponse,
@@ -26,16 +27,16 @@ import {
 } from '@mailgateway/validation';
 import { batchRejectionOf } from '../grpc-status';
 import { IdempotencyConflictException } from './idempotency-conflict.exception';
-import { toGetMessageResponse, toSendMailResponse } from './mail.mapper';
+import { isMessageId, toGetMessageResponse, toSendMailResponse } from './mail.mapper';
 import { MessageNotFoundException } from './message-not-found.exception';
 
-const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** The gRPC surface: checks the caller and the call, then hands over to the outbox. */
+/** Sending and looking up messages: checks the caller and the call, then hands over to the outbox. */
 @Controller()
-@MailGatewayControllerMethods()
 @UseGuards(AuthGuard, RpcThrottlerGuard)
-export class MailController implements MailGatewayController {
+export class MailController implements Pick<
+  MailGatewayController,
+  'sendMail' | 'sendMailBatch' | 'getMessage'
+> {
   constructor(
     private readonly validator: MailValidator,
     private readonly outbox: OutboxEnqueuer,
@@ -44,6 +45,7 @@ export class MailController implements MailGatewayController {
     private readonly tracing: Tracing,
   ) {}
 
+  @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
   @RequireRole(Role.MailSend)
   async sendMail(request: SendMailRequest, metadata?: Metadata): Promise<SendMailResponse> {
     const principal = principalOf(metadata);
@@ -56,6 +58,7 @@ export class MailController implements MailGatewayController {
     return toSendMailResponse(result.messageId, result.acceptedAt, result.replayed);
   }
 
+  @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
   @RequireRole(Role.MailSend)
   @ThrottleCost<SendMailBatchRequest>(({ items }) => items.length)
   async sendMailBatch({ items }: SendMailBatchRequest, metadata?: Metadata): Promise<SendMailBatchResponse> {
@@ -92,13 +95,13 @@ export class MailController implements MailGatewayController {
     return { results };
   }
 
+  @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
   @RequireRole(Role.MailRead)
   @NoRateLimit()
   async getMessage({ messageId }: GetMessageRequest, metadata?: Metadata): Promise<GetMessageResponse> {
     const { source } = principalOf(metadata);
     if (!messageId) throw new ValidationException('message_id', 'required');
-    if (!MESSAGE_ID.test(messageId))
-      throw new ValidationException('message_id', 'must be a message id (a UUID)');
+    if (!isMessageId(messageId)) throw new ValidationException('message_id', 'must be a message id (a UUID)');
     // Scoped to the caller: another source's id is NOT_FOUND, exactly like an id that does not exist.
     const history = await this.history.find(source, messageId);
     if (!history) throw new MessageNotFoundException();

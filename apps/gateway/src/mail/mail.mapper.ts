@@ -18,7 +18,7 @@ const STATUS: Record<MessageStatus, ProtoStatus> = {
   [MessageStatus.Suppressed]: ProtoStatus.MESSAGE_STATUS_SUPPRESSED,
 };
 
-const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
+export const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.Accepted]: ProtoEventType.MESSAGE_EVENT_TYPE_ACCEPTED,
   [MessageEventType.AttemptStarted]: ProtoEventType.MESSAGE_EVENT_TYPE_ATTEMPT_STARTED,
   [MessageEventType.Delivered]: ProtoEventType.MESSAGE_EVENT_TYPE_DELIVERED,
@@ -28,6 +28,13 @@ const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.Released]: ProtoEventType.MESSAGE_EVENT_TYPE_RELEASED,
   [MessageEventType.OutcomeUnknown]: ProtoEventType.MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN,
 };
+
+const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A message id as SendMail answers it: a lowercase UUID. */
+export function isMessageId(value: string): boolean {
+  return MESSAGE_ID.test(value);
+}
 
 export function toTimestamp(epochMillis: number): Timestamp {
   return { seconds: Math.floor(epochMillis / 1000), nanos: (epochMillis % 1000) * 1_000_000 };

@@ -2,7 +2,7 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { Metadata, status } from '@grpc/grpc-js';
 import { findPrincipal } from '@mailgateway/auth';
 import { CallSummary, CallTelemetry, GrpcCall } from '@mailgateway/observability';
-import { Observable, tap } from 'rxjs';
+import { finalize, Observable, tap } from 'rxjs';
 
 interface AnyResponse {
   messageId?: string;
@@ -22,6 +22,15 @@ export class GrpcCallInterceptor implements NestInterceptor {
     if (context.getType() !== 'rpc') return next.handle();
     const call = context.getArgByIndex<GrpcCall>(2);
     const metadata = context.switchToRpc().getContext<Metadata>();
+    if (isServerStream(call)) {
+      // A stream answers many items: the call ends when it completes, or CANCELLED when the client
+      // leaves (errors are closed by the exception filter first).
+      const end = (code: status) => () =>
+        this.telemetry.end(call, metadata, code, {
+          source: findPrincipal(metadata)?.source ?? 'unauthenticated',
+        });
+      return next.handle().pipe(tap({ complete: end(status.OK) }), finalize(end(status.CANCELLED)));
+    }
     return next
       .handle()
       .pipe(
@@ -50,4 +59,8 @@ export class GrpcCallInterceptor implements NestInterceptor {
     }
     return { source };
   }
+}
+
+function isServerStream(call: GrpcCall | undefined): boolean {
+  return typeof (call as { write?: unknown } | undefined)?.write === 'function';
 }

@@ -137,6 +137,19 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly feedStreams = new Gauge({
+    name: 'mailgateway_feed_streams',
+    help: 'StreamEvents streams open on this process.',
+    registers: [this.registry],
+  });
+
+  readonly feedEventsSent = new Counter({
+    name: 'mailgateway_feed_events_sent_total',
+    help: 'Events handed to feed readers, by RPC (ListEvents, StreamEvents).',
+    labelNames: ['method'] as const,
+    registers: [this.registry],
+  });
+
   readonly buildInfo = new Gauge({
     name: 'mailgateway_build_info',
     help: 'Always 1: the version (package.json) and git commit of the running build.',

@@ -7,6 +7,7 @@ import {
 } from '@mailgateway/testing';
 import { mailFingerprint } from '../mail-payload';
 import { MessageEventType, MessageStatus } from '../message-status';
+import { FeedSignal } from '../feed/feed-signal';
 import { EnqueueRequest, EnqueueResult, OutboxEnqueuer } from './outbox-enqueuer';
 import { OutboxOverloadedException } from './outbox-overloaded.exception';
 
@@ -28,10 +29,14 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} on %s`, (kind) => {
 
   beforeEach(async () => {
     database = await openMigratedTestDatabase(kind);
-    sut = new OutboxEnqueuer(database.transactions, {
-      maxQueuedMessages: 5_000,
-      messageMaxAgeMs: MAX_AGE_MS,
-    });
+    sut = new OutboxEnqueuer(
+      database.transactions,
+      {
+        maxQueuedMessages: 5_000,
+        messageMaxAgeMs: MAX_AGE_MS,
+      },
+      new FeedSignal(database.transactions),
+    );
   });
   afterEach(() => database.close());
 
@@ -106,7 +111,11 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} on %s`, (kind) => {
   });
 
   it('refuses callers at once past the queue limit, with a retry delay, and stores none of them', async () => {
-    sut = new OutboxEnqueuer(database.transactions, { maxQueuedMessages: 3, messageMaxAgeMs: MAX_AGE_MS });
+    sut = new OutboxEnqueuer(
+      database.transactions,
+      { maxQueuedMessages: 3, messageMaxAgeMs: MAX_AGE_MS },
+      new FeedSignal(database.transactions),
+    );
     const release = await holdWriter(database);
     // Callers fill the commits that can run side by side, then the queue behind them.
     const admitted: Promise<EnqueueResult[]>[] = [];

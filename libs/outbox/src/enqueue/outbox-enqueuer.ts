@@ -5,6 +5,7 @@ import type { Mail } from '@mailgateway/contracts';
 import { insertRows, isUniqueViolation, TransactionRunner } from '@mailgateway/database';
 import { EntityManager } from 'typeorm';
 import { insertEvents } from '../event-rows';
+import { FeedSignal } from '../feed/feed-signal';
 import { mailFingerprint, serializeMail } from '../mail-payload';
 import { MessageEventType, MessageStatus } from '../message-status';
 import { OutboxConfig, outboxConfig } from '../outbox.settings';
@@ -54,6 +55,7 @@ const MESSAGE_COLUMNS = [
   'accepted_at',
   'expires_at',
   'updated_at',
+  'labels',
   'traceparent',
 ] as const;
 
@@ -68,6 +70,7 @@ export class OutboxEnqueuer {
   constructor(
     private readonly transactions: TransactionRunner,
     @InjectConfig(outboxConfig) private readonly config: OutboxConfig,
+    private readonly feedSignal: FeedSignal,
   ) {
     // SQLite has one writer; PostgreSQL overlaps a few commits on the pool's connections.
     const parallelCommits = Math.max(1, Math.floor(transactions.connections / 2));
@@ -103,7 +106,13 @@ export class OutboxEnqueuer {
   private async commitWithRetries(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transactions.run((manager) => this.insert(manager, requests));
+        const results = await this.transactions.run((manager) => this.insert(manager, requests));
+        this.feedSignal.published(
+          requests
+            .filter((_request, index) => results[index].kind === 'accepted' && !isReplay(results[index]))
+            .map((request) => request.source),
+        );
+        return results;
       } catch (error) {
         // Two callers raced on one idempotency key: the retry finds the winner's row.
         if (attempt < ENQUEUE_TRIES && isUniqueViolation(error)) continue;
@@ -139,8 +148,9 @@ export class OutboxEnqueuer {
       await insertEvents(
         manager,
         this.transactions.dialect,
-        rows.map(([id]) => ({
+        rows.map(([id, source]) => ({
           messageId: id as string,
+          source: source as string,
           type: MessageEventType.Accepted,
           attempt: 0,
           detail: 'accepted',
@@ -200,10 +210,15 @@ export class OutboxEnqueuer {
       accepted_at: now,
       expires_at: now + this.config.messageMaxAgeMs,
       updated_at: now,
+      labels: JSON.stringify({ tags: request.mail.tags, metadata: request.mail.metadata }),
       traceparent: request.traceparent ?? null,
     };
     return MESSAGE_COLUMNS.map((column) => row[column]);
   }
+}
+
+function isReplay(result: EnqueueResult): boolean {
+  return result.kind === 'accepted' && result.replayed;
 }
 
 function idempotencyScope(source: string, key: string): string {

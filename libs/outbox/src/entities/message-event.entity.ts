@@ -2,15 +2,26 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { MessageEventType } from '../message-status';
 import { bigintAsNumber } from '@mailgateway/database';
 
-/** Append-only history of a message; the sequence orders it (and later, the feed). */
+/**
+ * Append-only history of a message. The sequence orders one message's history; a source's feed is
+ * ordered by (commitXid, sequence), see OutboxFeed.
+ */
 @Entity({ name: 'message_event' })
 @Index('message_event_message_id', ['messageId', 'sequence'])
+@Index('message_event_feed', ['source', 'commitXid', 'sequence'])
 export class MessageEventEntity {
   @PrimaryColumn({ type: 'bigint', generated: 'increment', transformer: bigintAsNumber })
   sequence!: number;
 
   @Column({ name: 'message_id', type: 'varchar', length: 36 })
   messageId!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  source!: string;
+
+  /** PostgreSQL: the id of the transaction that wrote the event, set by the database. SQLite: 0. */
+  @Column({ name: 'commit_xid', type: 'bigint', transformer: bigintAsNumber, insert: false })
+  commitXid!: number;
 
   @Column({ type: 'varchar', length: 32 })
   type!: MessageEventType;
@@ -23,4 +34,7 @@ export class MessageEventEntity {
 
   @Column({ name: 'occurred_at', type: 'bigint', transformer: bigintAsNumber })
   occurredAt!: number;
+
+  @Column({ name: 'recorded_at', type: 'bigint', transformer: bigintAsNumber })
+  recordedAt!: number;
 }

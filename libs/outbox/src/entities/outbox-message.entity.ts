@@ -54,6 +54,10 @@ export class OutboxMessageEntity {
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
 
+  /** The message's tags and metadata as JSON, for the event feed: `{"tags": [...], "metadata": {...}}`. */
+  @Column({ type: 'text', nullable: true })
+  labels!: string | null;
+
   /** W3C traceparent of the accepting call, for the upstream request; null when tracing is off. */
   @Column({ type: 'varchar', length: 55, nullable: true })
   traceparent!: string | null;

@@ -2,6 +2,7 @@ import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase }
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
 import { OutboxLeases } from '../leases/outbox-leases';
 import { MessageEventType, MessageStatus } from '../message-status';
+import { FeedSignal } from '../feed/feed-signal';
 import { OutboxHistory } from './outbox-history';
 
 describe.each(DATABASE_KINDS)(`${OutboxHistory.name} on %s`, (kind) => {
@@ -12,12 +13,16 @@ describe.each(DATABASE_KINDS)(`${OutboxHistory.name} on %s`, (kind) => {
   beforeAll(async () => {
     database = await openMigratedTestDatabase(kind);
     sut = new OutboxHistory(database.transactions);
-    const enqueuer = new OutboxEnqueuer(database.transactions, {
-      maxQueuedMessages: 5_000,
-      messageMaxAgeMs: 60_000,
-    });
+    const enqueuer = new OutboxEnqueuer(
+      database.transactions,
+      {
+        maxQueuedMessages: 5_000,
+        messageMaxAgeMs: 60_000,
+      },
+      new FeedSignal(database.transactions),
+    );
     [{ messageId }] = await enqueuer.enqueue([{ source: 'billing', idempotencyKey: null, mail: aMail() }]);
-    const leases = new OutboxLeases(database.transactions);
+    const leases = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
     const [claim] = await leases.claimDue(1, 60_000);
     await leases.complete(
       claim,

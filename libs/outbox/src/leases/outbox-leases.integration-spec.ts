@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
 import { MessageEventType, MessageStatus } from '../message-status';
+import { FeedSignal } from '../feed/feed-signal';
 import { ClaimedMessage, OutboxLeases } from './outbox-leases';
 
 const LEASE_MS = 60_000;
@@ -40,11 +41,15 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
 
   beforeEach(async () => {
     database = await openMigratedTestDatabase(kind);
-    enqueuer = new OutboxEnqueuer(database.transactions, {
-      maxQueuedMessages: 5_000,
-      messageMaxAgeMs: 3_600_000,
-    });
-    sut = new OutboxLeases(database.transactions);
+    enqueuer = new OutboxEnqueuer(
+      database.transactions,
+      {
+        maxQueuedMessages: 5_000,
+        messageMaxAgeMs: 3_600_000,
+      },
+      new FeedSignal(database.transactions),
+    );
+    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
   });
   afterEach(() => database.close());
 
@@ -216,11 +221,15 @@ describe(`${OutboxLeases.name} on postgres, claimed by three replicas`, () => {
 
   beforeEach(async () => {
     database = await openMigratedTestDatabase('postgres');
-    enqueuer = new OutboxEnqueuer(database.transactions, {
-      maxQueuedMessages: 5_000,
-      messageMaxAgeMs: 3_600_000,
-    });
-    sut = new OutboxLeases(database.transactions);
+    enqueuer = new OutboxEnqueuer(
+      database.transactions,
+      {
+        maxQueuedMessages: 5_000,
+        messageMaxAgeMs: 3_600_000,
+      },
+      new FeedSignal(database.transactions),
+    );
+    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
   });
   afterEach(() => database.close());
 
@@ -232,7 +241,7 @@ describe(`${OutboxLeases.name} on postgres, claimed by three replicas`, () => {
     const replicas = [
       sut,
       ...(await Promise.all([database.openReplica(), database.openReplica()])).map(
-        ({ transactions }) => new OutboxLeases(transactions),
+        ({ transactions }) => new OutboxLeases(transactions, new FeedSignal(transactions)),
       ),
     ];
     const claimed: string[][] = replicas.map(() => []);

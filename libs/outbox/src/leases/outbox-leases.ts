@@ -3,6 +3,7 @@ import type { Mail } from '@mailgateway/contracts';
 import { runStatement, TransactionRunner } from '@mailgateway/database';
 import { GroupCommit } from '../group-commit';
 import { insertEvents, truncate } from '../event-rows';
+import { FeedSignal } from '../feed/feed-signal';
 import { deserializeMail } from '../mail-payload';
 import { ACTIVE_STATUSES, FinalStatus, MessageEventType, MessageStatus } from '../message-status';
 
@@ -85,7 +86,10 @@ interface ClaimedRow {
 export class OutboxLeases {
   private readonly transitions: GroupCommit<Transition, boolean>;
 
-  constructor(private readonly transactions: TransactionRunner) {
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly feedSignal: FeedSignal,
+  ) {
     const parallelCommits = Math.max(1, Math.floor(transactions.connections / 2));
     this.transitions = new GroupCommit(
       (group) => this.apply(group),
@@ -100,7 +104,7 @@ export class OutboxLeases {
    * PostgreSQL, SKIP LOCKED lets replicas claim side by side without taking the same row.
    */
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
-    return this.transactions.run(async (manager) => {
+    const claims = await this.transactions.run(async (manager) => {
       const now = Date.now();
       const postgres = this.transactions.dialect === 'postgres';
       const parameters = this.transactions.parameters();
@@ -123,6 +127,7 @@ export class OutboxLeases {
         this.transactions.dialect,
         claims.map((claim) => ({
           messageId: claim.id,
+          source: claim.source,
           type: MessageEventType.AttemptStarted,
           attempt: claim.attempt,
           detail: `attempt ${claim.attempt}`,
@@ -131,6 +136,8 @@ export class OutboxLeases {
       );
       return claims;
     });
+    this.feedSignal.published(claims.map((claim) => claim.source));
+    return claims;
   }
 
   /**
@@ -178,8 +185,8 @@ export class OutboxLeases {
    * Applies a group of transitions with one fenced UPDATE: a row changes only while it is still
    * sending under the same lease token. Events are written for the rows that changed.
    */
-  private apply(transitions: Transition[]): Promise<boolean[]> {
-    return this.transactions.run(async (manager) => {
+  private async apply(transitions: Transition[]): Promise<boolean[]> {
+    const results = await this.transactions.run(async (manager) => {
       const now = Date.now();
       const parameters = this.transactions.parameters();
       const at = (value: unknown) => parameters.add(value);
@@ -215,6 +222,7 @@ export class OutboxLeases {
           .filter((transition) => applied.has(transition.claim.id))
           .map(({ claim, eventType, detail }) => ({
             messageId: claim.id,
+            source: claim.source,
             type: eventType,
             attempt: claim.attempt,
             detail,
@@ -223,6 +231,10 @@ export class OutboxLeases {
       );
       return transitions.map((transition) => applied.has(transition.claim.id));
     });
+    this.feedSignal.published(
+      transitions.filter((_transition, index) => results[index]).map(({ claim }) => claim.source),
+    );
+    return results;
   }
 }
 

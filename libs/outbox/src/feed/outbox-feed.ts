@@ -1,0 +1,172 @@
+import { Injectable } from '@nestjs/common';
+import { runStatement, TransactionRunner } from '@mailgateway/database';
+import type { EntityManager } from 'typeorm';
+import { MessageEventType } from '../message-status';
+import { FeedPositionExpiredException } from './feed-position-expired.exception';
+import { comparePositions, FEED_START, FeedPosition, laterPosition } from './feed-position';
+
+/** Which events of a source's feed to read. */
+export interface FeedFilter {
+  /** Only these types; empty for all. */
+  readonly types: readonly MessageEventType[];
+  readonly messageId: string | null;
+}
+
+/** One event as the feed carries it, with its message's labels. */
+export interface FeedEventRecord {
+  readonly position: FeedPosition;
+  readonly sequence: number;
+  readonly messageId: string;
+  readonly type: MessageEventType;
+  readonly attempt: number;
+  readonly detail: string;
+  readonly occurredAt: number;
+  readonly recordedAt: number;
+  readonly tags: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface FeedPage {
+  readonly events: FeedEventRecord[];
+  /** Where the next read resumes: after the last event, or as far as the feed is known complete. */
+  readonly next: FeedPosition;
+}
+
+/** The feed_state row holding the oldest position still kept (raised when old events are purged). */
+export const FEED_FLOOR_STATE = 'floor';
+
+interface Bounds {
+  /** PostgreSQL: the oldest transaction still running; SQLite: the newest sequence written. */
+  horizon: string | number | null;
+  floor: string | null;
+}
+
+interface EventRow {
+  sequence: string | number;
+  commit_xid: string | number;
+  message_id: string;
+  type: MessageEventType;
+  attempt: number;
+  detail: string;
+  occurred_at: string | number;
+  recorded_at: string | number;
+  labels: string | null;
+}
+
+interface Labels {
+  tags: string[];
+  metadata: Record<string, string>;
+}
+
+const NO_LABELS: Labels = { tags: [], metadata: {} };
+
+/**
+ * Reads a source's events in a total order that never changes behind a reader. PostgreSQL hands
+ * out sequence numbers at insert, not at commit, so a reader that passed sequence 100 could later
+ * meet 99 committed late. Events are therefore ordered by (commit_xid, sequence), and a read only
+ * returns events whose writing transaction is older than the oldest one still running
+ * (pg_snapshot_xmin): every transaction below that has finished, so no event can still appear
+ * before what was read. SQLite has one writer at a time, so its sequence is commit order.
+ */
+@Injectable()
+export class OutboxFeed {
+  constructor(private readonly transactions: TransactionRunner) {}
+
+  /**
+   * Up to `limit` events of `source` after `after` (null: from the oldest kept). Throws
+   * FeedPositionExpiredException when `after` lies before what is still kept.
+   */
+  read(source: string, filter: FeedFilter, after: FeedPosition | null, limit: number): Promise<FeedPage> {
+    const work = (manager: EntityManager) => this.readPage(manager, source, filter, after, limit);
+    // SQLite's one connection would let a read see a transaction that is still open: queue behind it.
+    return this.transactions.dialect === 'sqlite'
+      ? this.transactions.run(work)
+      : this.transactions.read(work);
+  }
+
+  private async readPage(
+    manager: EntityManager,
+    source: string,
+    filter: FeedFilter,
+    after: FeedPosition | null,
+    limit: number,
+  ): Promise<FeedPage> {
+    const postgres = this.transactions.dialect === 'postgres';
+    const [bounds] = await runStatement<Bounds>(
+      manager,
+      postgres
+        ? `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
+                  (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor`
+        : `SELECT MAX(sequence) AS horizon,
+                  (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor
+             FROM message_event`,
+      [],
+    );
+    const floor = bounds.floor ? parsePosition(bounds.floor) : FEED_START;
+    if (after && comparePositions(after, floor) < 0) throw new FeedPositionExpiredException();
+    const from = after ?? floor;
+    // Everything at or before `complete` is committed (or never will be) and visible now.
+    const complete: FeedPosition = postgres
+      ? { xid: Number(bounds.horizon) - 1, sequence: Number.MAX_SAFE_INTEGER }
+      : { xid: 0, sequence: Number(bounds.horizon ?? 0) };
+
+    const parameters = this.transactions.parameters();
+    const at = (value: unknown) => parameters.add(value);
+    const conditions = [
+      `e.source = ${at(source)}`,
+      `(e.commit_xid, e.sequence) > (${at(from.xid)}, ${at(from.sequence)})`,
+      postgres ? `e.commit_xid <= ${at(complete.xid)}` : `e.sequence <= ${at(complete.sequence)}`,
+    ];
+    if (filter.types.length > 0) conditions.push(`e.type IN (${filter.types.map(at).join(', ')})`);
+    if (filter.messageId) conditions.push(`e.message_id = ${at(filter.messageId)}`);
+    const rows = await runStatement<EventRow>(
+      manager,
+      `SELECT e.sequence, e.commit_xid, e.message_id, e.type, e.attempt, e.detail, e.occurred_at,
+              e.recorded_at, m.labels
+         FROM message_event e LEFT JOIN outbox_message m ON m.id = e.message_id
+        WHERE ${conditions.join(' AND ')}
+        ORDER BY e.commit_xid, e.sequence
+        LIMIT ${at(limit)}`,
+      parameters.values,
+    );
+    const events = toRecords(rows);
+    const last = events.length > 0 ? events[events.length - 1].position : from;
+    // A short page read everything up to `complete`: the next read may start there.
+    const next = events.length < limit ? laterPosition(last, laterPosition(complete, from)) : last;
+    return { events, next };
+  }
+}
+
+function toRecords(rows: readonly EventRow[]): FeedEventRecord[] {
+  const labelsByMessage = new Map<string, Labels>();
+  return rows.map((row) => {
+    let labels = labelsByMessage.get(row.message_id);
+    if (!labels) {
+      labels = row.labels ? (JSON.parse(row.labels) as Labels) : NO_LABELS;
+      labelsByMessage.set(row.message_id, labels);
+    }
+    const sequence = Number(row.sequence);
+    return {
+      position: { xid: Number(row.commit_xid), sequence },
+      sequence,
+      messageId: row.message_id,
+      type: row.type,
+      attempt: row.attempt,
+      detail: row.detail,
+      occurredAt: Number(row.occurred_at),
+      recordedAt: Number(row.recorded_at),
+      tags: labels.tags,
+      metadata: labels.metadata,
+    };
+  });
+}
+
+/** Positions kept in feed_state as "xid:sequence". */
+export function formatPosition(position: FeedPosition): string {
+  return `${position.xid}:${position.sequence}`;
+}
+
+function parsePosition(text: string): FeedPosition {
+  const [xid, sequence] = text.split(':').map(Number);
+  return { xid, sequence };
+}
