@@ -28,10 +28,16 @@ export interface ListEventsRequest {
   readonly filter?: EventFilter;
 }
 
+export interface Timestamp {
+  readonly seconds: number;
+  readonly nanos: number;
+}
+
 export interface FeedEvent {
   readonly eventId: string;
   readonly messageId: string;
   readonly type: string;
+  readonly recordedAt: Timestamp;
 }
 
 export interface ListEventsResponse {

@@ -43,6 +43,8 @@ describe('Benchmark harness (smoke run)', () => {
     ]) {
       expect(measures).toContain(expected);
     }
-    expect(report.rows.every((row) => Number.isFinite(row.value) && row.value > 0)).toBe(true);
+    // A stream lag counts from the SendMail OK, which the event may beat: below zero is a result.
+    const lag = (row: { measure: string }) => row.measure.startsWith('StreamEvents lag');
+    expect(report.rows.every((row) => Number.isFinite(row.value) && (lag(row) || row.value > 0))).toBe(true);
   }, 180_000);
 });
