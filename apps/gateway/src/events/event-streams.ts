@@ -4,7 +4,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
 import type { StreamEventsResponse } from '@mailgateway/contracts';
 import { GatewayMetrics } from '@mailgateway/observability';
-import { FeedCursors, FeedFilter, FeedPosition, FeedSignal, OutboxFeed } from '@mailgateway/outbox';
+import {
+  comparePositions,
+  FeedCursors,
+  FeedFilter,
+  FeedPosition,
+  FeedSignal,
+  OutboxFeed,
+} from '@mailgateway/outbox';
 import { Observable, Subscriber } from 'rxjs';
 import { toTimestamp } from '../mail/mail.mapper';
 import { EventsConfig, eventsConfig } from './events.settings';
@@ -15,10 +22,11 @@ import { StreamsClosingException } from './streams-closing.exception';
 /** Events read per query while a stream catches up. */
 const STREAM_PAGE_SIZE = 200;
 /**
- * After a wake-up finds nothing yet (its events are committed but an older transaction still holds
- * the feed's horizon back), look again after these delays before falling back to the poll.
+ * While events committed before a wake-up are still held back (an older transaction is open, so
+ * the feed's horizon has not passed them), look again after these delays, the last one repeating
+ * until they are read. Only then does the stream wait for the next wake-up (or the poll).
  */
-const CATCH_UP_DELAYS_MS = [5, 20, 80, 320];
+const CATCH_UP_DELAYS_MS = [5, 20, 80, 320, 1_000];
 /** When a refused stream may try again. */
 const STREAM_LIMIT_RETRY_MS = 5_000;
 
@@ -130,10 +138,23 @@ export class EventStreams {
     try {
       let position: FeedPosition | null = await this.cursors.decode(cursor, source, filter);
       let lastSentAt = Date.now();
-      let catchUp = CATCH_UP_DELAYS_MS.length;
+      // The start counts as a wake-up: what was committed before it may still be held back.
+      let woken = true;
+      /** Where the feed must get to before every event committed before the last wake-up is read. */
+      let awaited: FeedPosition | null = null;
+      let catchUp = 0;
       while (!ended()) {
         const page = await this.feed.read(source, filter, position, STREAM_PAGE_SIZE);
         position = page.next;
+        // This read began after the wake-up, so whatever it announced was committed before it.
+        if (woken && (!awaited || comparePositions(page.committedUpTo, awaited) > 0)) {
+          awaited = page.committedUpTo;
+        }
+        woken = false;
+        if (awaited && comparePositions(position, awaited) >= 0) {
+          awaited = null;
+          catchUp = 0;
+        }
         for (const event of page.events) {
           if (!(await writable(call, ended))) return;
           subscriber.next({
@@ -142,19 +163,16 @@ export class EventStreams {
           });
           this.metrics.feedEventsSent.inc({ method: 'StreamEvents' });
         }
-        if (page.events.length > 0) {
-          lastSentAt = Date.now();
-          catchUp = CATCH_UP_DELAYS_MS.length;
-        }
+        if (page.events.length > 0) lastSentAt = Date.now();
         if (page.events.length === STREAM_PAGE_SIZE) continue;
 
         const heartbeatDue = lastSentAt + this.config.heartbeatMs;
         const pause = Math.min(
           this.config.pollMs,
           Math.max(0, heartbeatDue - Date.now()),
-          catchUp < CATCH_UP_DELAYS_MS.length ? CATCH_UP_DELAYS_MS[catchUp++] : Infinity,
+          awaited ? CATCH_UP_DELAYS_MS[Math.min(catchUp++, CATCH_UP_DELAYS_MS.length - 1)] : Infinity,
         );
-        if (await idle.wait(pause, ended)) catchUp = 0;
+        if (await idle.wait(pause, ended)) woken = true;
         if (ended()) return;
         if (Date.now() >= heartbeatDue) {
           if (!(await writable(call, ended))) return;

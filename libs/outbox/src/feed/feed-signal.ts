@@ -96,9 +96,13 @@ export class FeedSignal implements OnModuleDestroy {
     if (payload.length > MAX_PAYLOAD_LENGTH) payload = JSON.stringify({ p: this.processId } satisfies WakeUp);
     this.transactions
       .read((manager) => manager.query('SELECT pg_notify($1, $2)', [FEED_CHANNEL, payload]))
-      .catch((error: Error) =>
-        this.logger.warn(`Could not notify other replicas of new events: ${error.message}`),
-      );
+      .then(() => (this.notifyFailing = false))
+      .catch((error: Error) => {
+        if (!this.notifyFailing) {
+          this.logger.warn(`Could not notify other replicas of new events: ${error.message}`);
+        }
+        this.notifyFailing = true;
+      });
   }
 
   /** One connection per process that only listens; it comes back by itself after it breaks. */

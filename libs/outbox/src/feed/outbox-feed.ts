@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { runStatement, TransactionRunner } from '@mailgateway/database';
+import { TransactionRunner } from '@mailgateway/database';
 import type { EntityManager } from 'typeorm';
 import { MessageEventType } from '../message-status';
 import { FeedPositionExpiredException } from './feed-position-expired.exception';
@@ -30,6 +30,11 @@ export interface FeedPage {
   readonly events: FeedEventRecord[];
   /** Where the next read resumes: after the last event, or as far as the feed is known complete. */
   readonly next: FeedPosition;
+  /**
+   * Every event committed before this read began lies at or before this position. Until `next`
+   * reaches it, some of them are still held back by an older transaction that is open.
+   */
+  readonly committedUpTo: FeedPosition;
 }
 
 /** The feed_state row holding the oldest position still kept (raised when old events are purged). */
@@ -38,6 +43,8 @@ export const FEED_FLOOR_STATE = 'floor';
 interface Bounds {
   /** PostgreSQL: the oldest transaction still running; SQLite: the newest sequence written. */
   horizon: string | number | null;
+  /** PostgreSQL: the first transaction id not yet handed out. */
+  newest?: string;
   floor: string | null;
 }
 
@@ -92,11 +99,12 @@ export class OutboxFeed {
     limit: number,
   ): Promise<FeedPage> {
     const postgres = this.transactions.dialect === 'postgres';
-    const [bounds] = await runStatement<Bounds>(
+    const [bounds] = await select<Bounds>(
       manager,
       postgres
-        ? `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
-                  (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor`
+        ? `SELECT pg_snapshot_xmin(snapshot)::text AS horizon, pg_snapshot_xmax(snapshot)::text AS newest,
+                  (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor
+             FROM pg_current_snapshot() AS snapshot`
         : `SELECT MAX(sequence) AS horizon,
                   (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor
              FROM message_event`,
@@ -109,6 +117,10 @@ export class OutboxFeed {
     const complete: FeedPosition = postgres
       ? { xid: Number(bounds.horizon) - 1, sequence: Number.MAX_SAFE_INTEGER }
       : { xid: 0, sequence: Number(bounds.horizon ?? 0) };
+    // Every transaction that committed before this read has an id below `newest`.
+    const committedUpTo: FeedPosition = postgres
+      ? { xid: Number(bounds.newest) - 1, sequence: Number.MAX_SAFE_INTEGER }
+      : complete;
 
     const parameters = this.transactions.parameters();
     const at = (value: unknown) => parameters.add(value);
@@ -119,7 +131,7 @@ export class OutboxFeed {
     ];
     if (filter.types.length > 0) conditions.push(`e.type IN (${filter.types.map(at).join(', ')})`);
     if (filter.messageId) conditions.push(`e.message_id = ${at(filter.messageId)}`);
-    const rows = await runStatement<EventRow>(
+    const rows = await select<EventRow>(
       manager,
       `SELECT e.sequence, e.commit_xid, e.message_id, e.type, e.attempt, e.detail, e.occurred_at,
               e.recorded_at, m.labels
@@ -133,8 +145,17 @@ export class OutboxFeed {
     const last = events.length > 0 ? events[events.length - 1].position : from;
     // A short page read everything up to `complete`: the next read may start there.
     const next = events.length < limit ? laterPosition(last, laterPosition(complete, from)) : last;
-    return { events, next };
+    return { events, next, committedUpTo };
   }
+}
+
+/**
+ * A SELECT's rows. On PostgreSQL the feed reads through the pool's own manager, outside any
+ * transaction, which has no query runner of its own (runStatement needs one); a plain SELECT
+ * answers the same rows on pg and better-sqlite3.
+ */
+function select<Row>(manager: EntityManager, sql: string, parameters: unknown[]): Promise<Row[]> {
+  return manager.query<Row[]>(sql, parameters);
 }
 
 function toRecords(rows: readonly EventRow[]): FeedEventRecord[] {
