@@ -4,8 +4,10 @@ import {
   aSendMailRequest,
   DATABASE_KINDS,
   httpGet,
+  provisionTestDatabase,
   sampleValue,
   TEST_API_KEY,
+  TestDatabase,
   waitFor,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';

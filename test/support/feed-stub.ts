@@ -64,7 +64,7 @@ export class FeedCaller {
   }
 
   stream(request: Partial<StreamEventsRequest> = {}): ClientReadableStream<StreamEventsResponse> {
-    return this.stub.streamEvents({ cursor: '', ...request }, this.metadata());
+    return this.stub.streamEvents({ cursor: '', filter: undefined, ...request }, this.metadata());
   }
 
   close(): void {

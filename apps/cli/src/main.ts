@@ -1,12 +1,14 @@
 import { ServiceError, status } from '@grpc/grpc-js';
 import { createCliProgram } from './cli-program';
 import { GlobalOptions } from './connection-options';
+import { addEventCommands } from './commands/events.commands';
 import { addKeyCommands } from './commands/keys.commands';
 import { addMailCommands } from './commands/mail.commands';
 import { addSourceCommands } from './commands/sources.commands';
 
 const program = createCliProgram();
 addMailCommands(program);
+addEventCommands(program);
 addSourceCommands(program);
 addKeyCommands(program);
 

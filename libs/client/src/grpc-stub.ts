@@ -1,5 +1,5 @@
 import { loadPackageDefinition, Metadata, ServiceError } from '@grpc/grpc-js';
-import type { Client, ServiceClientConstructor } from '@grpc/grpc-js';
+import type { Client, ClientReadableStream, ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { channelSettings } from './channel-settings';
 import { GatewayClientOptions } from './gateway-client-options';
@@ -14,6 +14,11 @@ export type Unary<Request, Response> = (
   options: { deadline: Date },
   callback: (error: ServiceError | null, response: Response) => void,
 ) => void;
+
+export type ServerStreaming<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+) => ClientReadableStream<Response>;
 
 export interface StubOptions {
   /** Whether grpc-js retries this service's calls answered UNAVAILABLE (its methods are safe to repeat). */
@@ -60,16 +65,28 @@ export class GrpcStub<Stub extends Client> {
     request: Request,
     deadline = new Date(Date.now() + this.deadlineMs),
   ): Promise<Response> {
-    const metadata = new Metadata();
-    for (const [key, value] of Object.entries(this.metadata)) metadata.set(key, value);
     return new Promise((resolve, reject) => {
-      method.call(this.stub, request, metadata, { deadline }, (error, response) =>
+      method.call(this.stub, request, this.callMetadata(), { deadline }, (error, response) =>
         error ? reject(error) : resolve(response),
       );
     });
   }
 
+  /** A server-streaming call with the key and no deadline: it lasts until it ends or is cancelled. */
+  stream<Request, Response>(
+    method: ServerStreaming<Request, Response>,
+    request: Request,
+  ): ClientReadableStream<Response> {
+    return method.call(this.stub, request, this.callMetadata());
+  }
+
   close(): void {
     this.stub.close();
+  }
+
+  private callMetadata(): Metadata {
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(this.metadata)) metadata.set(key, value);
+    return metadata;
   }
 }

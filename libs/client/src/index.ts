@@ -1,5 +1,6 @@
 export * from './mail-gateway.client';
 export * from './mail-gateway-admin.client';
+export type { FeedItem, FollowEventsOptions, ReconnectOptions } from './event-feed';
 export * from './gateway-client-options';
 export { advisedRetryDelayMs, decodeStatusDetails } from './retry-advice';
 export type { DecodedStatus } from './retry-advice';

@@ -1,19 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceError, status } from '@grpc/grpc-js';
-import type { Client } from '@grpc/grpc-js';
+import type { Client, ClientReadableStream } from '@grpc/grpc-js';
 import { retryOptions } from './channel-settings';
+import { FeedItem, FollowEventsOptions, followFeed } from './event-feed';
 import { GatewayClientOptions, RetryOptions } from './gateway-client-options';
 import {
   GetMessageRequest,
   GetMessageResponse,
+  ListEventsRequest,
+  ListEventsResponse,
   Mail,
   SendMailBatchRequest,
   SendMailBatchResponse,
   SendMailRequest,
   SendMailResponse,
+  StreamEventsRequest,
+  StreamEventsResponse,
 } from './generated/mailgateway/v1/mail_gateway';
-import { GrpcStub, Unary } from './grpc-stub';
+import { GrpcStub, ServerStreaming, Unary } from './grpc-stub';
 import { MAIL_GATEWAY_PROTO_PATH } from './proto-files';
 import { advisedRetryDelayMs } from './retry-advice';
 
@@ -33,6 +38,8 @@ interface MailGatewayStub extends Client {
   sendMail: Unary<SendMailRequest, SendMailResponse>;
   sendMailBatch: Unary<SendMailBatchRequest, SendMailBatchResponse>;
   getMessage: Unary<GetMessageRequest, GetMessageResponse>;
+  listEvents: Unary<ListEventsRequest, ListEventsResponse>;
+  streamEvents: ServerStreaming<StreamEventsRequest, StreamEventsResponse>;
 }
 
 /**
@@ -72,6 +79,30 @@ export class MailGatewayClient {
 
   getMessage(request: GetMessageRequest, options: CallOptions = {}): Promise<GetMessageResponse> {
     return this.call(this.grpc.stub.getMessage, request, options);
+  }
+
+  /** One page of the calling source's event feed, and the cursor to read on from. */
+  listEvents(request: ListEventsRequest, options: CallOptions = {}): Promise<ListEventsResponse> {
+    return this.call(this.grpc.stub.listEvents, request, options);
+  }
+
+  /**
+   * The raw StreamEvents call (no deadline, no reconnects): a grpc-js readable stream that ends
+   * when the gateway ends it or `cancel()` is called. followEvents() is what most callers want.
+   */
+  streamEvents(request: StreamEventsRequest): ClientReadableStream<StreamEventsResponse> {
+    return this.grpc.stream(this.grpc.stub.streamEvents, request);
+  }
+
+  /**
+   * Follows the feed from `cursor` for as long as the caller reads (`for await`), reconnecting
+   * with the last cursor when the stream ends with UNAVAILABLE, until `signal` aborts. Delivery is
+   * at least once: an event may come again after a reconnect, or after a restart from a stored
+   * cursor; de-duplicate by `event.eventId` (the client drops an id it yielded among the last 100).
+   * Store an item's cursor only once it is handled, and resume from it.
+   */
+  followEvents(options: FollowEventsOptions = {}): AsyncGenerator<FeedItem, void, undefined> {
+    return followFeed((request) => this.streamEvents(request), options);
   }
 
   close(): void {
