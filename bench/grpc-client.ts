@@ -1,6 +1,19 @@
-import { credentials, loadPackageDefinition, Metadata, ServiceClientConstructor } from '@grpc/grpc-js';
+import {
+  ClientReadableStream,
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  ServiceClientConstructor,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { PROTO_FILE, PROTO_LOADER_OPTIONS } from './proto';
+import {
+  ListEventsRequest,
+  ListEventsResponse,
+  PROTO_FILE,
+  PROTO_LOADER_OPTIONS,
+  StreamEventsRequest,
+  StreamEventsResponse,
+} from './proto';
 
 type Unary = (
   request: unknown,
@@ -10,6 +23,8 @@ type Unary = (
 interface Stub {
   sendMail: Unary;
   sendMailBatch: Unary;
+  listEvents: Unary;
+  streamEvents(request: StreamEventsRequest, metadata: Metadata): ClientReadableStream<StreamEventsResponse>;
   close(): void;
 }
 
@@ -40,19 +55,28 @@ export class BenchClient {
     );
   }
 
-  sendMail(request: unknown): Promise<unknown> {
-    return this.call('sendMail', request);
+  sendMail(request: unknown): Promise<{ messageId: string }> {
+    return this.call('sendMail', request) as Promise<{ messageId: string }>;
   }
 
   sendMailBatch(request: unknown): Promise<{ results: { accepted?: unknown }[] }> {
     return this.call('sendMailBatch', request) as Promise<{ results: { accepted?: unknown }[] }>;
   }
 
+  listEvents(request: ListEventsRequest): Promise<ListEventsResponse> {
+    return this.call('listEvents', request) as Promise<ListEventsResponse>;
+  }
+
+  /** A server stream of the feed; the caller listens for 'data' and ends it with cancel(). */
+  streamEvents(request: StreamEventsRequest): ClientReadableStream<StreamEventsResponse> {
+    return this.stubs[this.next++ % this.stubs.length].streamEvents(request, this.metadata);
+  }
+
   close(): void {
     for (const stub of this.stubs) stub.close();
   }
 
-  private call(method: 'sendMail' | 'sendMailBatch', request: unknown): Promise<unknown> {
+  private call(method: 'sendMail' | 'sendMailBatch' | 'listEvents', request: unknown): Promise<unknown> {
     const stub = this.stubs[this.next++ % this.stubs.length];
     return new Promise((resolve, reject) =>
       stub[method](request, this.metadata, (error, response) => (error ? reject(error) : resolve(response))),

@@ -1,16 +1,19 @@
 // The benchmark harness: starts the gateway and its baselines on loopback, loads them one after
 // the other with the same generator, and reports ratios measured in the same run.
-//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--soak SECONDS [--soak-rate N] [--soak-only]] [--out FILE]
+//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--accept-only]
+//                           [--soak SECONDS [--soak-rate N] [--soak-only]] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import PgBoss from 'pg-boss';
 import { Pool } from 'undici';
 import { aBenchMessage, BenchClient } from './grpc-client';
 import { closedLoop, LoadResult, openLoop } from './load-generator';
+import { StreamEventsResponse } from './proto';
 import {
   BENCH_API_KEY,
   BenchProcess,
@@ -36,17 +39,20 @@ const smoke = args.includes('--smoke');
 const soakSeconds = args.includes('--soak') ? Number(args[args.indexOf('--soak') + 1]) : 0;
 /** `--soak N --soak-only`: just the memory soak. */
 const soakOnly = args.includes('--soak-only');
+/** `--accept-only`: accept and the event feed, without the delivery runs. */
+const acceptOnly = args.includes('--accept-only');
 const soakRate = option('--soak-rate') ?? 250;
 const outFile = args.includes('--out')
   ? args[args.indexOf('--out') + 1]
   : join(__dirname, '..', '..', 'bench', 'results', 'latest.json');
 const settings = smoke
-  ? { durationMs: 1_000, concurrency: 8, deliveryMessages: 300, batchCalls: 4 }
+  ? { durationMs: 1_000, concurrency: 8, deliveryMessages: 300, batchCalls: 4, streamLagMs: 500 }
   : {
       durationMs: option('--seconds') ? option('--seconds')! * 1000 : 10_000,
       concurrency: 32,
       deliveryMessages: option('--messages') ?? 20_000,
       batchCalls: 40,
+      streamLagMs: 3_000,
     };
 
 const rows: Row[] = [];
@@ -57,7 +63,7 @@ async function main(): Promise<void> {
   try {
     if (!soakOnly) {
       await benchAccept(server.url);
-      await benchDelivery(server.url);
+      if (!acceptOnly) await benchDelivery(server.url);
     }
     if (soakSeconds > 0) await soak(server.url, soakSeconds);
     rows.push({ measure: 'gateway peak RSS', value: peakGatewayRssMiB, unit: 'MiB' });
@@ -84,7 +90,15 @@ async function benchAccept(serverUrl: string): Promise<void> {
   for (const kind of ['postgres', 'sqlite'] as const) {
     const env = kind === 'postgres' ? await newPostgresDatabase(serverUrl) : await newSqliteDatabase();
     const port = await freePort();
-    const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
+    const replicaPort = await freePort();
+    // On PostgreSQL a second replica of the same database, for the event stream; it starts beside
+    // the first so its start-up overlaps, and stays idle (no stream, no delivery) until then.
+    const [gateway, replica] = await Promise.all([
+      startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' }),
+      kind === 'postgres'
+        ? startGateway({ ...env, GRPC_PORT: String(replicaPort), DELIVERY_ENABLED: 'false' })
+        : undefined,
+    ]);
     const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
     await closedLoop(() => client.sendMail(aBenchMessage()), { ...load, durationMs: 500 });
     const result = await closedLoop(() => client.sendMail(aBenchMessage()), load);
@@ -93,18 +107,23 @@ async function benchAccept(serverUrl: string): Promise<void> {
       baseline: { name: 'bare grpc-js', value: bareResult.perSecond },
       target: { kind: 'ratio-at-least', value: 0.7 },
     });
-    if (kind === 'postgres') {
+    if (kind === 'postgres' && replica) {
+      const halfRate = Math.max(1, Math.floor(result.perSecond / 2));
       const half = await openLoop(() => client.sendMail(aBenchMessage()), {
-        ratePerSecond: Math.max(1, Math.floor(result.perSecond / 2)),
+        ratePerSecond: halfRate,
         durationMs: settings.durationMs,
       });
       rows.push({
-        measure: `SendMail p99 at half the maximum rate (${Math.floor(result.perSecond / 2)}/s, open loop)`,
+        measure: `SendMail p99 at half the maximum rate (${halfRate}/s, open loop)`,
         value: half.p99Ms,
         unit: 'ms',
         target: { kind: 'at-most', value: 10 },
         detail: `p50 ${half.p50Ms.toFixed(2)} ms, ${half.errors} errors`,
       });
+      const end = await benchFeedRead(`127.0.0.1:${port}`, kind);
+      await benchStreamLag(`127.0.0.1:${port}`, `127.0.0.1:${replicaPort}`, end, halfRate);
+      peakGatewayRssMiB = Math.max(peakGatewayRssMiB, replica.peakRssMiB());
+      await replica.stop();
       for (const size of [100, 500]) {
         const started = performance.now();
         let messages = 0;
@@ -125,10 +144,149 @@ async function benchAccept(serverUrl: string): Promise<void> {
           target: { kind: 'at-least', value: 20_000 },
         });
       }
+    } else {
+      await benchFeedRead(`127.0.0.1:${port}`, kind);
     }
     client.close();
     peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
     await gateway.stop();
+  }
+}
+
+// ---- event feed ----------------------------------------------------------------------------
+
+const FEED_PAGE = 1000;
+
+/**
+ * One reader pages the whole feed from its start, as the accept runs left it. Returns the cursor
+ * it ended on: the feed's end, from where the streams below start.
+ */
+async function benchFeedRead(address: string, kind: string): Promise<string> {
+  const reader = new BenchClient(address, BENCH_API_KEY, 1);
+  let cursor = '';
+  let events = 0;
+  let pages = 0;
+  const started = performance.now();
+  for (;;) {
+    const page = await reader.listEvents({ cursor, pageSize: FEED_PAGE });
+    pages++;
+    events += page.events.length;
+    cursor = page.nextCursor;
+    if (page.events.length < FEED_PAGE) break;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  reader.close();
+  rows.push({
+    measure: `ListEvents read rate (page_size ${FEED_PAGE}), unread feed on ${kind}`,
+    value: events / seconds,
+    unit: 'events/s',
+    detail: `${events} events in ${pages} pages, ${seconds.toFixed(2)} s`,
+  });
+  return cursor;
+}
+
+/**
+ * Streams opened from the feed's end on the accepting process and on a second replica of the same
+ * database, while SendMail runs at a steady open-loop rate: for each message, the time from its
+ * OK (its commit came before) to its ACCEPTED event on each stream. The OK comes after the commit
+ * and may itself be late, so this is a lower bound of commit-to-client; the detail gives the upper
+ * bound, from the event's recorded_at (written before the commit, same machine's clock).
+ */
+async function benchStreamLag(
+  address: string,
+  replicaAddress: string,
+  cursor: string,
+  ratePerSecond: number,
+): Promise<void> {
+  const sender = new BenchClient(address, BENCH_API_KEY);
+  const watches = [
+    { name: 'same process', client: new BenchClient(address, BENCH_API_KEY, 1) },
+    { name: 'second replica', client: new BenchClient(replicaAddress, BENCH_API_KEY, 1) },
+  ].map(({ name, client }) => ({ name, client, feed: new FeedWatch(client, cursor) }));
+  try {
+    // Both streams are live once a first message reached them.
+    const probe = await sender.sendMail(aBenchMessage());
+    await Promise.all(watches.map(({ feed }) => feed.waitFor([probe.messageId], 10_000)));
+
+    const okAt = new Map<string, number>();
+    const load = await openLoop(
+      () =>
+        sender.sendMail(aBenchMessage()).then((response) => {
+          okAt.set(response.messageId, performance.now());
+        }),
+      { ratePerSecond, durationMs: settings.streamLagMs },
+    );
+    await Promise.all(watches.map(({ feed }) => feed.waitFor([...okAt.keys()], 10_000)));
+    for (const { name, feed } of watches) {
+      const fromOk = quantiles([...okAt].map(([id, ok]) => feed.arrivals.get(id)!.at - ok));
+      const fromRecorded = quantiles([...okAt.keys()].map((id) => feed.arrivals.get(id)!.sinceRecordedMs));
+      const early = [...okAt].filter(([id, ok]) => feed.arrivals.get(id)!.at < ok).length;
+      const detail =
+        `${okAt.size} messages at ${ratePerSecond}/s (SendMail p99 ${load.p99Ms.toFixed(1)} ms, ${load.errors} errors), ` +
+        `${early} arrived before their OK; from recorded_at: p50 ${fromRecorded.p50.toFixed(1)} ms, p99 ${fromRecorded.p99.toFixed(1)} ms`;
+      for (const label of ['p50', 'p99'] as const) {
+        rows.push({
+          measure: `StreamEvents lag ${label}, SendMail OK to ACCEPTED event, stream on the ${name} (postgres)`,
+          value: fromOk[label],
+          unit: 'ms',
+          detail,
+        });
+      }
+    }
+  } finally {
+    for (const { feed, client } of watches) {
+      feed.close();
+      client.close();
+    }
+    sender.close();
+  }
+}
+
+function quantiles(values: number[]): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (quantile: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/** Follows a StreamEvents stream and notes when each message's ACCEPTED event arrived. */
+class FeedWatch {
+  /** By message id: when its event arrived (performance.now()), and how long after its recorded_at. */
+  readonly arrivals = new Map<string, { at: number; sinceRecordedMs: number }>();
+  private failure: Error | undefined;
+  private readonly stream: ReturnType<BenchClient['streamEvents']>;
+
+  constructor(client: BenchClient, cursor: string) {
+    this.stream = client.streamEvents({ cursor });
+    this.stream.on('data', (item: StreamEventsResponse) => {
+      if (item.item !== 'event' || item.event?.type !== 'MESSAGE_EVENT_TYPE_ACCEPTED') return;
+      const { messageId, recordedAt } = item.event;
+      if (this.arrivals.has(messageId)) return;
+      const at = performance.now();
+      const recordedMs = recordedAt.seconds * 1000 + recordedAt.nanos / 1e6;
+      this.arrivals.set(messageId, { at, sinceRecordedMs: performance.timeOrigin + at - recordedMs });
+    });
+    this.stream.on('error', (error: Error & { code?: number }) => {
+      if (error.code !== status.CANCELLED) this.failure = error;
+    });
+  }
+
+  /** Resolves once every one of the messages arrived; rejects when the stream failed or time ran out. */
+  async waitFor(messageIds: string[], timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const missing = messageIds.filter((id) => !this.arrivals.has(id)).length;
+      if (missing === 0) return;
+      if (performance.now() > deadline) {
+        throw new Error(`StreamEvents: ${missing} of ${messageIds.length} ACCEPTED events never arrived`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  close(): void {
+    this.stream.cancel();
   }
 }
 

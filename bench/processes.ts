@@ -5,6 +5,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { GATEWAY_MAIN } from './proto';
 
+/** Children still running; a harness that fails part-way must not leave gateways behind. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** A child process the harness started; resolves once it printed its readiness line. */
 export class BenchProcess {
   private output = '';
@@ -24,6 +30,8 @@ export class BenchProcess {
       env: { PATH: process.env.PATH, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     const started = new BenchProcess(child);
     const deadline = Date.now() + 30_000;
     while (!started.output.includes(ready)) {

@@ -15,3 +15,43 @@ export const PROTO_LOADER_OPTIONS: Options = {
   oneofs: true,
   includeDirs: [PROTO_ROOT],
 };
+
+// The feed's messages as the loader above decodes them (camelCase, enums as names, oneof names).
+export interface EventFilter {
+  readonly types?: string[];
+  readonly messageId?: string;
+}
+
+export interface ListEventsRequest {
+  readonly cursor?: string;
+  readonly pageSize?: number;
+  readonly filter?: EventFilter;
+}
+
+export interface Timestamp {
+  readonly seconds: number;
+  readonly nanos: number;
+}
+
+export interface FeedEvent {
+  readonly eventId: string;
+  readonly messageId: string;
+  readonly type: string;
+  readonly recordedAt: Timestamp;
+}
+
+export interface ListEventsResponse {
+  readonly events: FeedEvent[];
+  readonly nextCursor: string;
+}
+
+export interface StreamEventsRequest {
+  readonly cursor?: string;
+  readonly filter?: EventFilter;
+}
+
+export interface StreamEventsResponse {
+  readonly item: 'event' | 'heartbeat';
+  readonly event?: FeedEvent;
+  readonly cursor: string;
+}

@@ -32,6 +32,10 @@ describe('Benchmark harness (smoke run)', () => {
       'SendMail, durable on postgres',
       'SendMail, durable on sqlite',
       'SendMailBatch of 500, durable on postgres',
+      'ListEvents read rate (page_size 1000), unread feed on postgres',
+      'ListEvents read rate (page_size 1000), unread feed on sqlite',
+      'StreamEvents lag p99, SendMail OK to ACCEPTED event, stream on the same process (postgres)',
+      'StreamEvents lag p99, SendMail OK to ACCEPTED event, stream on the second replica (postgres)',
       'bare undici pool, 10 connections',
       'delivery from a full outbox (postgres) to the same upstream',
       'gateway delivery vs pg-boss',
@@ -39,6 +43,8 @@ describe('Benchmark harness (smoke run)', () => {
     ]) {
       expect(measures).toContain(expected);
     }
-    expect(report.rows.every((row) => Number.isFinite(row.value) && row.value > 0)).toBe(true);
+    // A stream lag counts from the SendMail OK, which the event may beat: below zero is a result.
+    const lag = (row: { measure: string }) => row.measure.startsWith('StreamEvents lag');
+    expect(report.rows.every((row) => Number.isFinite(row.value) && (lag(row) || row.value > 0))).toBe(true);
   }, 180_000);
 });
