@@ -12,7 +12,12 @@ import { sized } from './reliability-scale';
 const GENERATED = sized(10_000, 100_000);
 const OVER_GRPC = sized(300, 2_000);
 const RAW_FRAMES = sized(300, 2_000);
-const LIMITS = { maxMessageBytes: 64 * 1024, maxAttachmentBytes: 8 * 1024, maxRecipients: 5 };
+const LIMITS = {
+  maxMessageBytes: 64 * 1024,
+  maxAttachmentBytes: 8 * 1024,
+  maxRecipients: 5,
+  maxScheduleAheadMs: 86_400_000,
+};
 
 const INJECTIONS = [
   '\r',

@@ -138,7 +138,7 @@ export async function startTestGateway(
         `${expected} messages in a final state`,
         async () => {
           const [{ count }] = await dataSource.query(
-            "SELECT COUNT(*) AS count FROM outbox_message WHERE status NOT IN ('queued', 'sending', 'retrying')",
+            "SELECT COUNT(*) AS count FROM outbox_message WHERE status NOT IN ('scheduled', 'queued', 'sending', 'retrying')",
           );
           return Number(count) >= expected ? true : undefined;
         },

@@ -33,9 +33,13 @@ export function grpcErrorOf(exception: GatewayException): GrpcError {
   };
 }
 
-/** One item of a batch refused for its own fault: the same status name, the field and the reason. */
-export function batchRejectionOf(exception: GatewayException & { readonly field: string }) {
-  return { code: status[GRPC_STATUS[exception.code]], field: exception.field, reason: exception.reason };
+/** One item of a batch refused for its own fault: the same status name, the field (if any) and the reason. */
+export function batchRejectionOf(exception: GatewayException) {
+  return {
+    code: status[GRPC_STATUS[exception.code]],
+    field: exception.field ?? '',
+    reason: exception.reason,
+  };
 }
 
 /**

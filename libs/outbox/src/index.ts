@@ -7,6 +7,8 @@ export type { EnqueueRequest, EnqueueResult } from './enqueue/outbox-enqueuer';
 export { OutboxOverloadedException } from './enqueue/outbox-overloaded.exception';
 export { OutboxLeases } from './leases/outbox-leases';
 export type { AttemptOutcome, ClaimedMessage } from './leases/outbox-leases';
+export { OutboxSchedule } from './schedule/outbox-schedule';
+export type { CancelResult, RescheduleResult, ScheduleRefusal } from './schedule/outbox-schedule';
 export { OutboxHistory } from './history/outbox-history';
 export type { MessageHistory } from './history/outbox-history';
 export { OutboxMonitor } from './outbox-monitor';

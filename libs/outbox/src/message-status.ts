@@ -1,5 +1,7 @@
-/** Where a message stands. The first three are active; the rest are final and never change again. */
+/** Where a message stands. The first four are active; the rest are final and never change again. */
 export enum MessageStatus {
+  /** Waiting for its send_at. */
+  Scheduled = 'scheduled',
   Queued = 'queued',
   Sending = 'sending',
   Retrying = 'retrying',
@@ -11,6 +13,7 @@ export enum MessageStatus {
 }
 
 export const ACTIVE_STATUSES: readonly MessageStatus[] = [
+  MessageStatus.Scheduled,
   MessageStatus.Queued,
   MessageStatus.Sending,
   MessageStatus.Retrying,
@@ -32,4 +35,14 @@ export enum MessageEventType {
   Expired = 'expired',
   Released = 'released',
   OutcomeUnknown = 'outcome_unknown',
+  Cancelled = 'cancelled',
+  Rescheduled = 'rescheduled',
+  CancelRequested = 'cancel_requested',
 }
+
+/** Active and not held by an attempt: what a cancel or a new send time may still change. */
+export const WAITING_STATUSES: readonly MessageStatus[] = [
+  MessageStatus.Scheduled,
+  MessageStatus.Queued,
+  MessageStatus.Retrying,
+];

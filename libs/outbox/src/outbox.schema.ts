@@ -4,9 +4,15 @@ import { OutboxMessageEntity } from './entities/outbox-message.entity';
 import { CreateOutbox1763700000000 } from './migrations/1763700000000-create-outbox';
 import { AddMessageTraceparent1795240975003 } from './migrations/1795240975003-add-message-traceparent';
 import { AddEventFeed1796140800000 } from './migrations/1796140800000-add-event-feed';
+import { AddScheduling1796227200000 } from './migrations/1796227200000-add-scheduling';
 
 /** The outbox's tables. A new migration is a new file in migrations/ and a line here. */
 export const OUTBOX_SCHEMA: DatabaseSchema = {
   entities: [OutboxMessageEntity, MessageEventEntity],
-  migrations: [CreateOutbox1763700000000, AddMessageTraceparent1795240975003, AddEventFeed1796140800000],
+  migrations: [
+    CreateOutbox1763700000000,
+    AddMessageTraceparent1795240975003,
+    AddEventFeed1796140800000,
+    AddScheduling1796227200000,
+  ],
 };

@@ -28,7 +28,7 @@ export async function settledOutbox(
     'every message to reach a final state',
     async () => {
       const [{ active }] = await dataSource.query(
-        "SELECT COUNT(*) AS active FROM outbox_message WHERE status IN ('queued', 'sending', 'retrying')",
+        "SELECT COUNT(*) AS active FROM outbox_message WHERE status IN ('scheduled', 'queued', 'sending', 'retrying')",
       );
       return Number(active) === 0 ? true : undefined;
     },

@@ -1,7 +1,12 @@
 import type { Attachment, EmailAddress, Header, Mail, SendMailRequest } from '@mailgateway/contracts';
 import { MailLimits, MailValidator, ValidationException } from './index';
 
-const limits: MailLimits = { maxMessageBytes: 20_000, maxAttachmentBytes: 2_000, maxRecipients: 10 };
+const limits: MailLimits = {
+  maxMessageBytes: 20_000,
+  maxAttachmentBytes: 2_000,
+  maxRecipients: 10,
+  maxScheduleAheadMs: 86_400_000,
+};
 
 const mailbox = (address: string, name = ''): EmailAddress => ({ address, name });
 const header = (name: string, value = 'v'): Header => ({ name, value });

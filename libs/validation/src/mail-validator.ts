@@ -1,7 +1,7 @@
 import { domainToASCII } from 'node:url';
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
-import type { Attachment, EmailAddress, Header, SendMailRequest } from '@mailgateway/contracts';
+import type { Attachment, EmailAddress, Header, SendMailRequest, Timestamp } from '@mailgateway/contracts';
 import { ValidationException } from './validation.exception';
 import { validationConfig } from './validation.settings';
 
@@ -9,6 +9,8 @@ export interface MailLimits {
   readonly maxMessageBytes: number;
   readonly maxAttachmentBytes: number;
   readonly maxRecipients: number;
+  /** How far ahead a send time may lie. */
+  readonly maxScheduleAheadMs: number;
 }
 
 const MAX_IDEMPOTENCY_KEY_CHARS = 255;
@@ -79,9 +81,35 @@ const CHAR_NAMES: Record<number, string> = {
 export class MailValidator {
   constructor(@InjectConfig(validationConfig) private readonly limits: MailLimits) {}
 
+  /**
+   * A send time in epoch milliseconds (sub-millisecond nanos dropped), or null when unset. Throws a
+   * ValidationException naming `field` when it is not a valid Timestamp or lies beyond
+   * SCHEDULE_MAX_AHEAD_MS. A time at or before now means at once.
+   */
+  sendTime(timestamp: Timestamp | undefined, field = 'send_at', now = Date.now()): number | null {
+    if (!timestamp) return null;
+    const { seconds, nanos } = timestamp;
+    if (!Number.isSafeInteger(seconds) || Math.abs(seconds) > MAX_TIMESTAMP_SECONDS) {
+      fail(field, 'not a valid timestamp (seconds out of range)');
+    }
+    if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+      fail(field, 'not a valid timestamp (nanos must be 0 to 999999999)');
+    }
+    const at = seconds * 1000 + Math.floor(nanos / 1_000_000);
+    const { maxScheduleAheadMs } = this.limits;
+    if (at > now + maxScheduleAheadMs) {
+      fail(
+        field,
+        `${new Date(at).toISOString()} is more than ${maxScheduleAheadMs} ms ahead (SCHEDULE_MAX_AHEAD_MS)`,
+      );
+    }
+    return at;
+  }
+
   /** Throws a ValidationException naming the first field at fault; never modifies the request. */
   validate(request: SendMailRequest): void {
     checkIdempotencyKey(request.idempotencyKey ?? '');
+    this.sendTime(request.sendAt);
 
     const mail = request.mail;
     if (!mail) fail('mail', 'mail is required');
@@ -181,6 +209,9 @@ export class MailValidator {
     });
   }
 }
+
+/** The largest Timestamp seconds protobuf allows (9999-12-31T23:59:59Z). */
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
 
 function fail(field: string, reason: string): never {
   throw new ValidationException(field, reason);

@@ -24,11 +24,17 @@ export const validationConfig = defineConfig({
       description: 'Most recipients (to + cc + bcc) in one message.',
       schema: integer(1, 1000).default(50),
     }),
+    SCHEDULE_MAX_AHEAD_MS: setting({
+      description:
+        'How far ahead send_at may lie (SendMail, SendMailBatch, RescheduleMessage); later is refused with INVALID_ARGUMENT.',
+      schema: integer(60_000, 366 * 86_400_000).default(30 * 86_400_000),
+    }),
   },
   build: (values): ValidationConfig => ({
     maxMessageBytes: values.MAX_MESSAGE_BYTES,
     maxAttachmentBytes: values.MAX_ATTACHMENT_BYTES,
     maxRecipients: values.MAX_RECIPIENTS,
+    maxScheduleAheadMs: values.SCHEDULE_MAX_AHEAD_MS,
     maxBatchItems: MAX_BATCH_ITEMS,
   }),
   check: (values) =>

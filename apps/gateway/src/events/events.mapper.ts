@@ -48,5 +48,6 @@ export function toFeedEvent(record: FeedEventRecord): FeedEvent {
     detail: record.detail,
     tags: [...record.tags],
     metadata: { ...record.metadata },
+    sendAt: record.sendAt === null ? undefined : toTimestamp(record.sendAt),
   };
 }

@@ -4,11 +4,17 @@ import { GrpcMethod } from '@nestjs/microservices';
 import { AuthGuard, enforceSourcePolicy, Principal, principalOf, RequireRole, Role } from '@mailgateway/auth';
 import { InjectConfig } from '@mailgateway/config';
 import {
+  CancelMessageRequest,
+  CancelMessageResponse,
+  CancelMessagesRequest,
+  CancelMessagesResponse,
   GetMessageRequest,
   GetMessageResponse,
   MAIL_GATEWAY_SERVICE_NAME,
   MailGatewayController,
   Mail,
+  RescheduleMessageRequest,
+  RescheduleMessageResponse,
   SendMailBatchRequest,
   SendMailBatchResponse,
   SendMailBatchResult,
@@ -17,7 +23,13 @@ import {
 } from '@mailgateway/contracts';
 import { GatewayException } from '@mailgateway/errors';
 import { Tracing } from '@mailgateway/observability';
-import { EnqueueRequest, OutboxEnqueuer, OutboxHistory } from '@mailgateway/outbox';
+import {
+  CancelResult,
+  EnqueueRequest,
+  OutboxEnqueuer,
+  OutboxHistory,
+  OutboxSchedule,
+} from '@mailgateway/outbox';
 import { NoRateLimit, RpcThrottlerGuard, ThrottleCost } from '@mailgateway/throttling';
 import {
   MailValidator,
@@ -27,20 +39,25 @@ import {
 } from '@mailgateway/validation';
 import { batchRejectionOf } from '../grpc-status';
 import { IdempotencyConflictException } from './idempotency-conflict.exception';
-import { isMessageId, toGetMessageResponse, toSendMailResponse } from './mail.mapper';
+import { isMessageId, STATUS, toGetMessageResponse, toSendMailResponse, toTimestamp } from './mail.mapper';
 import { MessageNotFoundException } from './message-not-found.exception';
+import { MessageNotWaitingException } from './message-not-waiting.exception';
+
+/** The most ids one CancelMessages call may carry (part of the contract). */
+const MAX_CANCEL_IDS = 1_000;
 
 /** Sending and looking up messages: checks the caller and the call, then hands over to the outbox. */
 @Controller()
 @UseGuards(AuthGuard, RpcThrottlerGuard)
 export class MailController implements Pick<
   MailGatewayController,
-  'sendMail' | 'sendMailBatch' | 'getMessage'
+  'sendMail' | 'sendMailBatch' | 'getMessage' | 'cancelMessage' | 'cancelMessages' | 'rescheduleMessage'
 > {
   constructor(
     private readonly validator: MailValidator,
     private readonly outbox: OutboxEnqueuer,
     private readonly history: OutboxHistory,
+    private readonly schedule: OutboxSchedule,
     @InjectConfig(validationConfig) private readonly limits: ValidationConfig,
     private readonly tracing: Tracing,
   ) {}
@@ -100,12 +117,76 @@ export class MailController implements Pick<
   @NoRateLimit()
   async getMessage({ messageId }: GetMessageRequest, metadata?: Metadata): Promise<GetMessageResponse> {
     const { source } = principalOf(metadata);
-    if (!messageId) throw new ValidationException('message_id', 'required');
-    if (!isMessageId(messageId)) throw new ValidationException('message_id', 'must be a message id (a UUID)');
+    checkMessageId(messageId, 'message_id');
     // Scoped to the caller: another source's id is NOT_FOUND, exactly like an id that does not exist.
     const history = await this.history.find(source, messageId);
     if (!history) throw new MessageNotFoundException();
     return toGetMessageResponse(history);
+  }
+
+  @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
+  @RequireRole(Role.MailSend)
+  @NoRateLimit()
+  async cancelMessage(
+    { messageId }: CancelMessageRequest,
+    metadata?: Metadata,
+  ): Promise<CancelMessageResponse> {
+    const { source } = principalOf(metadata);
+    checkMessageId(messageId, 'message_id');
+    const [result] = await this.schedule.cancel(source, [messageId]);
+    return toCancelResponse(messageId, result);
+  }
+
+  @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
+  @RequireRole(Role.MailSend)
+  @NoRateLimit()
+  async cancelMessages(
+    { messageIds }: CancelMessagesRequest,
+    metadata?: Metadata,
+  ): Promise<CancelMessagesResponse> {
+    const { source } = principalOf(metadata);
+    if (messageIds.length === 0) throw new ValidationException('message_ids', 'at least one id is required');
+    if (messageIds.length > MAX_CANCEL_IDS) {
+      throw new ValidationException(
+        'message_ids',
+        `${messageIds.length} ids; the limit is ${MAX_CANCEL_IDS} per call`,
+      );
+    }
+    const valid = messageIds.filter(isMessageId);
+    const answered = await this.schedule.cancel(source, valid);
+    const results = new Map<string, CancelResult>(valid.map((id, index) => [id, answered[index]]));
+    return {
+      results: messageIds.map((messageId, index) => {
+        try {
+          checkMessageId(messageId, `message_ids[${index}]`);
+          return { messageId, cancelled: toCancelResponse(messageId, results.get(messageId)!) };
+        } catch (error) {
+          if (!(error instanceof GatewayException)) throw error;
+          // Each id's fault is its own, named by its place in the request.
+          return {
+            messageId,
+            rejected: { ...batchRejectionOf(error), field: `message_ids[${index}]` },
+          };
+        }
+      }),
+    };
+  }
+
+  @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
+  @RequireRole(Role.MailSend)
+  @NoRateLimit()
+  async rescheduleMessage(
+    { messageId, sendAt }: RescheduleMessageRequest,
+    metadata?: Metadata,
+  ): Promise<RescheduleMessageResponse> {
+    const { source } = principalOf(metadata);
+    checkMessageId(messageId, 'message_id');
+    const at = this.validator.sendTime(sendAt);
+    if (at === null) throw new ValidationException('send_at', 'required');
+    const result = await this.schedule.reschedule(source, messageId, at);
+    if (result.kind === 'not-found') throw new MessageNotFoundException();
+    if (result.kind !== 'rescheduled') throw new MessageNotWaitingException(result, 'reschedule');
+    return { messageId, status: STATUS[result.status], sendAt: toTimestamp(result.sendAt) };
   }
 
   private toEnqueueRequest(principal: Principal, request: SendMailRequest): EnqueueRequest {
@@ -115,8 +196,20 @@ export class MailController implements Pick<
       mail: request.mail as Mail,
       // The call's span (a child of the caller's), so the upstream request continues the trace.
       traceparent: this.tracing.currentTraceparent(),
+      sendAt: this.validator.sendTime(request.sendAt),
     };
   }
+}
+
+function checkMessageId(messageId: string, field: string): void {
+  if (!messageId) throw new ValidationException(field, 'required');
+  if (!isMessageId(messageId)) throw new ValidationException(field, 'must be a message id (a UUID)');
+}
+
+function toCancelResponse(messageId: string, result: CancelResult): CancelMessageResponse {
+  if (result.kind === 'not-found') throw new MessageNotFoundException();
+  if (result.kind !== 'cancelled') throw new MessageNotWaitingException(result, 'cancel');
+  return { messageId, cancelledAt: toTimestamp(result.cancelledAt) };
 }
 
 function isFieldError(error: unknown): error is GatewayException & { readonly field: string } {

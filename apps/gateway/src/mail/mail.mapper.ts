@@ -7,7 +7,8 @@ import {
 } from '@mailgateway/contracts';
 import { MessageEventType, MessageHistory, MessageStatus } from '@mailgateway/outbox';
 
-const STATUS: Record<MessageStatus, ProtoStatus> = {
+export const STATUS: Record<MessageStatus, ProtoStatus> = {
+  [MessageStatus.Scheduled]: ProtoStatus.MESSAGE_STATUS_SCHEDULED,
   [MessageStatus.Queued]: ProtoStatus.MESSAGE_STATUS_QUEUED,
   [MessageStatus.Sending]: ProtoStatus.MESSAGE_STATUS_SENDING,
   [MessageStatus.Retrying]: ProtoStatus.MESSAGE_STATUS_RETRYING,
@@ -27,6 +28,9 @@ export const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.Expired]: ProtoEventType.MESSAGE_EVENT_TYPE_EXPIRED,
   [MessageEventType.Released]: ProtoEventType.MESSAGE_EVENT_TYPE_RELEASED,
   [MessageEventType.OutcomeUnknown]: ProtoEventType.MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN,
+  [MessageEventType.Cancelled]: ProtoEventType.MESSAGE_EVENT_TYPE_CANCELLED,
+  [MessageEventType.Rescheduled]: ProtoEventType.MESSAGE_EVENT_TYPE_RESCHEDULED,
+  [MessageEventType.CancelRequested]: ProtoEventType.MESSAGE_EVENT_TYPE_CANCEL_REQUESTED,
 };
 
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -57,6 +61,7 @@ export function toGetMessageResponse({ message, events }: MessageHistory): GetMe
     attempts: message.attempts,
     provider: message.provider ?? '',
     providerMessageId: message.providerMessageId ?? '',
+    sendAt: message.sendAt === null ? undefined : toTimestamp(message.sendAt),
     events: events.map((event) => ({
       sequence: event.sequence,
       type: EVENT_TYPE[event.type],

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
@@ -18,6 +18,8 @@ export interface EnqueueRequest {
   readonly mail: Mail;
   /** W3C traceparent to continue at delivery time, if the call was traced. */
   readonly traceparent?: string | null;
+  /** When to send (epoch ms); null or past: at once. */
+  readonly sendAt?: number | null;
 }
 
 export type EnqueueResult =
@@ -57,6 +59,7 @@ const MESSAGE_COLUMNS = [
   'updated_at',
   'labels',
   'traceparent',
+  'send_at',
 ] as const;
 
 /**
@@ -129,7 +132,7 @@ export class OutboxEnqueuer {
     const taken = await this.findTakenKeys(manager, requests);
     const rows: unknown[][] = [];
     const results = requests.map((request): EnqueueResult => {
-      const contentHash = mailFingerprint(request.mail);
+      const contentHash = contentFingerprint(request);
       const scope = request.idempotencyKey && idempotencyScope(request.source, request.idempotencyKey);
       const earlier = scope ? taken.get(scope) : undefined;
       if (earlier) {
@@ -148,14 +151,20 @@ export class OutboxEnqueuer {
       await insertEvents(
         manager,
         this.transactions.dialect,
-        rows.map(([id, source]) => ({
-          messageId: id as string,
-          source: source as string,
-          type: MessageEventType.Accepted,
-          attempt: 0,
-          detail: 'accepted',
-          occurredAt: now,
-        })),
+        rows.map((row) => {
+          const sendAt = row[MESSAGE_COLUMNS.indexOf('send_at')] as number | null;
+          return {
+            messageId: row[0] as string,
+            source: row[1] as string,
+            type: MessageEventType.Accepted,
+            attempt: 0,
+            detail:
+              sendAt !== null && sendAt > now
+                ? `accepted; scheduled for ${new Date(sendAt).toISOString()}`
+                : 'accepted',
+            occurredAt: now,
+          };
+        }),
       );
     }
     return results;
@@ -197,24 +206,37 @@ export class OutboxEnqueuer {
 
   /** A new message's values in MESSAGE_COLUMNS order. */
   private newRow(id: string, request: EnqueueRequest, contentHash: string, now: number): unknown[] {
+    const sendAt = request.sendAt ?? null;
+    // The maximum age counts from when the message is due, not from when it was accepted.
+    const dueAt = Math.max(now, sendAt ?? now);
     const row: Record<(typeof MESSAGE_COLUMNS)[number], unknown> = {
       id,
       source: request.source,
       idempotency_key: request.idempotencyKey,
       content_hash: contentHash,
       payload: serializeMail(request.mail),
-      status: MessageStatus.Queued,
+      status: dueAt > now ? MessageStatus.Scheduled : MessageStatus.Queued,
       attempts: 0,
       lease_token: 0,
-      next_attempt_at: now,
+      next_attempt_at: dueAt,
       accepted_at: now,
-      expires_at: now + this.config.messageMaxAgeMs,
+      expires_at: dueAt + this.config.messageMaxAgeMs,
       updated_at: now,
+      send_at: sendAt,
       labels: JSON.stringify({ tags: request.mail.tags, metadata: request.mail.metadata }),
       traceparent: request.traceparent ?? null,
     };
     return MESSAGE_COLUMNS.map((column) => row[column]);
   }
+}
+
+/**
+ * What a replay must match: the mail and its send time. A message sent at once keeps the mail's
+ * own fingerprint, so keys stored before send_at existed still replay.
+ */
+function contentFingerprint({ mail, sendAt }: EnqueueRequest): string {
+  const fingerprint = mailFingerprint(mail);
+  return sendAt == null ? fingerprint : createHash('sha256').update(`${fingerprint}:${sendAt}`).digest('hex');
 }
 
 function isReplay(result: EnqueueResult): boolean {

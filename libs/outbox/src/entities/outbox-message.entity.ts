@@ -4,7 +4,9 @@ import { bigintAsNumber } from '@mailgateway/database';
 
 @Entity({ name: 'outbox_message' })
 @Index('outbox_message_source_idempotency_key', ['source', 'idempotencyKey'], { unique: true })
-@Index('outbox_message_due', ['nextAttemptAt'], { where: "status IN ('queued', 'sending', 'retrying')" })
+@Index('outbox_message_due', ['nextAttemptAt'], {
+  where: "status IN ('scheduled', 'queued', 'sending', 'retrying')",
+})
 export class OutboxMessageEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
@@ -32,7 +34,15 @@ export class OutboxMessageEntity {
   @Column({ name: 'lease_token', type: 'integer' })
   leaseToken!: number;
 
-  /** When the message is due: the next attempt, or while sending, when its lease runs out. */
+  /** The caller's send_at (epoch ms), as last rescheduled; null for a message sent at once. */
+  @Column({ name: 'send_at', type: 'bigint', transformer: bigintAsNumber, nullable: true })
+  sendAt!: number | null;
+
+  /** Set when a cancel came during an attempt: that attempt may finish, but none follows it. */
+  @Column({ name: 'cancel_requested_at', type: 'bigint', transformer: bigintAsNumber, nullable: true })
+  cancelRequestedAt!: number | null;
+
+  /** When the message is due: its send time, the next attempt, or while sending, when its lease runs out. */
   @Column({ name: 'next_attempt_at', type: 'bigint', transformer: bigintAsNumber })
   nextAttemptAt!: number;
 

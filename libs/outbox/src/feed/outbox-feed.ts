@@ -24,6 +24,8 @@ export interface FeedEventRecord {
   readonly recordedAt: number;
   readonly tags: readonly string[];
   readonly metadata: Readonly<Record<string, string>>;
+  /** The message's send time now in force, or null when it was sent at once. */
+  readonly sendAt: number | null;
 }
 
 export interface FeedPage {
@@ -58,6 +60,7 @@ interface EventRow {
   occurred_at: string | number;
   recorded_at: string | number;
   labels: string | null;
+  send_at: string | number | null;
 }
 
 interface Labels {
@@ -134,7 +137,7 @@ export class OutboxFeed {
     const rows = await select<EventRow>(
       manager,
       `SELECT e.sequence, e.commit_xid, e.message_id, e.type, e.attempt, e.detail, e.occurred_at,
-              e.recorded_at, m.labels
+              e.recorded_at, m.labels, m.send_at
          FROM message_event e LEFT JOIN outbox_message m ON m.id = e.message_id
         WHERE ${conditions.join(' AND ')}
         ORDER BY e.commit_xid, e.sequence
@@ -178,6 +181,7 @@ function toRecords(rows: readonly EventRow[]): FeedEventRecord[] {
       recordedAt: Number(row.recorded_at),
       tags: labels.tags,
       metadata: labels.metadata,
+      sendAt: row.send_at === null || row.send_at === undefined ? null : Number(row.send_at),
     };
   });
 }

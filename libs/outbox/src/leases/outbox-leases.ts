@@ -46,7 +46,7 @@ const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
   [MessageStatus.Retrying]: MessageEventType.RetryScheduled,
   [MessageStatus.Failed]: MessageEventType.Failed,
   [MessageStatus.Expired]: MessageEventType.Expired,
-  [MessageStatus.Cancelled]: MessageEventType.Failed,
+  [MessageStatus.Cancelled]: MessageEventType.Cancelled,
   [MessageStatus.Suppressed]: MessageEventType.Failed,
 };
 
@@ -196,12 +196,14 @@ export class OutboxLeases {
           `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
           `${at(transition.lastError)})`,
       );
-      const changed = await runStatement<{ id: string }>(
+      const changed = await runStatement<{ id: string; status: MessageStatus }>(
         manager,
         `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error) AS (
            VALUES ${rows.join(', ')})
          UPDATE outbox_message
-            SET status = outcome.status,
+            SET status = CASE WHEN outcome.status = '${MessageStatus.Retrying}'
+                               AND outbox_message.cancel_requested_at IS NOT NULL
+                              THEN '${MessageStatus.Cancelled}' ELSE outcome.status END,
                 next_attempt_at = COALESCE(outcome.next_attempt_at, outbox_message.next_attempt_at),
                 provider = COALESCE(outcome.provider, outbox_message.provider),
                 provider_message_id = COALESCE(outcome.provider_message_id, outbox_message.provider_message_id),
@@ -211,23 +213,31 @@ export class OutboxLeases {
           WHERE outbox_message.id = outcome.id
             AND outbox_message.lease_token = outcome.lease_token
             AND outbox_message.status = '${MessageStatus.Sending}'
-         RETURNING outbox_message.id`,
+         RETURNING outbox_message.id, outbox_message.status`,
         parameters.values,
       );
-      const applied = new Set(changed.map((row) => row.id));
+      // A cancel that came during the attempt turns "retry later" into the end of the message.
+      const statusOf = new Map(changed.map((row) => [row.id, row.status]));
+      const applied = new Set(statusOf.keys());
       await insertEvents(
         manager,
         this.transactions.dialect,
         transitions
           .filter((transition) => applied.has(transition.claim.id))
-          .map(({ claim, eventType, detail }) => ({
-            messageId: claim.id,
-            source: claim.source,
-            type: eventType,
-            attempt: claim.attempt,
-            detail,
-            occurredAt: now,
-          })),
+          .map(({ claim, status, eventType, detail }) => {
+            const cancelled =
+              status === MessageStatus.Retrying && statusOf.get(claim.id) === MessageStatus.Cancelled;
+            return {
+              messageId: claim.id,
+              source: claim.source,
+              type: cancelled ? MessageEventType.Cancelled : eventType,
+              attempt: claim.attempt,
+              detail: cancelled
+                ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
+                : detail,
+              occurredAt: now,
+            };
+          }),
       );
       return transitions.map((transition) => applied.has(transition.claim.id));
     });

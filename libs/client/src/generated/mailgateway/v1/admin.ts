@@ -40,19 +40,19 @@ export interface Source {
    */
   roles: string[];
   /** Limits of this source; unset means none beyond the gateway's own. */
-  policy: SourcePolicy | undefined;
+  policy?: SourcePolicy | undefined;
   /**
    * Client-certificate identity (URI SAN such as spiffe://..., or subject CN) that authenticates as
    * this source over mTLS, at most 255 characters, unique among sources; empty for none.
    */
   certificateIdentity: string;
   /** When the source was created (millisecond precision). Set by the gateway; ignored in requests. */
-  createdAt: Timestamp | undefined;
+  createdAt?: Timestamp | undefined;
   /**
    * When the source was last changed (millisecond precision). Set by the gateway; ignored in
    * requests.
    */
-  updatedAt: Timestamp | undefined;
+  updatedAt?: Timestamp | undefined;
 }
 
 /** An API key as listed: never its secret. */
@@ -62,11 +62,11 @@ export interface ApiKey {
   /** The source the key authenticates as. */
   source: string;
   /** When the key was issued (millisecond precision). */
-  createdAt: Timestamp | undefined;
+  createdAt?: Timestamp | undefined;
   /** When the key stops working. Unset: the key does not expire. */
-  expiresAt: Timestamp | undefined;
+  expiresAt?: Timestamp | undefined;
   /** When the key was revoked. Unset: the key is not revoked. */
-  revokedAt: Timestamp | undefined;
+  revokedAt?: Timestamp | undefined;
   /** The prefix of the key that replaced this one in a rotation; empty if none did. */
   replacedBy: string;
 }
@@ -74,13 +74,13 @@ export interface ApiKey {
 /** A source to create. */
 export interface CreateSourceRequest {
   /** The source: required; created_at and updated_at are ignored. */
-  source: Source | undefined;
+  source?: Source | undefined;
 }
 
 /** The source as created. */
 export interface CreateSourceResponse {
   /** The source as stored. */
-  source: Source | undefined;
+  source?: Source | undefined;
 }
 
 /** New roles, policy and certificate identity for a source. */
@@ -89,13 +89,13 @@ export interface UpdateSourceRequest {
    * The source: required; its name says which one, and every other field replaces the stored one
    * (created_at and updated_at are ignored).
    */
-  source: Source | undefined;
+  source?: Source | undefined;
 }
 
 /** The source as updated. */
 export interface UpdateSourceResponse {
   /** The source as stored. */
-  source: Source | undefined;
+  source?: Source | undefined;
 }
 
 /** Lists every source; takes no parameters. */
@@ -120,7 +120,7 @@ export interface CreateApiKeyResponse {
   /** The whole key, "mgw_<prefix>_<secret>", shown this once. */
   key: string;
   /** The key as listed. */
-  apiKey: ApiKey | undefined;
+  apiKey?: ApiKey | undefined;
 }
 
 /** Which keys to list. */
@@ -153,9 +153,9 @@ export interface RotateApiKeyResponse {
   /** The new key, "mgw_<prefix>_<secret>", shown this once. */
   key: string;
   /** The new key as listed. */
-  apiKey: ApiKey | undefined;
+  apiKey?: ApiKey | undefined;
   /** The old key, with the expiry the overlap gave it and replaced_by set to the new prefix. */
-  previous: ApiKey | undefined;
+  previous?: ApiKey | undefined;
 }
 
 /** A key to revoke. */
@@ -167,5 +167,5 @@ export interface RevokeApiKeyRequest {
 /** The revoked key. */
 export interface RevokeApiKeyResponse {
   /** The key, with revoked_at set (to the first revocation, if it was revoked before). */
-  apiKey: ApiKey | undefined;
+  apiKey?: ApiKey | undefined;
 }

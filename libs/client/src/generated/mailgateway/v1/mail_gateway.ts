@@ -29,10 +29,18 @@ export const MessageStatus = {
    * Final.
    */
   MESSAGE_STATUS_EXPIRED: 'MESSAGE_STATUS_EXPIRED',
-  /** MESSAGE_STATUS_CANCELLED - Reserved for messages withdrawn before delivery; the gateway sets it nowhere yet. Final. */
+  /**
+   * MESSAGE_STATUS_CANCELLED - Withdrawn by CancelMessage before it was sent (or after an attempt under way at the cancel
+   * failed). Final.
+   */
   MESSAGE_STATUS_CANCELLED: 'MESSAGE_STATUS_CANCELLED',
   /** MESSAGE_STATUS_SUPPRESSED - Reserved for recipients on a suppression list; the gateway sets it nowhere yet. Final. */
   MESSAGE_STATUS_SUPPRESSED: 'MESSAGE_STATUS_SUPPRESSED',
+  /**
+   * MESSAGE_STATUS_SCHEDULED - Committed with a send_at in the future; waiting for it. Active: CancelMessage and
+   * RescheduleMessage apply.
+   */
+  MESSAGE_STATUS_SCHEDULED: 'MESSAGE_STATUS_SCHEDULED',
   UNRECOGNIZED: 'UNRECOGNIZED',
 } as const;
 
@@ -48,6 +56,7 @@ export namespace MessageStatus {
   export type MESSAGE_STATUS_EXPIRED = typeof MessageStatus.MESSAGE_STATUS_EXPIRED;
   export type MESSAGE_STATUS_CANCELLED = typeof MessageStatus.MESSAGE_STATUS_CANCELLED;
   export type MESSAGE_STATUS_SUPPRESSED = typeof MessageStatus.MESSAGE_STATUS_SUPPRESSED;
+  export type MESSAGE_STATUS_SCHEDULED = typeof MessageStatus.MESSAGE_STATUS_SCHEDULED;
   export type UNRECOGNIZED = typeof MessageStatus.UNRECOGNIZED;
 }
 
@@ -74,6 +83,12 @@ export const MessageEventType = {
    * Another attempt follows, so the recipient may get it twice.
    */
   MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN: 'MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN',
+  /** MESSAGE_EVENT_TYPE_CANCELLED - CancelMessage withdrew the message, or an attempt under way at a cancel failed. Final. */
+  MESSAGE_EVENT_TYPE_CANCELLED: 'MESSAGE_EVENT_TYPE_CANCELLED',
+  /** MESSAGE_EVENT_TYPE_RESCHEDULED - RescheduleMessage moved the send time; detail gives the new one. */
+  MESSAGE_EVENT_TYPE_RESCHEDULED: 'MESSAGE_EVENT_TYPE_RESCHEDULED',
+  /** MESSAGE_EVENT_TYPE_CANCEL_REQUESTED - A cancel came while an attempt was under way: that attempt goes on, but no other follows. */
+  MESSAGE_EVENT_TYPE_CANCEL_REQUESTED: 'MESSAGE_EVENT_TYPE_CANCEL_REQUESTED',
   UNRECOGNIZED: 'UNRECOGNIZED',
 } as const;
 
@@ -89,6 +104,10 @@ export namespace MessageEventType {
   export type MESSAGE_EVENT_TYPE_EXPIRED = typeof MessageEventType.MESSAGE_EVENT_TYPE_EXPIRED;
   export type MESSAGE_EVENT_TYPE_RELEASED = typeof MessageEventType.MESSAGE_EVENT_TYPE_RELEASED;
   export type MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN = typeof MessageEventType.MESSAGE_EVENT_TYPE_OUTCOME_UNKNOWN;
+  export type MESSAGE_EVENT_TYPE_CANCELLED = typeof MessageEventType.MESSAGE_EVENT_TYPE_CANCELLED;
+  export type MESSAGE_EVENT_TYPE_RESCHEDULED = typeof MessageEventType.MESSAGE_EVENT_TYPE_RESCHEDULED;
+  export type MESSAGE_EVENT_TYPE_CANCEL_REQUESTED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_CANCEL_REQUESTED;
   export type UNRECOGNIZED = typeof MessageEventType.UNRECOGNIZED;
 }
 
@@ -147,7 +166,7 @@ export interface Mail {
    * The sender: required. A source whose policy lists From domains may use only those, exactly
    * (not their subdomains); another is PERMISSION_DENIED.
    */
-  from: EmailAddress | undefined;
+  from?: EmailAddress | undefined;
   /**
    * Recipients. to, cc and bcc together need at least one address and at most MAX_RECIPIENTS (50 by
    * default), or fewer when the source's policy says so.
@@ -190,15 +209,22 @@ export interface Mail_MetadataEntry {
 /** A message to send. */
 export interface SendMailRequest {
   /** The message: required. */
-  mail: Mail | undefined;
+  mail?: Mail | undefined;
   /**
    * Optional: up to 255 printable US-ASCII characters, no spaces, scoped to the calling source.
    * The same key with the same content (every field of mail) returns the first message's id and
    * accepted_at with replayed set, and stores nothing new; the same key with different content is
    * refused with INVALID_ARGUMENT naming idempotency_key. A key is held by its message, and the
-   * gateway never deletes messages, so a key stays bound to its first message for good.
+   * gateway never deletes messages, so a key stays bound to its first message for good. send_at
+   * counts as content.
    */
   idempotencyKey: string;
+  /**
+   * When to send it. Unset, or at or before now: at once. Later, up to SCHEDULE_MAX_AHEAD_MS ahead
+   * (30 days by default): the message waits as SCHEDULED until then. Further ahead, or not a valid
+   * timestamp: INVALID_ARGUMENT naming send_at. MESSAGE_MAX_AGE_MS counts from this time.
+   */
+  sendAt?: Timestamp | undefined;
 }
 
 /** A message the gateway has committed. */
@@ -206,7 +232,7 @@ export interface SendMailResponse {
   /** The message's id, a lowercase UUID: what GetMessage takes. */
   messageId: string;
   /** When the message was committed (millisecond precision); for a replay, the first message's. */
-  acceptedAt: Timestamp | undefined;
+  acceptedAt?: Timestamp | undefined;
   /** True when the idempotency key matched an earlier accepted message. */
   replayed: boolean;
 }
@@ -262,7 +288,7 @@ export interface MessageEvent {
   /** What happened. */
   type: MessageEventType;
   /** When it happened (millisecond precision). */
-  occurredAt: Timestamp | undefined;
+  occurredAt?: Timestamp | undefined;
   /** The delivery attempt the event belongs to, from 1; 0 for events outside an attempt. */
   attempt: number;
   /**
@@ -279,9 +305,9 @@ export interface GetMessageResponse {
   /** Where the message stands now. */
   status: MessageStatus;
   /** When the message was committed (millisecond precision). */
-  acceptedAt: Timestamp | undefined;
+  acceptedAt?: Timestamp | undefined;
   /** When the message last changed (millisecond precision). */
-  updatedAt: Timestamp | undefined;
+  updatedAt?: Timestamp | undefined;
   /** Delivery attempts started so far. */
   attempts: number;
   /** The driver of the last attempt with an outcome, e.g. "sendgrid"; empty before one. */
@@ -290,6 +316,68 @@ export interface GetMessageResponse {
   providerMessageId: string;
   /** Every event, in sequence order. */
   events: MessageEvent[];
+  /**
+   * When the message is (or was) due to be sent: its send_at, as last rescheduled; unset for a
+   * message sent at once.
+   */
+  sendAt?: Timestamp | undefined;
+}
+
+/** Which message to withdraw. */
+export interface CancelMessageRequest {
+  /** The id SendMail answered (a lowercase UUID). */
+  messageId: string;
+}
+
+/** A message withdrawn for good. */
+export interface CancelMessageResponse {
+  /** The message's id. */
+  messageId: string;
+  /** When it was cancelled (millisecond precision). */
+  cancelledAt?: Timestamp | undefined;
+}
+
+/** Messages to withdraw in one call. */
+export interface CancelMessagesRequest {
+  /** 1 to 1000 message ids; a repeated id is answered each time it appears. */
+  messageIds: string[];
+}
+
+/** What became of one id of a CancelMessages call. */
+export interface CancelMessagesResult {
+  /** The id, as given. */
+  messageId: string;
+  /** Cancelled, as CancelMessage would have answered. */
+  cancelled?: CancelMessageResponse | undefined;
+  /**
+   * Not cancelled: "NOT_FOUND", "FAILED_PRECONDITION" or "INVALID_ARGUMENT", with field
+   * "message_ids[i]" and the reason.
+   */
+  rejected?: BatchItemRejection | undefined;
+}
+
+/** The outcome of every id of a CancelMessages call. */
+export interface CancelMessagesResponse {
+  /** One result per request id, in request order. */
+  results: CancelMessagesResult[];
+}
+
+/** A new send time for a message not yet sent. */
+export interface RescheduleMessageRequest {
+  /** The id SendMail answered (a lowercase UUID). */
+  messageId: string;
+  /** The new send time: required; as SendMailRequest.send_at. */
+  sendAt?: Timestamp | undefined;
+}
+
+/** Where a rescheduled message stands. */
+export interface RescheduleMessageResponse {
+  /** The message's id. */
+  messageId: string;
+  /** SCHEDULED for a future send_at, else QUEUED or RETRYING (it goes out at once). */
+  status: MessageStatus;
+  /** The send time now in force. */
+  sendAt?: Timestamp | undefined;
 }
 
 /** Which events of the feed to return; a cursor is bound to the filter it was issued for. */
@@ -316,7 +404,7 @@ export interface ListEventsRequest {
   /** Most events to return: 1 to 1000; 0 means 100. */
   pageSize: number;
   /** Which events; the same filter must come with every cursor it issued. */
-  filter: EventFilter | undefined;
+  filter?: EventFilter | undefined;
 }
 
 /** One event of a message, as the feed carries it. */
@@ -333,15 +421,20 @@ export interface FeedEvent {
   /** The delivery attempt the event belongs to, from 1; 0 for events outside an attempt. */
   attempt: number;
   /** When it happened (millisecond precision). */
-  occurredAt: Timestamp | undefined;
+  occurredAt?: Timestamp | undefined;
   /** When the gateway recorded it (millisecond precision); at or after occurred_at. */
-  recordedAt: Timestamp | undefined;
+  recordedAt?: Timestamp | undefined;
   /** What happened, in words for people; its wording is not part of the contract. */
   detail: string;
   /** The message's tags, as sent in Mail.tags. */
   tags: string[];
   /** The message's metadata, as sent in Mail.metadata. */
   metadata: { [key: string]: string };
+  /**
+   * The message's send time now in force (its send_at, as last rescheduled); unset for a message
+   * sent at once.
+   */
+  sendAt?: Timestamp | undefined;
 }
 
 export interface FeedEvent_MetadataEntry {
@@ -365,13 +458,13 @@ export interface StreamEventsRequest {
   /** As in ListEventsRequest: empty to start at the oldest event still kept. */
   cursor: string;
   /** Which events; as in ListEventsRequest. */
-  filter: EventFilter | undefined;
+  filter?: EventFilter | undefined;
 }
 
 /** Sent while a stream is idle, so a client always holds a recent cursor. */
 export interface Heartbeat {
   /** When the gateway sent it (millisecond precision). */
-  sentAt: Timestamp | undefined;
+  sentAt?: Timestamp | undefined;
 }
 
 /** One item of an event stream. */

@@ -10,5 +10,5 @@ import { Duration } from '../protobuf/duration';
 /** Describes when the clients can retry a failed request. */
 export interface RetryInfo {
   /** Clients should wait at least this long between retrying the same request. */
-  retryDelay: Duration | undefined;
+  retryDelay?: Duration | undefined;
 }
