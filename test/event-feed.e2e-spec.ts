@@ -11,7 +11,7 @@ import {
   waitFor,
 } from '@mailgateway/testing';
 import { DataSource } from 'typeorm';
-import { FeedCaller, StreamRecorder } from './support/feed-stub';
+import { WireCaller, StreamRecorder } from './support/wire-caller';
 import { expectGrpcError } from './support/grpc-assertions';
 import { gatewayForAllTests, startTestGateway, TestGateway } from './support/test-gateway';
 
@@ -35,7 +35,7 @@ const openStreams = (gateway: TestGateway, count: number) =>
 async function aSource(gateway: TestGateway, name: string) {
   const key = await gateway.addSource(name, ROLES);
   const client = gateway.connect(key);
-  const feed = new FeedCaller(gateway.address, key);
+  const feed = new WireCaller(gateway.address, key);
   const delivered = async (count: number) => {
     const ids: string[] = [];
     for (let index = 0; index < count; index++) {
@@ -66,9 +66,9 @@ const byMessage = (events: FeedEvent[]) => {
 
 describe.each(DATABASE_KINDS)('The event feed on %s', (kind) => {
   const gateway = gatewayForAllTests(kind, { FEED_HEARTBEAT_MS: '200' });
-  const callers: FeedCaller[] = [];
+  const callers: WireCaller[] = [];
   const caller = (key: string) => {
-    const feed = new FeedCaller(gateway.address, key);
+    const feed = new WireCaller(gateway.address, key);
     callers.push(feed);
     return feed;
   };
@@ -262,9 +262,9 @@ describe.each(DATABASE_KINDS)('Event streams on %s, at their limits', (kind) => 
     await start({ FEED_MAX_STREAMS_PER_SOURCE: '2', FEED_MAX_STREAMS: '3' });
     const keyA = await gateway.addSource('limits-a', ROLES);
     const keyB = await gateway.addSource('limits-b', ROLES);
-    const feedA = new FeedCaller(gateway.address, keyA);
-    const feedB = new FeedCaller(gateway.address, keyB);
-    const open = (feed: FeedCaller) => new StreamRecorder(feed.stream());
+    const feedA = new WireCaller(gateway.address, keyA);
+    const feedB = new WireCaller(gateway.address, keyB);
+    const open = (feed: WireCaller) => new StreamRecorder(feed.stream());
     const heldA = [open(feedA), open(feedA)];
     await openStreams(gateway, 2);
     const thirdA = open(feedA);
@@ -292,7 +292,7 @@ describe.each(DATABASE_KINDS)('Event streams on %s, at their limits', (kind) => 
 
   it('ends every stream with UNAVAILABLE on shutdown, so clients reconnect elsewhere with their cursor', async () => {
     await start();
-    const feed = new FeedCaller(gateway.address, TEST_API_KEY);
+    const feed = new WireCaller(gateway.address, TEST_API_KEY);
     const stream = new StreamRecorder(feed.stream());
     await gateway.client.sendMail(aSendMailRequest());
     await stream.until('an event', (recorder) => recorder.events.length > 0);
@@ -310,7 +310,7 @@ describe.each(DATABASE_KINDS)('Event streams on %s, at their limits', (kind) => 
     await start();
     const key = await gateway.addSource('slow-reader', ROLES);
     const sender = gateway.connect(key);
-    const feed = new FeedCaller(gateway.address, key);
+    const feed = new WireCaller(gateway.address, key);
     const stream = new StreamRecorder(feed.stream());
     stream.call.pause();
     // Events of about 10 KB each (the message's metadata rides on every event): 150 messages make

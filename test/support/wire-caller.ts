@@ -26,8 +26,8 @@ interface FeedStub extends Client {
   streamEvents(request: StreamEventsRequest, metadata: Metadata): ClientReadableStream<StreamEventsResponse>;
 }
 
-/** The feed RPCs through a bare grpc-js client, so tests see the wire as any caller does. */
-export class FeedCaller {
+/** MailGateway RPCs through a bare grpc-js client, so tests see the wire as any caller does. */
+export class WireCaller {
   private readonly stub: FeedStub;
 
   constructor(
@@ -38,6 +38,16 @@ export class FeedCaller {
     const service = (definition.mailgateway as Record<string, Record<string, ServiceClientConstructor>>).v1
       .MailGateway;
     this.stub = new service(address, credentials.createInsecure()) as unknown as FeedStub;
+  }
+
+  /** Any unary RPC by its method name (lowerCamelCase), e.g. "cancelMessage". */
+  unary<Response>(method: string, request: object): Promise<Response> {
+    const call = (this.stub as unknown as Record<string, Function>)[method].bind(this.stub);
+    return new Promise((resolve, reject) =>
+      call(request, this.metadata(), (error: ServiceError | null, response: Response) =>
+        error ? reject(error) : resolve(response),
+      ),
+    );
   }
 
   list(request: Partial<ListEventsRequest> = {}): Promise<ListEventsResponse> {
