@@ -56,7 +56,7 @@ export class RetryPolicy {
         provider: null,
         error: 'maximum age reached before delivery',
       },
-      detail: `expired: not delivered within ${claim.expiresAt - claim.acceptedAt} ms of acceptance (attempt ${claim.attempt} not sent)`,
+      detail: `expired: not delivered by ${new Date(claim.expiresAt).toISOString()}, MESSAGE_MAX_AGE_MS after it was due (attempt ${claim.attempt} not sent)`,
     };
   }
 

@@ -14,7 +14,8 @@ export const outboxConfig = defineConfig({
       schema: integer(500, 1_000_000).default(5_000),
     }),
     MESSAGE_MAX_AGE_MS: setting({
-      description: 'A message not delivered this long after it was accepted is marked expired.',
+      description:
+        'A message not delivered this long after it was due (accepted, or its send_at when scheduled) is marked expired.',
       schema: integer(1_000, 30 * 86_400_000).default(86_400_000),
     }),
   },

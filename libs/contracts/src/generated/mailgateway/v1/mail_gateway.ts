@@ -28,7 +28,8 @@ export const MessageStatus = {
   /** MESSAGE_STATUS_FAILED - The provider refused the message for good, or DELIVERY_MAX_ATTEMPTS ran out. Final. */
   MESSAGE_STATUS_FAILED: 'MESSAGE_STATUS_FAILED',
   /**
-   * MESSAGE_STATUS_EXPIRED - Not delivered within MESSAGE_MAX_AGE_MS of acceptance (or the next retry would come later).
+   * MESSAGE_STATUS_EXPIRED - Not delivered within MESSAGE_MAX_AGE_MS of acceptance, or of its send_at when scheduled (or the
+   * next retry would come later).
    * Final.
    */
   MESSAGE_STATUS_EXPIRED: 'MESSAGE_STATUS_EXPIRED',
