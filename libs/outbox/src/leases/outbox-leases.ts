@@ -66,6 +66,7 @@ interface Transition {
 
 interface ClaimedRow {
   id: string;
+  status: MessageStatus;
   source: string;
   idempotency_key: string | null;
   payload: string;
@@ -101,31 +102,36 @@ export class OutboxLeases {
 
   /**
    * Claims up to `limit` due messages with one UPDATE ... RETURNING and commits the claim. On
-   * PostgreSQL, SKIP LOCKED lets replicas claim side by side without taking the same row.
+   * PostgreSQL, SKIP LOCKED lets replicas claim side by side without taking the same row. A due
+   * row with a cancel requested is one whose attempt never reported back (its lease ran out): it
+   * ends CANCELLED in the same statement instead of being tried again.
    */
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
-    const claims = await this.transactions.run(async (manager) => {
+    const { claims, sources } = await this.transactions.run(async (manager) => {
       const now = Date.now();
       const postgres = this.transactions.dialect === 'postgres';
       const parameters = this.transactions.parameters();
       const rows = await runStatement<ClaimedRow>(
         manager,
         `UPDATE outbox_message
-            SET status = '${MessageStatus.Sending}', attempts = attempts + 1, lease_token = lease_token + 1,
+            SET status = CASE WHEN cancel_requested_at IS NULL THEN '${MessageStatus.Sending}'
+                              ELSE '${MessageStatus.Cancelled}' END,
+                attempts = CASE WHEN cancel_requested_at IS NULL THEN attempts + 1 ELSE attempts END,
+                lease_token = lease_token + 1,
                 next_attempt_at = ${parameters.add(now + leaseMs)}, updated_at = ${parameters.add(now)}
           WHERE id IN (SELECT id FROM outbox_message
                         WHERE status IN (${ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ')})
                           AND next_attempt_at <= ${parameters.add(now)}
                         ORDER BY next_attempt_at
                         LIMIT ${parameters.add(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          RETURNING id, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at, traceparent`,
+          RETURNING id, status, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at,
+                    traceparent`,
         parameters.values,
       );
-      const claims = rows.map(toClaimedMessage);
-      await insertEvents(
-        manager,
-        this.transactions.dialect,
-        claims.map((claim) => ({
+      const cancelled = rows.filter((row) => row.status === MessageStatus.Cancelled);
+      const claims = rows.filter((row) => row.status !== MessageStatus.Cancelled).map(toClaimedMessage);
+      await insertEvents(manager, this.transactions.dialect, [
+        ...claims.map((claim) => ({
           messageId: claim.id,
           source: claim.source,
           type: MessageEventType.AttemptStarted,
@@ -133,10 +139,18 @@ export class OutboxLeases {
           detail: `attempt ${claim.attempt}`,
           occurredAt: now,
         })),
-      );
-      return claims;
+        ...cancelled.map((row) => ({
+          messageId: row.id,
+          source: row.source,
+          type: MessageEventType.Cancelled,
+          attempt: row.attempts,
+          detail: `cancelled: attempt ${row.attempts}, under way at the cancel, never reported back`,
+          occurredAt: now,
+        })),
+      ]);
+      return { claims, sources: rows.map((row) => row.source) };
     });
-    this.feedSignal.published(claims.map((claim) => claim.source));
+    this.feedSignal.published(sources);
     return claims;
   }
 
