@@ -46,7 +46,7 @@ import { MessageNotWaitingException } from './message-not-waiting.exception';
 /** The most ids one CancelMessages call may carry (part of the contract). */
 const MAX_CANCEL_IDS = 1_000;
 
-/** Sending and looking up messages: checks the caller and the call, then hands over to the outbox. */
+/** Sending, looking up, cancelling and rescheduling messages: checks the caller and the call, then hands over to the outbox. */
 @Controller()
 @UseGuards(AuthGuard, RpcThrottlerGuard)
 export class MailController implements Pick<
