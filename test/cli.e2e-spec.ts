@@ -8,6 +8,7 @@ import {
   freePort,
   GatewayProcess,
   provisionTestDatabase,
+  readSandboxLog,
   saveCertificate,
   TestCertificateAuthority,
   TestDatabase,
@@ -53,6 +54,9 @@ describe('The mailgateway CLI against a gateway process', () => {
   let database: TestDatabase;
   let gateway: GatewayProcess;
   let address: string;
+  let scratch: string;
+  /** Where the sandbox driver records each message it delivers. */
+  let sandboxLog: string;
 
   /** Runs the CLI with `apiKey` (the admin key unless given; null: none) in the environment. */
   const cli = (args: string[], apiKey: string | null = TEST_API_KEY) =>
@@ -82,12 +86,15 @@ describe('The mailgateway CLI against a gateway process', () => {
   beforeAll(async () => {
     if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` first`);
     database = await provisionTestDatabase('sqlite');
+    scratch = await mkdtemp(join(tmpdir(), 'mailgateway-cli-'));
+    sandboxLog = join(scratch, 'sandbox.jsonl');
     const port = await freePort();
     address = `127.0.0.1:${port}`;
     gateway = await GatewayProcess.start({
       ...database.env,
       GRPC_PORT: String(port),
       DELIVERY_POLL_INTERVAL_MS: '20',
+      SANDBOX_OUTPUT_PATH: sandboxLog,
     });
   });
 
@@ -97,6 +104,7 @@ describe('The mailgateway CLI against a gateway process', () => {
       await gateway.exited;
     }
     await database?.drop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   describe('send and status', () => {
@@ -162,6 +170,177 @@ describe('The mailgateway CLI against a gateway process', () => {
     it('takes the key from --api-key as well as from MAILGATEWAY_API_KEY', async () => {
       const stdout = await cliOk(['--api-key', TEST_API_KEY, 'send', '--to', 'x@example.com'], null);
       expect(stdout).toMatch(/^accepted \S+ at \S+\n$/);
+    });
+  });
+
+  describe('scheduled send, reschedule and cancel', () => {
+    const HOUR_MS = 60 * 60 * 1000;
+    const ISO = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
+
+    /** `send --at <at>`: the id and the send time printed. */
+    const sendAt = async (at: string) => {
+      const stdout = await cliOk(['send', '--to', 'x@example.com', '--at', at]);
+      const match = new RegExp(`^accepted (\\S+) at ${ISO}, send at (${ISO})\n$`).exec(stdout);
+      expect({ stdout, match: match !== null }).toEqual({ stdout, match: true });
+      return { id: match![1], sendAt: match![2] };
+    };
+
+    /** Polls `get` until the message has `status`; returns what it printed. */
+    const getWhen = (id: string, status: string) =>
+      waitFor(`${id} ${status}`, async () => {
+        const stdout = await cliOk(['get', id]);
+        return stdout.startsWith(`${id} ${status} `) ? stdout : undefined;
+      });
+
+    /** The ids the sandbox driver delivered, once a message sent now has been delivered too. */
+    const deliveredSoFar = async () => {
+      const marker = await sendWith(TEST_API_KEY);
+      await getWhen(marker, 'DELIVERED');
+      return new Set((await readSandboxLog(sandboxLog)).map(({ messageId }) => messageId));
+    };
+
+    it('send --at +1h holds the message SCHEDULED; get shows the send time', async () => {
+      const before = Date.now();
+      const { id, sendAt: at } = await sendAt('+1h');
+      const after = Date.now();
+
+      expect(Date.parse(at)).toBeGreaterThanOrEqual(before + HOUR_MS);
+      expect(Date.parse(at)).toBeLessThanOrEqual(after + HOUR_MS);
+      const lines = (await cliOk(['get', id])).trimEnd().split('\n');
+      expect(lines[0]).toBe(`${id} SCHEDULED (attempts: 0, send at: ${at})`);
+      expect(lines.slice(1).map((line) => line.split(/\s+/)[2])).toEqual(['ACCEPTED']);
+      expect(await cliOk(['status', id])).toBe(lines.join('\n') + '\n');
+    });
+
+    it('send --at takes an ISO 8601 time with its zone', async () => {
+      const at = new Date(Date.now() + 2 * HOUR_MS);
+      at.setUTCMilliseconds(0);
+      const local = new Date(at.getTime() + 2 * HOUR_MS).toISOString().slice(0, 19) + '+02:00';
+      const { id, sendAt: printed } = await sendAt(local);
+      expect(printed).toBe(at.toISOString());
+      expect(await cliOk(['get', id])).toMatch(
+        new RegExp(`^${id} SCHEDULED \\(attempts: 0, send at: ${printed}\\)\n`),
+      );
+    });
+
+    it('reschedule to now delivers a scheduled message', async () => {
+      const { id } = await sendAt('+1h');
+      const now = new Date().toISOString();
+
+      expect(await cliOk(['reschedule', id, '--at', now])).toBe(`rescheduled ${id} for ${now}: QUEUED\n`);
+
+      const lines = (await getWhen(id, 'DELIVERED')).trimEnd().split('\n');
+      expect(lines[0]).toBe(`${id} DELIVERED (attempts: 1, provider: sandbox, send at: ${now})`);
+      expect(lines.slice(1).map((line) => line.split(/\s+/)[2])).toEqual([
+        'ACCEPTED',
+        'RESCHEDULED',
+        'ATTEMPT_STARTED',
+        'DELIVERED',
+      ]);
+      expect((await readSandboxLog(sandboxLog)).filter(({ messageId }) => messageId === id)).toHaveLength(1);
+    });
+
+    it('reschedule to a later time keeps the message SCHEDULED with the new time', async () => {
+      const { id } = await sendAt('+1h');
+      const stdout = await cliOk(['reschedule', id, '--at', '+3h']);
+      const match = new RegExp(`^rescheduled ${id} for (${ISO}): SCHEDULED\n$`).exec(stdout);
+      expect(match).not.toBeNull();
+      expect((await cliOk(['get', id])).split('\n')[0]).toBe(
+        `${id} SCHEDULED (attempts: 0, send at: ${match![1]})`,
+      );
+    });
+
+    it('cancel ends a scheduled message CANCELLED, and it never reaches the driver', async () => {
+      const { id, sendAt: at } = await sendAt('+5s');
+
+      const cancelled = await cliOk(['cancel', id]);
+      expect(cancelled).toMatch(new RegExp(`^cancelled ${id} at ${ISO}\\n$`));
+
+      const lines = (await cliOk(['get', id])).trimEnd().split('\n');
+      expect(lines[0]).toBe(`${id} CANCELLED (attempts: 0, send at: ${at})`);
+      expect(lines.slice(1).map((line) => line.split(/\s+/)[2])).toEqual(['ACCEPTED', 'CANCELLED']);
+      // Once its send time has passed and a message sent after it was delivered, it still was not.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(at) - Date.now())));
+      expect(await deliveredSoFar()).not.toContain(id);
+      expect((await cliOk(['get', id])).split('\n')[0]).toBe(lines[0]);
+
+      // Cancelled already: what was asked for holds (also what a retried cancel answers).
+      expect(await cliOk(['cancel', id])).toBe(`${id} already CANCELLED\n`);
+    });
+
+    it('cancel of a delivered message exits 1 saying it is already DELIVERED', async () => {
+      const id = /^accepted (\S+) /.exec(await cliOk(['send', '--to', 'x@example.com', '--wait']))![1];
+
+      const run = await cli(['cancel', id]);
+
+      expect(run).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `not cancelled ${id}: FAILED_PRECONDITION: the message is already DELIVERED\n`,
+      });
+      expect((await cliOk(['get', id])).split('\n')[0]).toMatch(new RegExp(`^${id} DELIVERED `));
+    });
+
+    it('cancel of several ids prints each result and exits 1 when any was not cancelled', async () => {
+      const [first, second] = [await sendAt('+1h'), await sendAt('+1h')];
+      const delivered = /^accepted (\S+) /.exec(await cliOk(['send', '--to', 'x@example.com', '--wait']))![1];
+
+      const run = await cli(['cancel', first.id, delivered, UNKNOWN_ID, second.id]);
+
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(
+        new RegExp(`^cancelled ${first.id} at ${ISO}\ncancelled ${second.id} at ${ISO}\n$`),
+      );
+      expect(run.stderr).toBe(
+        `not cancelled ${delivered}: FAILED_PRECONDITION: the message is already DELIVERED\n` +
+          `not cancelled ${UNKNOWN_ID}: NOT_FOUND: message not found\n`,
+      );
+
+      // Every id cancelled (one already): exit 0.
+      const third = await sendAt('+1h');
+      const again = await cliOk(['cancel', first.id, third.id]);
+      expect(again).toMatch(new RegExp(`^${first.id} already CANCELLED\ncancelled ${third.id} at ${ISO}\n$`));
+    });
+
+    it('cancel of an unknown id exits 1 with NOT_FOUND', async () => {
+      expect(await cli(['cancel', UNKNOWN_ID])).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `not cancelled ${UNKNOWN_ID}: NOT_FOUND: message not found\n`,
+      });
+    });
+
+    it.each([['tomorrow'], ['2026-12-24T18:00:00'], ['+1w'], ['2026-02-30T10:00Z']])(
+      'refuses --at %s, naming the option, and sends nothing',
+      async (at) => {
+        const before = (await readSandboxLog(sandboxLog)).length;
+        const run = await cli(['send', '--to', 'x@example.com', '--at', at]);
+        expect(run.code).not.toBe(0);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toContain(`error: option '--at <time>' argument '${at}' is invalid.`);
+        expect(run.stderr).toContain('Expected an ISO 8601 time with its zone');
+        expect((await readSandboxLog(sandboxLog)).length).toBe(before);
+      },
+    );
+
+    it('refuses a send time further ahead than the gateway allows with INVALID_ARGUMENT naming send_at', async () => {
+      const run = await cli(['send', '--to', 'x@example.com', '--at', '+31d']);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^error: INVALID_ARGUMENT: send_at: /);
+    });
+
+    it('reschedule needs --at, and refuses a delivered message', async () => {
+      const missing = await cli(['reschedule', UNKNOWN_ID]);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain("error: required option '--at <time>' not specified");
+
+      const id = /^accepted (\S+) /.exec(await cliOk(['send', '--to', 'x@example.com', '--wait']))![1];
+      expect(await cli(['reschedule', id, '--at', '+1h'])).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'error: FAILED_PRECONDITION: the message is already DELIVERED\n',
+      });
     });
   });
 

@@ -308,6 +308,7 @@ describe.each(DATABASE_KINDS)(
         detail: listed[0].detail,
         tags: [],
         metadata: {},
+        sendAt: null,
       });
     });
 

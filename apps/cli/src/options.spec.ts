@@ -1,6 +1,6 @@
 import type { MessageEventType } from '@mailgateway/client';
 import { InvalidArgumentError } from 'commander';
-import { collectEventType, count, MAX_UINT32, pageSize, seconds } from './options';
+import { collectEventType, count, MAX_UINT32, pageSize, parseSendTime, seconds } from './options';
 
 describe('numeric option parsers', () => {
   it.each([
@@ -57,8 +57,65 @@ describe('event feed option parsers', () => {
     'refuse %p as an event type, listing the known ones',
     (value) => {
       expect(() => collectEventType(value, [])).toThrow(
-        'Expected one of ACCEPTED, ATTEMPT_STARTED, DELIVERED, RETRY_SCHEDULED, FAILED, EXPIRED, RELEASED, OUTCOME_UNKNOWN.',
+        'Expected one of ACCEPTED, ATTEMPT_STARTED, DELIVERED, RETRY_SCHEDULED, FAILED, EXPIRED, RELEASED, OUTCOME_UNKNOWN, CANCELLED, RESCHEDULED, CANCEL_REQUESTED.',
       );
     },
   );
+});
+
+describe('send time option parser', () => {
+  const now = Date.parse('2026-12-01T09:00:00.000Z');
+  const read = (value: string) => parseSendTime(value, now).toISOString();
+
+  it.each([
+    ['+30s', '2026-12-01T09:00:30.000Z'],
+    ['+10m', '2026-12-01T09:10:00.000Z'],
+    ['+2h', '2026-12-01T11:00:00.000Z'],
+    ['+1d', '2026-12-02T09:00:00.000Z'],
+    ['+1h30m', '2026-12-01T10:30:00.000Z'],
+    ['+1d12h5m10s', '2026-12-02T21:05:10.000Z'],
+    ['+0s', '2026-12-01T09:00:00.000Z'],
+    ['+90m', '2026-12-01T10:30:00.000Z'],
+  ])('reads the delay %p from now', (value, expected) => {
+    expect(read(value)).toBe(expected);
+  });
+
+  it.each([
+    ['2026-12-24T18:00:00Z', '2026-12-24T18:00:00.000Z'],
+    ['2026-12-24T18:00Z', '2026-12-24T18:00:00.000Z'],
+    ['2026-12-24T18:00:00.250Z', '2026-12-24T18:00:00.250Z'],
+    ['2026-12-24T19:00:00+01:00', '2026-12-24T18:00:00.000Z'],
+    ['2026-12-24T12:30-05:30', '2026-12-24T18:00:00.000Z'],
+    ['2028-02-29T00:00:00Z', '2028-02-29T00:00:00.000Z'],
+    ['2026-12-01T08:00:00Z', '2026-12-01T08:00:00.000Z'],
+  ])('reads the ISO 8601 time %p with its zone', (value, expected) => {
+    expect(read(value)).toBe(expected);
+  });
+
+  it.each([
+    ['', 'empty'],
+    ['+', 'a delay without an amount'],
+    ['10m', 'a delay without "+"'],
+    ['-10m', 'a negative delay'],
+    ['+10', 'a delay without a unit'],
+    ['+1.5h', 'a fractional delay'],
+    ['+10m1h', 'units out of order'],
+    ['+1w', 'an unknown unit'],
+    ['+ 10m', 'a space'],
+    ['2026-12-24T18:00:00', 'a time without its zone (the machine would decide)'],
+    ['2026-12-24', 'a date without a time'],
+    ['2026-02-30T10:00:00Z', 'a day that does not exist'],
+    ['2027-02-29T10:00:00Z', 'February 29 of a common year'],
+    ['2026-12-24T24:00:00Z', 'hour 24'],
+    ['2026-12-24T18:60:00Z', 'minute 60'],
+    ['2026-12-24T18:00:00+25:00', 'an offset beyond a day'],
+    ['2026-13-01T00:00:00Z', 'month 13'],
+    ['1796227200000', 'epoch milliseconds'],
+    ['tomorrow', 'words'],
+  ])('refuses %p (%s), saying what it takes', (value) => {
+    expect(() => parseSendTime(value, now)).toThrow(InvalidArgumentError);
+    expect(() => parseSendTime(value, now)).toThrow(
+      'Expected an ISO 8601 time with its zone (2026-12-01T09:30:00Z, 2026-12-01T10:30+01:00) or a delay from now (+30s, +10m, +2h, +1d12h).',
+    );
+  });
 });

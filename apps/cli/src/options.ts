@@ -52,3 +52,38 @@ export function collectEventType(value: string, previous: MessageEventType[]): M
   }
   return [...previous, type];
 }
+
+/** Date and time to the minute or second (group 1), milliseconds, and the zone (groups 2 to 5). */
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)(?:\.\d{1,3})?(Z|([+-])(\d{2}):(\d{2}))$/;
+/** "+" and days, hours, minutes and seconds, each optional, in that order. */
+const DELAY = /^\+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+const DELAY_UNIT_MS = [86_400_000, 3_600_000, 60_000, 1_000];
+
+/**
+ * A send time: an ISO 8601 date and time with its zone ("Z" or an offset, so it never depends on
+ * the zone of the machine), or a delay from `now` ("+10m", "+1h30m", "+1d"). A time that does not
+ * exist (2026-02-30T10:00Z, 24:00) is refused, never moved on to another.
+ */
+export function parseSendTime(value: string, now: number): Date {
+  const delay = DELAY.exec(value);
+  if (delay && delay.slice(1).some(Boolean)) {
+    const ms = delay.slice(1).reduce((sum, part, index) => sum + Number(part ?? 0) * DELAY_UNIT_MS[index], 0);
+    if (Number.isSafeInteger(now + ms)) return new Date(now + ms);
+  }
+  const time = ISO_TIME.exec(value);
+  if (time) {
+    const [, wallClock, zone, sign, hours, minutes] = time;
+    const ms = Date.parse(value);
+    const offsetMs =
+      zone === 'Z' ? 0 : (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000;
+    // Date.parse moves a day or an hour that does not exist on to the next: read the fields back.
+    if (Number.isFinite(ms) && new Date(ms + offsetMs).toISOString().startsWith(wallClock))
+      return new Date(ms);
+  }
+  throw new InvalidArgumentError(
+    'Expected an ISO 8601 time with its zone (2026-12-01T09:30:00Z, 2026-12-01T10:30+01:00) or a delay from now (+30s, +10m, +2h, +1d12h).',
+  );
+}
+
+/** Option parser of --at: a send time (see parseSendTime), counted from when the option is read. */
+export const sendTime = (value: string): Date => parseSendTime(value, Date.now());

@@ -1,6 +1,11 @@
 import { ServiceError, status } from '@grpc/grpc-js';
 import { aMail, FakeAnswer, FakeMailGatewayServer } from '@mailgateway/testing';
-import { MailGatewayClient, MailGatewayClientOptions } from './mail-gateway.client';
+import {
+  isAlreadyCancelled,
+  MailGatewayClient,
+  MailGatewayClientOptions,
+  toTimestamp,
+} from './mail-gateway.client';
 
 const MIB = 1024 * 1024;
 
@@ -161,5 +166,51 @@ describe(MailGatewayClient.name, () => {
     it("keeps one connection with grpc-js's default, pick_first", async () => {
       expect((await spread({})).sort()).toEqual([0, 20]);
     });
+  });
+});
+
+describe(toTimestamp.name, () => {
+  it.each<[Date | number, { seconds: number; nanos: number }]>([
+    [0, { seconds: 0, nanos: 0 }],
+    [1_796_227_200_123, { seconds: 1_796_227_200, nanos: 123_000_000 }],
+    [new Date('2026-12-24T18:00:00.999Z'), { seconds: 1_798_135_200, nanos: 999_000_000 }],
+    [-1, { seconds: -1, nanos: 999_000_000 }],
+  ])('writes %p as seconds and nanos', (time, expected) => {
+    expect(toTimestamp(time)).toEqual(expected);
+  });
+
+  it('refuses a time that is not one', () => {
+    expect(() => toTimestamp(new Date('tomorrow'))).toThrow('not a valid time');
+    expect(() => toTimestamp(NaN)).toThrow(RangeError);
+  });
+});
+
+describe(isAlreadyCancelled.name, () => {
+  const error = (code: status, details: string) =>
+    Object.assign(new Error(details), { code, details, metadata: undefined! }) as ServiceError;
+
+  it('reads the refusal of a cancel of a cancelled message, as an error or a batch rejection', () => {
+    expect(isAlreadyCancelled(error(status.FAILED_PRECONDITION, 'the message is already CANCELLED'))).toBe(
+      true,
+    );
+    expect(
+      isAlreadyCancelled({
+        code: 'FAILED_PRECONDITION',
+        field: 'message_ids[0]',
+        reason: 'the message is already CANCELLED',
+      }),
+    ).toBe(true);
+  });
+
+  it.each<[status, string]>([
+    [status.FAILED_PRECONDITION, 'the message is already DELIVERED'],
+    [
+      status.FAILED_PRECONDITION,
+      'attempt 1 is sending the message now; if it does not deliver, no other attempt follows and the message ends CANCELLED',
+    ],
+    [status.NOT_FOUND, 'the message is already CANCELLED'],
+  ])('is false for %p %p', (code, details) => {
+    expect(isAlreadyCancelled(error(code, details))).toBe(false);
+    expect(isAlreadyCancelled({ code: status[code], field: 'message_ids[0]', reason: details })).toBe(false);
   });
 });

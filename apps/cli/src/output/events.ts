@@ -22,6 +22,7 @@ export function printEventJson(event: FeedEvent): void {
       detail: event.detail,
       tags: event.tags,
       metadata: event.metadata,
+      sendAt: time(event.sendAt),
     }),
   );
 }

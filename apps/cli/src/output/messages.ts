@@ -1,21 +1,53 @@
-import { GetMessageResponse, SendMailResponse } from '@mailgateway/client';
+import {
+  CancelMessagesResult,
+  GetMessageResponse,
+  isAlreadyCancelled,
+  RescheduleMessageResponse,
+  SendMailResponse,
+} from '@mailgateway/client';
 import { formatTime, shortName } from './format';
 
-/** "accepted <id> at <time>", or "replayed ..." when the idempotency key was seen before. */
-export function printAccepted(accepted: SendMailResponse): void {
+/**
+ * "accepted <id> at <time>", or "replayed ..." when the idempotency key was seen before; with
+ * ", send at <time>" when it was sent for later.
+ */
+export function printAccepted(accepted: SendMailResponse, sendAt?: Date): void {
+  const later =
+    sendAt && sendAt.getTime() > Date.parse(formatTime(accepted.acceptedAt))
+      ? `, send at ${sendAt.toISOString()}`
+      : '';
   console.log(
-    `${accepted.replayed ? 'replayed' : 'accepted'} ${accepted.messageId} at ${formatTime(accepted.acceptedAt)}`,
+    `${accepted.replayed ? 'replayed' : 'accepted'} ${accepted.messageId} at ${formatTime(accepted.acceptedAt)}${later}`,
   );
 }
 
-/** The message's status line, then one line per event of its history. */
+/** The message's status line (with its send time when it has one), then one line per event. */
 export function printMessage(message: GetMessageResponse): void {
   console.log(
     `${message.messageId} ${shortName(message.status, 'MESSAGE_STATUS_')} ` +
-      `(attempts: ${message.attempts}${message.provider ? `, provider: ${message.provider}` : ''})`,
+      `(attempts: ${message.attempts}${message.provider ? `, provider: ${message.provider}` : ''}` +
+      `${message.sendAt ? `, send at: ${formatTime(message.sendAt)}` : ''})`,
   );
   for (const event of message.events) {
     const type = shortName(event.type, 'MESSAGE_EVENT_TYPE_').padEnd(15);
     console.log(`  ${formatTime(event.occurredAt)}  ${type} ${event.detail}`);
   }
+}
+
+/**
+ * "cancelled <id> at <time>" or "<id> already CANCELLED" on stdout; "not cancelled <id>: <code>:
+ * <reason>" on stderr.
+ */
+export function printCancelResult({ messageId, cancelled, rejected }: CancelMessagesResult): void {
+  if (cancelled) console.log(`cancelled ${messageId} at ${formatTime(cancelled.cancelledAt)}`);
+  else if (rejected && isAlreadyCancelled(rejected)) console.log(`${messageId} already CANCELLED`);
+  else console.error(`not cancelled ${messageId}: ${rejected?.code}: ${rejected?.reason}`);
+}
+
+/** "rescheduled <id> for <time>: <status>" */
+export function printRescheduled(rescheduled: RescheduleMessageResponse): void {
+  console.log(
+    `rescheduled ${rescheduled.messageId} for ${formatTime(rescheduled.sendAt)}: ` +
+      shortName(rescheduled.status, 'MESSAGE_STATUS_'),
+  );
 }
