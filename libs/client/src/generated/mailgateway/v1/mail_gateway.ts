@@ -8,8 +8,8 @@
 import type { Timestamp } from '../../google/protobuf/timestamp';
 
 /**
- * Where a message stands. QUEUED, SENDING and RETRYING are active; the others are final and never
- * change again.
+ * Where a message stands. SCHEDULED, QUEUED, SENDING and RETRYING are active; the others are final
+ * and never change again.
  */
 export const MessageStatus = {
   /** MESSAGE_STATUS_UNSPECIFIED - Never set by the gateway. */
