@@ -1,8 +1,9 @@
 // The benchmark harness: starts the gateway and its baselines on loopback, loads them one after
 // the other with the same generator, and reports ratios measured in the same run.
 //   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--accept-only]
-//                           [--soak SECONDS [--soak-rate N] [--soak-only]] [--out FILE]
-import { mkdirSync, writeFileSync } from 'node:fs';
+//                           [--soak SECONDS [--soak-rate N] [--soak-only]]
+//                           [--scheduled N] [--scheduled-window SECONDS] [--scheduled-only] [--out FILE]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,17 +43,30 @@ const soakOnly = args.includes('--soak-only');
 /** `--accept-only`: accept and the event feed, without the delivery runs. */
 const acceptOnly = args.includes('--accept-only');
 const soakRate = option('--soak-rate') ?? 250;
+/** `--scheduled-only`: just the scheduled-send lateness run. */
+const scheduledOnly = args.includes('--scheduled-only');
 const outFile = args.includes('--out')
   ? args[args.indexOf('--out') + 1]
   : join(__dirname, '..', '..', 'bench', 'results', 'latest.json');
 const settings = smoke
-  ? { durationMs: 1_000, concurrency: 8, deliveryMessages: 300, batchCalls: 4, streamLagMs: 500 }
+  ? {
+      durationMs: 1_000,
+      concurrency: 8,
+      deliveryMessages: 300,
+      batchCalls: 4,
+      streamLagMs: 500,
+      scheduledMessages: 300,
+      scheduledWindowMs: 3_000,
+    }
   : {
       durationMs: option('--seconds') ? option('--seconds')! * 1000 : 10_000,
       concurrency: 32,
       deliveryMessages: option('--messages') ?? 20_000,
       batchCalls: 40,
       streamLagMs: 3_000,
+      scheduledMessages: option('--scheduled') ?? 100_000,
+      // 500 due per second: 120 s (833/s) is more than one gateway on a loaded 2-core machine delivers.
+      scheduledWindowMs: (option('--scheduled-window') ?? 200) * 1000,
     };
 
 const rows: Row[] = [];
@@ -61,9 +75,14 @@ let peakGatewayRssMiB = 0;
 async function main(): Promise<void> {
   const server = await provideDatabaseServer();
   try {
-    if (!soakOnly) {
+    if (scheduledOnly) {
+      await benchScheduledDelivery(server.url);
+    } else if (!soakOnly) {
       await benchAccept(server.url);
-      if (!acceptOnly) await benchDelivery(server.url);
+      if (!acceptOnly) {
+        await benchDelivery(server.url);
+        await benchScheduledDelivery(server.url);
+      }
     }
     if (soakSeconds > 0) await soak(server.url, soakSeconds);
     rows.push({ measure: 'gateway peak RSS', value: peakGatewayRssMiB, unit: 'MiB' });
@@ -399,6 +418,150 @@ async function benchDelivery(serverUrl: string): Promise<void> {
   } finally {
     await upstream.stop();
   }
+}
+
+/**
+ * Scheduled send at volume: messages sent ahead through SendMailBatch (500 a call) with send_at
+ * spread evenly over a window that opens once they are all accepted, to a gateway that delivers
+ * to the same upstream as above. Lateness is how long after its send_at each message's first
+ * attempt started, both read from the database (the claim stamps attempt_started with the time it
+ * compared send_at against), so it measures the claim loop, not the harness.
+ */
+async function benchScheduledDelivery(serverUrl: string): Promise<void> {
+  const count = settings.scheduledMessages;
+  const windowMs = settings.scheduledWindowMs;
+  const upstreamPort = await freePort();
+  const upstream = await BenchProcess.start(
+    peerScript('plain-upstream'),
+    [String(upstreamPort)],
+    {},
+    'listening',
+  );
+  try {
+    const env = await newPostgresDatabase(serverUrl);
+    const port = await freePort();
+    const gateway = await startGateway({
+      ...env,
+      GRPC_PORT: String(port),
+      MAIL_DRIVER: 'http',
+      HTTP_DRIVER_URL: `http://127.0.0.1:${upstreamPort}/send`,
+      UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
+      UPSTREAM_MAX_CONNECTIONS: String(CONNECTIONS),
+      DELIVERY_CONCURRENCY: String(CONNECTIONS * 3),
+      DELIVERY_POLL_INTERVAL_MS: '10',
+    });
+    const loadBefore = readLoadAverage();
+    // The window opens after the accepts are done (counting on 1,500 messages/s, a loaded machine's
+    // rate): a message accepted after its own send_at would count its accept time as lateness.
+    const windowStart = Date.now() + Math.ceil(count / 1_500) * 1000 + 5_000;
+    const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
+    const acceptStarted = performance.now();
+    for (let offset = 0; offset < count; offset += 500) {
+      const items = Array.from({ length: Math.min(500, count - offset) }, (_, index) => {
+        const sendAt = windowStart + Math.floor(((offset + index) * windowMs) / count);
+        return {
+          ...aBenchMessage(),
+          sendAt: { seconds: Math.floor(sendAt / 1000), nanos: (sendAt % 1000) * 1_000_000 },
+        };
+      });
+      const { results } = await client.sendMailBatch({ items });
+      const refused = results.find((result) => !result.accepted);
+      if (refused) throw new Error(`scheduled SendMailBatch refused an item: ${JSON.stringify(refused)}`);
+    }
+    const acceptSeconds = (performance.now() - acceptStarted) / 1000;
+    client.close();
+    // Every message has its attempt by the window's end if delivery keeps up; the rest is grace.
+    const deadline = windowStart + windowMs + Math.max(30_000, windowMs);
+    const delivered = await waitForDeliveredUntil(env.DATABASE_URL, count, deadline);
+    const loadAfter = readLoadAverage();
+    peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
+    await gateway.stop();
+    const lateness = await readLateness(env.DATABASE_URL);
+    const rateDue = count / (windowMs / 1000);
+    const detail =
+      `${count} messages due over ${windowMs / 1000} s (${rateDue.toFixed(0)}/s), first attempts of ${lateness.attempts}, ` +
+      `${lateness.acceptedLate} accepted after their send_at; accepts took ${acceptSeconds.toFixed(1)} s; ` +
+      `max ${lateness.maxMs} ms, ${lateness.early} started before their send_at; load average ${loadBefore} before, ${loadAfter} after`;
+    rows.push({
+      measure: 'scheduled send lateness p50, send_at to attempt start (postgres)',
+      value: lateness.p50Ms,
+      unit: 'ms',
+      detail,
+    });
+    rows.push({
+      measure: 'scheduled send lateness p99, send_at to attempt start (postgres)',
+      value: lateness.p99Ms,
+      unit: 'ms',
+      detail,
+    });
+    rows.push({
+      measure: 'scheduled send delivered',
+      value: delivered,
+      unit: 'messages',
+      detail: `of ${count}, by ${((deadline - windowStart - windowMs) / 1000).toFixed(0)} s after the window closed`,
+    });
+  } finally {
+    await upstream.stop();
+  }
+}
+
+/** Lateness of each message's first attempt (milliseconds after its send_at), from the outbox. */
+async function readLateness(url: string): Promise<{
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  attempts: number;
+  acceptedLate: number;
+  early: number;
+}> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows: result } = await client.query(
+      `SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY late)::float8 AS p50,
+              percentile_disc(0.99) WITHIN GROUP (ORDER BY late)::float8 AS p99,
+              MAX(late)::float8 AS max, COUNT(*)::int AS attempts,
+              COUNT(*) FILTER (WHERE accepted_at > send_at)::int AS accepted_late,
+              COUNT(*) FILTER (WHERE late < 0)::int AS early
+         FROM (SELECT event.occurred_at - message.send_at AS late, message.accepted_at, message.send_at
+                 FROM outbox_message message
+                 JOIN message_event event ON event.message_id = message.id
+                  AND event.type = 'attempt_started' AND event.attempt = 1
+                WHERE message.send_at IS NOT NULL) first_attempts`,
+    );
+    const [row] = result;
+    return {
+      p50Ms: row.p50 ?? 0,
+      p99Ms: row.p99 ?? 0,
+      maxMs: row.max ?? 0,
+      attempts: row.attempts,
+      acceptedLate: row.accepted_late,
+      early: row.early,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits until `count` messages are delivered or the deadline (epoch ms) passed; returns how many are. */
+async function waitForDeliveredUntil(url: string, count: number, deadline: number): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (;;) {
+      const { rows: result } = await client.query(
+        "SELECT COUNT(*)::int AS n FROM outbox_message WHERE status = 'delivered'",
+      );
+      if (result[0].n >= count || Date.now() > deadline) return result[0].n;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function readLoadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 
 async function fillOutbox(env: Record<string, string>, count: number): Promise<void> {

@@ -5,7 +5,8 @@ import { GroupCommit } from '../group-commit';
 import { insertEvents, truncate } from '../event-rows';
 import { FeedSignal } from '../feed/feed-signal';
 import { deserializeMail } from '../mail-payload';
-import { ACTIVE_STATUSES, FinalStatus, MessageEventType, MessageStatus } from '../message-status';
+import { FinalStatus, MessageEventType, MessageStatus } from '../message-status';
+import { claimDueStatement } from './claim-due-statement';
 
 /** A message claimed for one delivery attempt; leaseToken fences the attempt's outcome. */
 export interface ClaimedMessage {
@@ -101,31 +102,17 @@ export class OutboxLeases {
   }
 
   /**
-   * Claims up to `limit` due messages with one UPDATE ... RETURNING and commits the claim. On
-   * PostgreSQL, SKIP LOCKED lets replicas claim side by side without taking the same row. A due
+   * Claims up to `limit` due messages with one UPDATE ... RETURNING and commits the claim. A due
    * row with a cancel requested is one whose attempt never reported back (its lease ran out): it
    * ends CANCELLED in the same statement instead of being tried again.
    */
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
     const { claims, sources } = await this.transactions.run(async (manager) => {
       const now = Date.now();
-      const postgres = this.transactions.dialect === 'postgres';
       const parameters = this.transactions.parameters();
       const rows = await runStatement<ClaimedRow>(
         manager,
-        `UPDATE outbox_message
-            SET status = CASE WHEN cancel_requested_at IS NULL THEN '${MessageStatus.Sending}'
-                              ELSE '${MessageStatus.Cancelled}' END,
-                attempts = CASE WHEN cancel_requested_at IS NULL THEN attempts + 1 ELSE attempts END,
-                lease_token = lease_token + 1,
-                next_attempt_at = ${parameters.add(now + leaseMs)}, updated_at = ${parameters.add(now)}
-          WHERE id IN (SELECT id FROM outbox_message
-                        WHERE status IN (${ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ')})
-                          AND next_attempt_at <= ${parameters.add(now)}
-                        ORDER BY next_attempt_at
-                        LIMIT ${parameters.add(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          RETURNING id, status, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at,
-                    traceparent`,
+        claimDueStatement(parameters, this.transactions.dialect === 'postgres', { now, limit, leaseMs }),
         parameters.values,
       );
       const cancelled = rows.filter((row) => row.status === MessageStatus.Cancelled);
