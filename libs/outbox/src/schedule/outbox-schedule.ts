@@ -46,22 +46,24 @@ export class OutboxSchedule {
     const unique = [...new Set(ids)];
     const results = await this.transactions.run(async (manager) => {
       const now = Date.now();
-      const cancelled = await this.update(
+      // One UPDATE decides each row: waiting rows are cancelled; a row an attempt holds (with no
+      // cancel requested yet) remembers the cancel, so if that attempt does not deliver, none
+      // follows. Two statements would each read the row afresh on PostgreSQL, and an attempt
+      // ending in between (sending, then retrying) would escape both.
+      const sending = `status = '${MessageStatus.Sending}'`;
+      const changed = await this.update(
         manager,
         source,
         unique,
-        `status = '${MessageStatus.Cancelled}', updated_at = ${now}, next_attempt_at = ${now}`,
-        `status IN (${WAITING})`,
+        `status = CASE WHEN ${sending} THEN status ELSE '${MessageStatus.Cancelled}' END,
+         next_attempt_at = CASE WHEN ${sending} THEN next_attempt_at ELSE ${now} END,
+         cancel_requested_at = CASE WHEN ${sending} THEN ${now} ELSE cancel_requested_at END,
+         updated_at = ${now}`,
+        `(status IN (${WAITING}) OR (${sending} AND cancel_requested_at IS NULL))`,
       );
+      const cancelled = new Map([...changed].filter(([, row]) => row.status === MessageStatus.Cancelled));
+      const requested = new Map([...changed].filter(([, row]) => row.status === MessageStatus.Sending));
       const rest = unique.filter((id) => !cancelled.has(id));
-      // Under way: remember the cancel, so if this attempt does not deliver, none follows.
-      const requested = await this.update(
-        manager,
-        source,
-        rest,
-        `cancel_requested_at = ${now}, updated_at = ${now}`,
-        `status = '${MessageStatus.Sending}' AND cancel_requested_at IS NULL`,
-      );
       await insertEvents(manager, this.transactions.dialect, [
         ...[...cancelled.values()].map((row) => ({
           messageId: row.id,
