@@ -188,6 +188,17 @@ export class OutboxLeases {
    */
   private async apply(transitions: Transition[]): Promise<boolean[]> {
     const results = await this.transactions.run(async (manager) => {
+      if (this.transactions.dialect === 'postgres') {
+        // Lock the rows in id order first, as a cancel of many messages does: the UPDATE below
+        // takes them in whatever order its plan visits them, and two such orders can deadlock.
+        const ids = this.transactions.parameters();
+        await manager.query(
+          `SELECT id FROM outbox_message
+            WHERE id IN (${transitions.map((transition) => ids.add(transition.claim.id)).join(', ')})
+            ORDER BY id FOR UPDATE`,
+          ids.values,
+        );
+      }
       const now = Date.now();
       const parameters = this.transactions.parameters();
       const at = (value: unknown) => parameters.add(value);

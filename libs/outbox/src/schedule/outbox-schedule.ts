@@ -141,12 +141,16 @@ export class OutboxSchedule {
   ): Promise<Map<string, CurrentRow>> {
     if (ids.length === 0) return new Map();
     const parameters = this.transactions.parameters();
+    const matching = `SELECT id FROM outbox_message
+                       WHERE source = ${parameters.add(source)}
+                         AND id IN (${ids.map((id) => parameters.add(id)).join(', ')})
+                         AND ${condition}`;
+    // On PostgreSQL the rows are locked in id order, as the recording of attempts locks them, so a
+    // cancel of many messages and a group of outcomes never wait for each other in a cycle.
     const rows = await runStatement<CurrentRow>(
       manager,
       `UPDATE outbox_message SET ${assignments}
-        WHERE source = ${parameters.add(source)}
-          AND id IN (${ids.map((id) => parameters.add(id)).join(', ')})
-          AND ${condition}
+        WHERE id IN (${this.transactions.dialect === 'postgres' ? `${matching} ORDER BY id FOR UPDATE` : matching})
         RETURNING id, status, attempts`,
       parameters.values,
     );
