@@ -25,6 +25,9 @@ interface CurrentRow {
   attempts: number;
 }
 
+/** How often a reschedule looks again at a message that changed under it before giving up. */
+const RESCHEDULE_LOOKS = 3;
+
 const WAITING = WAITING_STATUSES.map((status) => `'${status}'`).join(', ');
 
 /**
@@ -70,7 +73,7 @@ export class OutboxSchedule {
           source,
           type: MessageEventType.Cancelled,
           attempt: 0,
-          detail: 'cancelled before any attempt could start',
+          detail: 'cancelled: no attempt follows',
           occurredAt: now,
         })),
         ...[...requested.values()].map((row) => ({
@@ -105,16 +108,25 @@ export class OutboxSchedule {
         dueAt > now
           ? `'${MessageStatus.Scheduled}'`
           : `CASE WHEN status = '${MessageStatus.Scheduled}' THEN '${MessageStatus.Queued}' ELSE status END`;
-      const changed = await this.update(
-        manager,
-        source,
-        [id],
-        `status = ${status}, send_at = ${sendAt}, next_attempt_at = ${dueAt},
-         expires_at = ${dueAt + this.config.messageMaxAgeMs}, updated_at = ${now}`,
-        `status IN (${WAITING})`,
-      );
-      const row = changed.get(id);
-      if (!row) return refusalOf((await this.current(manager, source, [id])).get(id));
+      const move = () =>
+        this.update(
+          manager,
+          source,
+          [id],
+          `status = ${status}, send_at = ${sendAt}, next_attempt_at = ${dueAt},
+           expires_at = ${dueAt + this.config.messageMaxAgeMs}, updated_at = ${now}`,
+          `status IN (${WAITING})`,
+        );
+      let row = (await move()).get(id);
+      for (let look = 1; !row; look++) {
+        // Each statement reads the row afresh: an attempt that ended between the UPDATE and this
+        // read left the message waiting again, and the move applies after all.
+        const current = (await this.current(manager, source, [id])).get(id);
+        if (!current || !WAITING_STATUSES.includes(current.status) || look === RESCHEDULE_LOOKS) {
+          return refusalOf(current);
+        }
+        row = (await move()).get(id);
+      }
       await insertEvents(manager, this.transactions.dialect, [
         {
           messageId: id,
