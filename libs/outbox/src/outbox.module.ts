@@ -8,32 +8,22 @@ import { OutboxLeases } from './leases/outbox-leases';
 import { OutboxMonitor } from './outbox-monitor';
 import { OutboxSchedule } from './schedule/outbox-schedule';
 
+const OUTBOX_ROLES = [
+  OutboxEnqueuer,
+  OutboxLeases,
+  OutboxSchedule,
+  OutboxHistory,
+  OutboxMonitor,
+  OutboxFeed,
+  FeedSignal,
+  FeedCursors,
+];
+
 /**
  * The durable outbox, by role: the accept path enqueues, the delivery path leases, callers cancel
  * or reschedule what is not sent yet, readers read a message's history or a source's feed of
  * events (woken by FeedSignal). Its tables (OUTBOX_SCHEMA) live in the app's one database
  * (DatabaseModule).
  */
-@Module({
-  providers: [
-    OutboxEnqueuer,
-    OutboxLeases,
-    OutboxSchedule,
-    OutboxHistory,
-    OutboxMonitor,
-    OutboxFeed,
-    FeedSignal,
-    FeedCursors,
-  ],
-  exports: [
-    OutboxEnqueuer,
-    OutboxLeases,
-    OutboxSchedule,
-    OutboxHistory,
-    OutboxMonitor,
-    OutboxFeed,
-    FeedSignal,
-    FeedCursors,
-  ],
-})
+@Module({ providers: OUTBOX_ROLES, exports: OUTBOX_ROLES })
 export class OutboxModule {}

@@ -188,17 +188,6 @@ export class OutboxLeases {
    */
   private async apply(transitions: Transition[]): Promise<boolean[]> {
     const results = await this.transactions.run(async (manager) => {
-      if (this.transactions.dialect === 'postgres') {
-        // Lock the rows in id order first, as a cancel of many messages does: the UPDATE below
-        // takes them in whatever order its plan visits them, and two such orders can deadlock.
-        const ids = this.transactions.parameters();
-        await manager.query(
-          `SELECT id FROM outbox_message
-            WHERE id IN (${transitions.map((transition) => ids.add(transition.claim.id)).join(', ')})
-            ORDER BY id FOR UPDATE`,
-          ids.values,
-        );
-      }
       const now = Date.now();
       const parameters = this.transactions.parameters();
       const at = (value: unknown) => parameters.add(value);
@@ -208,10 +197,18 @@ export class OutboxLeases {
           `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
           `${at(transition.lastError)})`,
       );
+      // On PostgreSQL the rows are locked in id order first, as a cancel of many messages locks
+      // them: the UPDATE alone takes them in whatever order its plan visits them, and two such
+      // orders can deadlock. In the same statement, so the hot path pays no extra round trip.
+      const postgres = this.transactions.dialect === 'postgres';
+      const lockInIdOrder = postgres
+        ? ', locked AS MATERIALIZED (SELECT id FROM outbox_message WHERE id IN (SELECT id FROM outcome) ORDER BY id FOR UPDATE)'
+        : '';
+      const onlyLocked = postgres ? ' AND outbox_message.id IN (SELECT id FROM locked)' : '';
       const changed = await runStatement<{ id: string; status: MessageStatus }>(
         manager,
         `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error) AS (
-           VALUES ${rows.join(', ')})
+           VALUES ${rows.join(', ')})${lockInIdOrder}
          UPDATE outbox_message
             SET status = CASE WHEN outcome.status = '${MessageStatus.Retrying}'
                                AND outbox_message.cancel_requested_at IS NOT NULL
@@ -224,7 +221,7 @@ export class OutboxLeases {
            FROM outcome
           WHERE outbox_message.id = outcome.id
             AND outbox_message.lease_token = outcome.lease_token
-            AND outbox_message.status = '${MessageStatus.Sending}'
+            AND outbox_message.status = '${MessageStatus.Sending}'${onlyLocked}
          RETURNING outbox_message.id, outbox_message.status`,
         parameters.values,
       );
