@@ -1,28 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Client,
-  ClientReadableStream,
-  credentials,
-  GrpcObject,
-  loadPackageDefinition,
-  Metadata,
-  ServiceClientConstructor,
-  ServiceError,
-  status,
-} from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { ClientReadableStream, ServiceError, status } from '@grpc/grpc-js';
 import { MailGatewayClient } from '@mailgateway/client';
-import {
-  FeedEvent,
-  ListEventsRequest,
-  ListEventsResponse,
-  MAIL_GATEWAY_PROTO_PATH,
-  MessageEventType,
-  MessageStatus,
-  PROTO_LOADER_OPTIONS,
-  StreamEventsRequest,
-  StreamEventsResponse,
-} from '@mailgateway/contracts';
+import { FeedEvent, MessageEventType, MessageStatus, StreamEventsResponse } from '@mailgateway/contracts';
 import {
   aSendMailRequest,
   freePort,
@@ -36,6 +15,7 @@ import {
 import { Client as PgClient } from 'pg';
 import type { DataSource } from 'typeorm';
 import { singleAttemptClient } from './support/single-attempt-client';
+import { WireCaller } from './support/wire-caller';
 
 /** The largest FEED_POLL_MS and FEED_HEARTBEAT_MS: within this suite, only a wake-up makes B read. */
 const NO_POLL = { FEED_POLL_MS: '600000', FEED_HEARTBEAT_MS: '300000' };
@@ -51,53 +31,9 @@ const DELIVERED_HISTORY: MessageEventType[] = [
   MessageEventType.MESSAGE_EVENT_TYPE_DELIVERED,
 ];
 
-interface FeedStub extends Client {
-  listEvents(
-    request: ListEventsRequest,
-    metadata: Metadata,
-    options: { deadline: Date },
-    callback: (error: ServiceError | null, response: ListEventsResponse) => void,
-  ): void;
-  streamEvents(request: StreamEventsRequest, metadata: Metadata): ClientReadableStream<StreamEventsResponse>;
-}
-
-/** A raw grpc-js client of the feed RPCs, built from the proto alone, with the test key. */
-function feedStub(address: string): FeedStub {
-  const tree = loadPackageDefinition(loadSync(MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS));
-  const { MailGateway } = (tree.mailgateway as GrpcObject).v1 as GrpcObject;
-  return new (MailGateway as ServiceClientConstructor)(
-    address,
-    credentials.createInsecure(),
-  ) as unknown as FeedStub;
-}
-
-function authorized(): Metadata {
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${TEST_API_KEY}`);
-  return metadata;
-}
-
-function listEvents(stub: FeedStub, request: Partial<ListEventsRequest>): Promise<ListEventsResponse> {
-  return new Promise((resolve, reject) =>
-    stub.listEvents(
-      { cursor: '', pageSize: 1_000, filter: undefined, ...request },
-      authorized(),
-      { deadline: new Date(Date.now() + 10_000) },
-      (error, response) => (error ? reject(error) : resolve(response)),
-    ),
-  );
-}
-
 /** Every event of the source's feed, from the oldest, by following next_cursor. */
-async function listWholeFeed(stub: FeedStub): Promise<FeedEvent[]> {
-  const events: FeedEvent[] = [];
-  let cursor = '';
-  for (;;) {
-    const page = await listEvents(stub, { cursor });
-    events.push(...page.events);
-    cursor = page.nextCursor;
-    if (page.events.length === 0) return events;
-  }
+async function listWholeFeed(feed: WireCaller): Promise<FeedEvent[]> {
+  return (await feed.listAll({ pageSize: 1_000 })).events;
 }
 
 /** A StreamEvents call read in the background: what it has received so far and how it ended. */
@@ -107,8 +43,8 @@ class EventStream {
   readonly ended: Promise<{ code: status; details: string }>;
   private readonly call: ClientReadableStream<StreamEventsResponse>;
 
-  constructor(stub: FeedStub, cursor = '') {
-    this.call = stub.streamEvents({ cursor, filter: undefined }, authorized());
+  constructor(feed: WireCaller, cursor = '') {
+    this.call = feed.stream({ cursor });
     this.call.on('data', (item: StreamEventsResponse) => this.items.push(item));
     this.ended = new Promise((resolve) => {
       this.call.on('error', (error: ServiceError) => resolve({ code: error.code, details: error.details }));
@@ -156,8 +92,8 @@ describe('Event feed across two replicas on PostgreSQL', () => {
   let gatewayA: GatewayProcess;
   let gatewayB: GatewayProcess;
   let mailA: MailGatewayClient;
-  let feedA: FeedStub;
-  let feedB: FeedStub;
+  let feedA: WireCaller;
+  let feedB: WireCaller;
   const streams: EventStream[] = [];
 
   const startGateway = async (env: Record<string, string>) => {
@@ -170,7 +106,7 @@ describe('Event feed across two replicas on PostgreSQL', () => {
     });
     return { gateway, address: `127.0.0.1:${port}` };
   };
-  const openStream = (stub: FeedStub, cursor = '') => {
+  const openStream = (stub: WireCaller, cursor = '') => {
     const stream = new EventStream(stub, cursor);
     streams.push(stream);
     return stream;
@@ -199,8 +135,8 @@ describe('Event feed across two replicas on PostgreSQL', () => {
     gatewayA = a.gateway;
     gatewayB = b.gateway;
     mailA = singleAttemptClient(a.address);
-    feedA = feedStub(a.address);
-    feedB = feedStub(b.address);
+    feedA = new WireCaller(a.address, TEST_API_KEY);
+    feedB = new WireCaller(b.address, TEST_API_KEY);
   });
 
   afterAll(async () => {

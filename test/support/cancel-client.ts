@@ -1,17 +1,7 @@
-import { credentials, loadPackageDefinition, Metadata, status } from '@grpc/grpc-js';
-import type { Client, GrpcObject, ServiceClientConstructor, ServiceError } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import {
-  CancelMessageResponse,
-  CancelMessagesResponse,
-  MAIL_GATEWAY_PROTO_PATH,
-  PROTO_LOADER_OPTIONS,
-} from '@mailgateway/contracts';
+import { ServiceError, status } from '@grpc/grpc-js';
+import { CancelMessageResponse, CancelMessagesResponse } from '@mailgateway/contracts';
 import { TEST_API_KEY } from '@mailgateway/testing';
-
-type Callback = (error: ServiceError | null, response?: unknown) => void;
-type RawClient = Client &
-  Record<string, (request: object, metadata: Metadata, options: object, done: Callback) => void>;
+import { WireCaller } from './wire-caller';
 
 /**
  * How one cancel of one id was answered: cancelled; refused because an attempt holds the message
@@ -25,23 +15,20 @@ export type CancelAnswer =
   | { readonly kind: 'other'; readonly code: string; readonly message: string };
 
 /**
- * CancelMessage and CancelMessages over a raw grpc-js stub of MailGateway, with the test API key,
- * each call made once; every answer comes back as a CancelAnswer per id (never thrown).
+ * CancelMessage and CancelMessages over a bare grpc-js client (WireCaller), with the test API key,
+ * each call made once (grpc-js retries off); every answer comes back as a CancelAnswer per id
+ * (never thrown).
  */
 export class CancelClient {
-  private readonly client: RawClient;
+  private readonly wire: WireCaller;
 
   constructor(address: string) {
-    const tree = loadPackageDefinition(loadSync(MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS));
-    const { MailGateway } = (tree.mailgateway as GrpcObject).v1 as GrpcObject;
-    this.client = new (MailGateway as ServiceClientConstructor)(address, credentials.createInsecure(), {
-      'grpc.enable_retries': 0,
-    }) as RawClient;
+    this.wire = new WireCaller(address, TEST_API_KEY, { 'grpc.enable_retries': 0 });
   }
 
   async cancelMessage(messageId: string): Promise<CancelAnswer> {
     try {
-      await this.call<CancelMessageResponse>('cancelMessage', { messageId });
+      await this.wire.unary<CancelMessageResponse>('cancelMessage', { messageId });
       return { kind: 'cancelled' };
     } catch (error) {
       const { code, details } = error as ServiceError;
@@ -52,7 +39,7 @@ export class CancelClient {
   /** One CancelMessages call; one answer per id, in order (a failed call answers every id alike). */
   async cancelMessages(messageIds: readonly string[]): Promise<CancelAnswer[]> {
     try {
-      const { results } = await this.call<CancelMessagesResponse>('cancelMessages', { messageIds });
+      const { results } = await this.wire.unary<CancelMessagesResponse>('cancelMessages', { messageIds });
       return results.map((result) =>
         result.cancelled ? { kind: 'cancelled' } : answerOf(result.rejected!.code, result.rejected!.reason),
       );
@@ -63,17 +50,7 @@ export class CancelClient {
   }
 
   close(): void {
-    this.client.close();
-  }
-
-  private call<T>(method: string, request: object): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const metadata = new Metadata();
-      metadata.set('authorization', `Bearer ${TEST_API_KEY}`);
-      this.client[method](request, metadata, { deadline: Date.now() + 30_000 }, (error, response) =>
-        error ? reject(error) : resolve(response as T),
-      );
-    });
+    this.wire.close();
   }
 }
 

@@ -1,4 +1,5 @@
 import {
+  ChannelOptions,
   ClientReadableStream,
   credentials,
   loadPackageDefinition,
@@ -26,6 +27,9 @@ interface FeedStub extends Client {
   streamEvents(request: StreamEventsRequest, metadata: Metadata): ClientReadableStream<StreamEventsResponse>;
 }
 
+/** Unary calls end by this deadline: a test that hangs fails with DEADLINE_EXCEEDED instead. */
+const UNARY_DEADLINE_MS = 30_000;
+
 /** MailGateway RPCs through a bare grpc-js client, so tests see the wire as any caller does. */
 export class WireCaller {
   private readonly stub: FeedStub;
@@ -33,19 +37,23 @@ export class WireCaller {
   constructor(
     address: string,
     private readonly apiKey: string,
+    channelOptions: ChannelOptions = {},
   ) {
     const definition = loadPackageDefinition(loadSync(MAIL_GATEWAY_PROTO_PATH, PROTO_LOADER_OPTIONS));
     const service = (definition.mailgateway as Record<string, Record<string, ServiceClientConstructor>>).v1
       .MailGateway;
-    this.stub = new service(address, credentials.createInsecure()) as unknown as FeedStub;
+    this.stub = new service(address, credentials.createInsecure(), channelOptions) as unknown as FeedStub;
   }
 
   /** Any unary RPC by its method name (lowerCamelCase), e.g. "cancelMessage". */
   unary<Response>(method: string, request: object): Promise<Response> {
     const call = (this.stub as unknown as Record<string, Function>)[method].bind(this.stub);
     return new Promise((resolve, reject) =>
-      call(request, this.metadata(), (error: ServiceError | null, response: Response) =>
-        error ? reject(error) : resolve(response),
+      call(
+        request,
+        this.metadata(),
+        { deadline: Date.now() + UNARY_DEADLINE_MS },
+        (error: ServiceError | null, response: Response) => (error ? reject(error) : resolve(response)),
       ),
     );
   }
