@@ -9,8 +9,22 @@ export interface OutboundMessage {
   readonly mail: Mail;
 }
 
+/** A recipient the provider refused while it took the message for the others (SMTP RCPT TO). */
+export interface RefusedRecipient {
+  readonly address: string;
+  /** The provider's words, e.g. "550 5.1.1 <b@example.com>: user unknown". */
+  readonly reason: string;
+  /** False for a temporary refusal (4xx): that recipient is not retried, the others have the message. */
+  readonly permanent: boolean;
+}
+
 export type DeliveryOutcome =
-  | { readonly kind: 'accepted'; readonly providerMessageId?: string }
+  | {
+      readonly kind: 'accepted';
+      readonly providerMessageId?: string;
+      /** Recipients refused while the others were accepted; each is recorded as an event. */
+      readonly refusedRecipients?: readonly RefusedRecipient[];
+    }
   /**
    * Worth another attempt; retryAfterMs is the provider's own wish (Retry-After), if it gave one.
    * outcomeUnknown: the request may have reached the provider (the connection broke after it was
@@ -21,6 +35,11 @@ export type DeliveryOutcome =
       readonly reason: string;
       readonly retryAfterMs?: number;
       readonly outcomeUnknown?: boolean;
+      /**
+       * The fault is the gateway's own configuration (the relay refused its credentials), not the
+       * message's: this attempt does not count toward DELIVERY_MAX_ATTEMPTS.
+       */
+      readonly sparesAttempt?: boolean;
     }
   /** The provider refused the message for good: never retried. */
   | { readonly kind: 'permanent'; readonly reason: string };

@@ -36,7 +36,6 @@ export class UpstreamClient implements UpstreamHttpClient {
   private readonly connectToAddress: buildConnector.connector;
   private readonly requestAddresses = new WeakMap<object, string>();
   private readonly unsubscribers: (() => void)[] = [];
-  private readonly connectionSlots: ConnectionSlots;
   private pool: Pool;
   private resolved: Promise<void> | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
@@ -46,6 +45,7 @@ export class UpstreamClient implements UpstreamHttpClient {
     readonly origin: string,
     private readonly config: UpstreamConfig,
     private readonly resolver: HostResolver,
+    private readonly connectionSlots: ConnectionSlots,
     private readonly metrics?: GatewayMetrics,
   ) {
     this.url = new URL(origin);
@@ -57,7 +57,6 @@ export class UpstreamClient implements UpstreamHttpClient {
       ca: config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined,
       rejectUnauthorized: true,
     });
-    this.connectionSlots = new ConnectionSlots(config.maxConnections);
     this.pool = this.createPool();
     this.observeRequests();
   }
@@ -90,7 +89,6 @@ export class UpstreamClient implements UpstreamHttpClient {
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const unsubscribeFromChannel of this.unsubscribers) unsubscribeFromChannel();
-    this.connectionSlots.close(new Error(`${this.hostname}: the upstream client is closed`));
     await this.pool.close();
   }
 

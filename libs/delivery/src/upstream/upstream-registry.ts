@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
 import { GatewayMetrics } from '@mailgateway/observability';
+import { ConnectionSlots } from './connection-slots';
 import { HOST_RESOLVER, HostResolver } from './host-resolver';
 import { UpstreamClient } from './upstream-client';
 import { UpstreamConfig, upstreamConfig } from './upstream.settings';
@@ -10,6 +11,7 @@ import type { UpstreamHttpClient } from './upstream.types';
 @Injectable()
 export class UpstreamRegistry implements OnModuleDestroy {
   private readonly clients = new Map<string, UpstreamClient>();
+  private readonly slots = new Map<string, ConnectionSlots>();
 
   constructor(
     @InjectConfig(upstreamConfig) private readonly config: UpstreamConfig,
@@ -22,10 +24,31 @@ export class UpstreamRegistry implements OnModuleDestroy {
     const origin = new URL(url).origin;
     let client = this.clients.get(origin);
     if (!client) {
-      client = new UpstreamClient(origin, this.config, this.resolver, this.metrics);
+      const hostname = new URL(origin).hostname.replace(/^\[|\]$/g, '');
+      client = new UpstreamClient(
+        origin,
+        this.config,
+        this.resolver,
+        this.connectionSlots(hostname),
+        this.metrics,
+      );
       this.clients.set(origin, client);
     }
     return client;
+  }
+
+  /**
+   * The cap on open connections to one upstream host (UPSTREAM_MAX_CONNECTIONS), shared by every
+   * transport that dials it: HTTP clients of its origins and SMTP relay pools alike.
+   */
+  connectionSlots(hostname: string): ConnectionSlots {
+    const key = hostname.toLowerCase();
+    let slots = this.slots.get(key);
+    if (!slots) {
+      slots = new ConnectionSlots(this.config.maxConnections);
+      this.slots.set(key, slots);
+    }
+    return slots;
   }
 
   /** Every client created so far, for health and statistics. */
@@ -34,6 +57,9 @@ export class UpstreamRegistry implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    // Connections still waiting for a slot are refused first, so none opens while the pools close.
+    for (const [hostname, slots] of this.slots) slots.close(new Error(`${hostname}: the upstream is closed`));
+    this.slots.clear();
     await Promise.all([...this.clients.values()].map((client) => client.close()));
     this.clients.clear();
   }
