@@ -139,7 +139,7 @@ describe.each(DATABASE_KINDS)(
         source: {
           name,
           roles: ['mail.send', 'mail.read'],
-          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0 },
+          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0, drivers: [] },
           certificateIdentity: '',
           createdAt: undefined,
           updatedAt: undefined,

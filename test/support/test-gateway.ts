@@ -121,7 +121,7 @@ export async function startTestGateway(
         source: {
           name,
           roles,
-          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0, ...policy },
+          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0, drivers: [], ...policy },
           certificateIdentity: '',
           createdAt: undefined,
           updatedAt: undefined,

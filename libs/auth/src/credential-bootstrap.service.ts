@@ -90,6 +90,7 @@ export class CredentialBootstrap implements OnApplicationBootstrap {
         allowedFromDomains: [],
         maxRecipients: null,
         rateLimitMessages: null,
+        drivers: [],
         certificateIdentity: null,
       });
     } catch (error) {

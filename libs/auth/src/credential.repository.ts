@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionRunner } from '@mailgateway/database';
-import { IsNull } from 'typeorm';
+import { IsNull, Not } from 'typeorm';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ApiSourceEntity } from './entities/api-source.entity';
 
@@ -63,6 +63,17 @@ export class CredentialRepository {
 
   listSources(): Promise<ApiSourceEntity[]> {
     return this.transactions.read((manager) => manager.find(ApiSourceEntity, { order: { name: 'ASC' } }));
+  }
+
+  /** Each source that has a driver chain of its own, with it (comma-separated). */
+  async listSourceDrivers(): Promise<{ name: string; drivers: string }[]> {
+    const sources = await this.transactions.read((manager) =>
+      manager.find(ApiSourceEntity, {
+        select: { name: true, drivers: true },
+        where: { drivers: Not(IsNull()) },
+      }),
+    );
+    return sources.map(({ name, drivers }) => ({ name, drivers: drivers! }));
   }
 
   countSources(): Promise<number> {

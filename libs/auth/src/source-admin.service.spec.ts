@@ -7,6 +7,7 @@ import { CredentialRepository } from './credential.repository';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ApiSourceEntity } from './entities/api-source.entity';
 import { SourceAdminService } from './source-admin.service';
+import { SourceRoutes } from './source-routes.service';
 
 const NOW = 1_800_000_000_000;
 const PREFIX = '0123456789ab';
@@ -24,7 +25,8 @@ function setup() {
     })),
   } as unknown as jest.Mocked<CredentialRepository>;
   const config = loadConfigSlice(authConfig, { API_KEY_ROTATION_OVERLAP_MS: '3600000' });
-  return { sut: new SourceAdminService(credentials, config), credentials };
+  const routes = new SourceRoutes(credentials);
+  return { sut: new SourceAdminService(credentials, config, routes), credentials };
 }
 
 async function refusal(call: Promise<unknown>): Promise<CredentialException> {

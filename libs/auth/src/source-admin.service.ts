@@ -10,6 +10,7 @@ import { ApiKeyEntity } from './entities/api-key.entity';
 import { ApiSourceEntity } from './entities/api-source.entity';
 import { isRole, Role } from './role';
 import { SOURCE_NAME } from './source-name';
+import { SourceRoutes } from './source-routes.service';
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const KEY_PREFIX = /^[0-9a-f]{12}$/;
@@ -22,8 +23,14 @@ export interface SourceDefinition {
   readonly maxRecipients: number | null;
   /** null: the gateway's default. */
   readonly rateLimitMessages: number | null;
+  /** The drivers that deliver its mail, in order; empty: the gateway's default chain. */
+  readonly drivers: readonly string[];
   readonly certificateIdentity: string | null;
 }
+
+/** Most drivers in one source's chain. */
+export const MAX_SOURCE_DRIVERS = 5;
+const DRIVER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** A new key: `key` is shown to the caller this once and never stored. */
 export interface IssuedApiKey {
@@ -37,6 +44,7 @@ export class SourceAdminService {
   constructor(
     private readonly credentials: CredentialRepository,
     @InjectConfig(authConfig) private readonly config: AuthConfig,
+    private readonly routes: SourceRoutes,
   ) {}
 
   async createSource(definition: SourceDefinition, now = Date.now()): Promise<ApiSourceEntity> {
@@ -45,6 +53,7 @@ export class SourceAdminService {
       throw new CredentialException(CredentialProblem.SourceExists, `source "${source.name}" already exists`);
     }
     await this.uniqueIdentity(() => this.credentials.insertSource(source), source);
+    this.routes.forget();
     return source;
   }
 
@@ -53,6 +62,7 @@ export class SourceAdminService {
     const existing = await this.requireSource(definition.name);
     const source = this.toEntity(definition, existing.createdAt, now);
     await this.uniqueIdentity(() => this.credentials.saveSource(source), source);
+    this.routes.forget();
     return source;
   }
 
@@ -138,6 +148,7 @@ export class SourceAdminService {
     });
     checkPositive(definition.maxRecipients, 'policy.max_recipients');
     checkPositive(definition.rateLimitMessages, 'policy.rate_limit_messages');
+    checkDrivers(definition.drivers);
     const identity = definition.certificateIdentity?.trim() || null;
     if (identity && identity.length > 255) {
       throw CredentialException.invalidField('certificate_identity', 'at most 255 characters');
@@ -148,6 +159,7 @@ export class SourceAdminService {
       allowedFromDomains: domains.length > 0 ? [...new Set(domains)].join(',') : null,
       maxRecipients: definition.maxRecipients,
       rateLimitMessages: definition.rateLimitMessages,
+      drivers: definition.drivers.length > 0 ? definition.drivers.join(',') : null,
       certificateIdentity: identity,
       createdAt,
       updatedAt,
@@ -182,6 +194,27 @@ function newKeyRecord(source: string, expiresInMs: number | null, now: number): 
     replacedBy: null,
   });
   return { key, record };
+}
+
+/** The chain's shape; whether this gateway runs each driver is checked where the drivers are known. */
+function checkDrivers(drivers: readonly string[]): void {
+  if (drivers.length > MAX_SOURCE_DRIVERS) {
+    throw CredentialException.invalidField('policy.drivers', `at most ${MAX_SOURCE_DRIVERS} drivers`);
+  }
+  drivers.forEach((driver, index) => {
+    if (!DRIVER_NAME.test(driver)) {
+      throw CredentialException.invalidField(
+        `policy.drivers[${index}]`,
+        'must be a driver name, e.g. "smtp"',
+      );
+    }
+    if (drivers.indexOf(driver) !== index) {
+      throw CredentialException.invalidField(
+        `policy.drivers[${index}]`,
+        `"${driver}" is already in the chain`,
+      );
+    }
+  });
 }
 
 function checkPrefix(prefix: string): void {

@@ -48,6 +48,8 @@ const anEvent = (eventId: string): FeedEvent => ({
   occurredAt: { seconds: 1_700_000_000, nanos: 0 },
   recordedAt: { seconds: 1_700_000_000, nanos: 0 },
   detail: 'accepted',
+  provider: '',
+  recipient: '',
   tags: [],
   metadata: {},
 });

@@ -14,6 +14,8 @@ export interface DeliveryConfig {
   readonly maxAttempts: number;
   readonly fallbackDriver?: string;
   readonly fallbackAfterFailures: number;
+  /** Drivers started besides MAIL_DRIVER and FALLBACK_MAIL_DRIVER, for sources' own chains. */
+  readonly extraDrivers: readonly string[];
 }
 
 export const deliveryConfig = defineConfig({
@@ -59,8 +61,17 @@ export const deliveryConfig = defineConfig({
       schema: z.string().min(1).optional(),
     }),
     FALLBACK_AFTER_FAILURES: setting({
-      description: 'Retryable failures with MAIL_DRIVER before a message moves to FALLBACK_MAIL_DRIVER.',
+      description:
+        "Retryable failures with one driver before a message moves to the next: from MAIL_DRIVER to FALLBACK_MAIL_DRIVER, or along a source's own chain (its policy's drivers).",
       schema: integer(1, 1000).default(3),
+    }),
+    EXTRA_MAIL_DRIVERS: setting({
+      description:
+        'More drivers to start, comma-separated (e.g. "postmark,smtp"), so that sources\' policies can route to them; each needs its own settings. MAIL_DRIVER and FALLBACK_MAIL_DRIVER always start.',
+      schema: z
+        .string()
+        .regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, 'must be driver names separated by commas')
+        .optional(),
     }),
   },
   build: (values): DeliveryConfig => ({
@@ -74,6 +85,7 @@ export const deliveryConfig = defineConfig({
     maxAttempts: values.DELIVERY_MAX_ATTEMPTS,
     fallbackDriver: values.FALLBACK_MAIL_DRIVER,
     fallbackAfterFailures: values.FALLBACK_AFTER_FAILURES,
+    extraDrivers: extraDrivers(values.EXTRA_MAIL_DRIVERS),
   }),
   check: (values) => {
     const problems: string[] = [];
@@ -84,12 +96,21 @@ export const deliveryConfig = defineConfig({
         problems.push(`${variable}: unknown driver "${name}" (known: ${known.join(', ')})`);
       }
     }
+    for (const name of extraDrivers(values.EXTRA_MAIL_DRIVERS)) {
+      if (!known.includes(name)) {
+        problems.push(`EXTRA_MAIL_DRIVERS: unknown driver "${name}" (known: ${known.join(', ')})`);
+      }
+    }
     if (values.RETRY_BASE_DELAY_MS > values.RETRY_MAX_DELAY_MS) {
       problems.push('RETRY_BASE_DELAY_MS: must not exceed RETRY_MAX_DELAY_MS');
     }
     return problems;
   },
 });
+
+function extraDrivers(value: string | undefined): string[] {
+  return value ? [...new Set(value.split(','))] : [];
+}
 
 /** The settings of delivery, the upstream transport and every driver, in the order they are documented. */
 export const DELIVERY_CONFIG_SLICES = [

@@ -1,3 +1,4 @@
+import type { SourceRoutes } from '@mailgateway/auth';
 import { loadConfigSlice } from '@mailgateway/config';
 import { createGatewayLogger, DeliveryTelemetry, GatewayMetrics, Tracing } from '@mailgateway/observability';
 import { ClaimedMessage, OutboxLeases } from '@mailgateway/outbox';
@@ -6,6 +7,11 @@ import { deliveryConfig } from './delivery.settings';
 import { Dispatcher } from './dispatcher.service';
 import type { DeliveryOutcome, MailDriver, OutboundMessage } from './drivers';
 import { RetryPolicy } from './retry-policy';
+import { DeliveryRoutes } from './routing/delivery-routes';
+import { MailDriverSet } from './routing/mail-driver-set';
+
+/** Every source on the default chain. */
+const defaultRoutes = { driversFor: async () => null } as unknown as SourceRoutes;
 
 const claimOf = (id: string): ClaimedMessage => ({
   id,
@@ -13,6 +19,7 @@ const claimOf = (id: string): ClaimedMessage => ({
   idempotencyKey: null,
   mail: aMail(),
   attempt: 1,
+  sparedAttempts: 0,
   leaseToken: 1,
   acceptedAt: Date.now(),
   expiresAt: Date.now() + 60_000,
@@ -63,7 +70,8 @@ describe(Dispatcher.name, () => {
 
   it('stops within its drain time while every slot is busy, releasing what did not finish', async () => {
     const { leases, claimed, released, completed } = fakeLeases([claimOf('a'), claimOf('b'), claimOf('c')]);
-    const sut = new Dispatcher(leases, hangingDriver, null, new RetryPolicy(config), config, telemetry);
+    const routes = new DeliveryRoutes(new MailDriverSet(hangingDriver, null, []), defaultRoutes, config);
+    const sut = new Dispatcher(leases, routes, new RetryPolicy(config), config, telemetry);
     sut.start();
     await waitFor('both slots to be busy', () => (claimed.length === 2 ? true : undefined));
 

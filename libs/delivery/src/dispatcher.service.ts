@@ -1,24 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
 import { DeliveryTelemetry } from '@mailgateway/observability';
 import { ClaimedMessage, OutboxLeases } from '@mailgateway/outbox';
 import { DeliveryConfig, deliveryConfig } from './delivery.settings';
-import {
-  DeliveryOutcome,
-  FALLBACK_MAIL_DRIVER,
-  MAIL_DRIVER,
-  MailDriver,
-} from './drivers/mail-driver.interface';
+import { DeliveryOutcome, MailDriver } from './drivers/mail-driver.interface';
 import { RetryPolicy, Settlement } from './retry-policy';
+import { DeliveryRoutes } from './routing/delivery-routes';
 
 /**
  * The delivery loop: claims due messages from the outbox, sends each through the driver outside
@@ -40,8 +30,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   constructor(
     private readonly outbox: OutboxLeases,
-    @Inject(MAIL_DRIVER) private readonly driver: MailDriver,
-    @Inject(FALLBACK_MAIL_DRIVER) private readonly fallbackDriver: MailDriver | null,
+    private readonly routes: DeliveryRoutes,
     private readonly retryPolicy: RetryPolicy,
     @InjectConfig(deliveryConfig) private readonly config: DeliveryConfig,
     private readonly telemetry: DeliveryTelemetry,
@@ -64,11 +53,16 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   start(): void {
     this.loop ??= this.run();
-    const fallback = this.fallbackDriver
-      ? `, then "${this.fallbackDriver.name}" after ${this.config.fallbackAfterFailures} failures`
+    const [primary, fallback] = this.routes.drivers.defaultChain;
+    const then = fallback
+      ? `, then "${fallback.name}" after ${this.config.fallbackAfterFailures} failures`
       : '';
+    const others = this.routes.drivers.names.filter(
+      (name) => name !== primary.name && name !== fallback?.name,
+    );
+    const routable = others.length > 0 ? `; sources may also route to ${others.join(', ')}` : '';
     this.logger.log(
-      `Delivering with driver "${this.driver.name}"${fallback}, ${this.config.concurrency} at a time`,
+      `Delivering with driver "${primary.name}"${then}${routable}, ${this.config.concurrency} at a time`,
     );
   }
 
@@ -128,11 +122,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   private async deliver(claim: ClaimedMessage): Promise<void> {
     const startedAt = performance.now();
-    const driver = this.driverFor(claim);
     const settlement =
-      claim.expiresAt <= Date.now()
-        ? this.retryPolicy.expire(claim)
-        : this.retryPolicy.settle(claim, await this.send(driver, claim), driver.name, Date.now());
+      claim.expiresAt <= Date.now() ? this.retryPolicy.expire(claim) : await this.sendAndSettle(claim);
     if (this.abort.signal.aborted) return; // stop() has released the claim
     try {
       const recorded = await this.outbox.complete(claim, settlement.outcome, settlement.detail);
@@ -149,12 +140,9 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  /** Attempts after FALLBACK_AFTER_FAILURES failed ones go to the fallback driver, if there is one. */
-  private driverFor(claim: ClaimedMessage): MailDriver {
-    const failures = claim.attempt - 1;
-    return this.fallbackDriver && failures >= this.config.fallbackAfterFailures
-      ? this.fallbackDriver
-      : this.driver;
+  private async sendAndSettle(claim: ClaimedMessage): Promise<Settlement> {
+    const driver = await this.routes.driverFor(claim.source, claim.attempt);
+    return this.retryPolicy.settle(claim, await this.send(driver, claim), driver.name, Date.now());
   }
 
   private async send(driver: MailDriver, claim: ClaimedMessage): Promise<DeliveryOutcome> {

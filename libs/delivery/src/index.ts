@@ -6,3 +6,5 @@ export * from './retry-policy';
 export * from './drivers';
 export * from './upstream';
 export * from './mime';
+export { DeliveryRoutes } from './routing/delivery-routes';
+export { MailDriverSet } from './routing/mail-driver-set';

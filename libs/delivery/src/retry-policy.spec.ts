@@ -17,6 +17,7 @@ describe(RetryPolicy.name, () => {
     idempotencyKey: null,
     mail: aMail(),
     attempt,
+    sparedAttempts: 0,
     leaseToken: attempt,
     acceptedAt: now - 1000,
     expiresAt,
@@ -68,6 +69,48 @@ describe(RetryPolicy.name, () => {
     expect(sut.settle(claim(1), { kind: 'accepted', providerMessageId: 'abc' }, 'sandbox', now)).toEqual({
       outcome: { status: MessageStatus.Delivered, provider: 'sandbox', providerMessageId: 'abc' },
       detail: 'delivered by sandbox as abc',
+    });
+  });
+
+  it('records the recipients refused beside an acceptance, each with the provider answer', () => {
+    const refusedRecipients = [
+      { address: 'gone@example.com', reason: '550 5.1.1 user unknown', permanent: true },
+      { address: 'full@example.com', reason: '452 4.2.2 mailbox full', permanent: false },
+    ];
+    const accepted = { kind: 'accepted' as const, providerMessageId: 'q1', refusedRecipients };
+    expect(sut.settle(claim(1), accepted, 'smtp', now)).toEqual({
+      outcome: {
+        status: MessageStatus.Delivered,
+        provider: 'smtp',
+        providerMessageId: 'q1',
+        refusedRecipients: [
+          { address: 'gone@example.com', detail: 'refused by smtp: 550 5.1.1 user unknown' },
+          {
+            address: 'full@example.com',
+            detail: 'refused by smtp for now, and not retried: 452 4.2.2 mailbox full',
+          },
+        ],
+      },
+      detail: 'delivered by smtp as q1; 2 recipients refused',
+    });
+  });
+
+  it('does not count attempts spared by the driver toward the maximum', () => {
+    random.mockReturnValue(0);
+    const authRefused = { kind: 'retry' as const, reason: '535 auth failed', sparesAttempt: true };
+    // Attempt 7 of a 5-attempt budget, with 3 spared before and this one spared: 3 counted.
+    const spared = { ...claim(7), sparedAttempts: 3 };
+    expect(sut.settle(spared, authRefused, 'smtp', now).outcome).toMatchObject({
+      status: MessageStatus.Retrying,
+      sparesAttempt: true,
+    });
+    // The same attempt failing for the message's own sake counts: 4 counted, still under 5.
+    const ownFault = { kind: 'retry' as const, reason: '451 try later' };
+    expect(sut.settle(spared, ownFault, 'smtp', now).outcome.status).toBe(MessageStatus.Retrying);
+    // One more counted attempt reaches the maximum.
+    expect(sut.settle({ ...claim(8), sparedAttempts: 3 }, ownFault, 'smtp', now)).toMatchObject({
+      outcome: { status: MessageStatus.Failed },
+      detail: 'gave up after 5 attempts: 451 try later',
     });
   });
 

@@ -17,15 +17,24 @@ export class RetryPolicy {
 
   settle(claim: ClaimedMessage, result: DeliveryOutcome, provider: string, now: number): Settlement {
     switch (result.kind) {
-      case 'accepted':
+      case 'accepted': {
+        const refused = result.refusedRecipients ?? [];
+        const delivered = `delivered by ${provider}${result.providerMessageId ? ` as ${result.providerMessageId}` : ''}`;
         return {
           outcome: {
             status: MessageStatus.Delivered,
             provider,
             providerMessageId: result.providerMessageId ?? null,
+            ...(refused.length > 0 && {
+              refusedRecipients: refused.map(({ address, reason, permanent }) => ({
+                address,
+                detail: `refused by ${provider}${permanent ? '' : ' for now, and not retried'}: ${reason}`,
+              })),
+            }),
           },
-          detail: `delivered by ${provider}${result.providerMessageId ? ` as ${result.providerMessageId}` : ''}`,
+          detail: refused.length > 0 ? `${delivered}; ${refused.length} recipients refused` : delivered,
         };
+      }
       case 'permanent':
         return {
           outcome: { status: MessageStatus.Failed, provider, error: result.reason },
@@ -67,10 +76,13 @@ export class RetryPolicy {
     now: number,
   ): Settlement {
     const { maxAttempts } = this.config;
-    if (claim.attempt >= maxAttempts) {
+    // Attempts the gateway's own configuration spoiled (the relay refused its credentials) do not
+    // count: the message keeps its attempts for when an operator has fixed it, bounded by its age.
+    const counted = claim.attempt - claim.sparedAttempts - (result.sparesAttempt ? 1 : 0);
+    if (counted >= maxAttempts) {
       return {
         outcome: { status: MessageStatus.Failed, provider, error: result.reason },
-        detail: `gave up after ${claim.attempt} attempts: ${result.reason}`,
+        detail: `gave up after ${counted} attempts: ${result.reason}`,
       };
     }
     const nextAttemptAt = now + this.delayBeforeNextAttempt(claim.attempt, result.retryAfterMs);
@@ -87,8 +99,9 @@ export class RetryPolicy {
         nextAttemptAt,
         error: result.reason,
         outcomeUnknown: result.outcomeUnknown,
+        sparesAttempt: result.sparesAttempt,
       },
-      detail: `${result.reason}; retry at ${new Date(nextAttemptAt).toISOString()}`,
+      detail: `${result.reason}; retry at ${new Date(nextAttemptAt).toISOString()}${result.sparesAttempt ? ' (not counted as an attempt)' : ''}`,
     };
   }
 }

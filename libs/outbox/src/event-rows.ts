@@ -14,6 +14,10 @@ export interface NewEvent {
   readonly attempt: number;
   readonly detail: string;
   readonly occurredAt: number;
+  /** The driver that handled the attempt, on the events that end one. */
+  readonly provider?: string | null;
+  /** The recipient the event is about, when it is about one. */
+  readonly recipient?: string | null;
 }
 
 /**
@@ -31,7 +35,17 @@ export function insertEvents(
     manager,
     dialect,
     'message_event',
-    ['message_id', 'source', 'type', 'attempt', 'detail', 'occurred_at', 'recorded_at'],
+    [
+      'message_id',
+      'source',
+      'type',
+      'attempt',
+      'detail',
+      'occurred_at',
+      'recorded_at',
+      'provider',
+      'recipient',
+    ],
     events.map((event) => [
       event.messageId,
       event.source,
@@ -40,6 +54,8 @@ export function insertEvents(
       truncate(event.detail),
       event.occurredAt,
       recordedAt,
+      event.provider ?? null,
+      event.recipient ?? null,
     ]),
   );
 }

@@ -6,7 +6,7 @@ export { OutboxEnqueuer } from './enqueue/outbox-enqueuer';
 export type { EnqueueRequest, EnqueueResult } from './enqueue/outbox-enqueuer';
 export { OutboxOverloadedException } from './enqueue/outbox-overloaded.exception';
 export { OutboxLeases } from './leases/outbox-leases';
-export type { AttemptOutcome, ClaimedMessage } from './leases/outbox-leases';
+export type { AttemptOutcome, ClaimedMessage, RecipientRefusal } from './leases/outbox-leases';
 export { OutboxSchedule } from './schedule/outbox-schedule';
 export type { CancelResult, RescheduleResult, ScheduleRefusal } from './schedule/outbox-schedule';
 export { OutboxHistory } from './history/outbox-history';

@@ -38,6 +38,7 @@ export enum MessageEventType {
   Cancelled = 'cancelled',
   Rescheduled = 'rescheduled',
   CancelRequested = 'cancel_requested',
+  RecipientRefused = 'recipient_refused',
 }
 
 /** Active and not held by an attempt: what a cancel or a new send time may still change. */

@@ -5,6 +5,7 @@ import { CreateOutbox1763700000000 } from './migrations/1763700000000-create-out
 import { AddMessageTraceparent1795240975003 } from './migrations/1795240975003-add-message-traceparent';
 import { AddEventFeed1796140800000 } from './migrations/1796140800000-add-event-feed';
 import { AddScheduling1796227200000 } from './migrations/1796227200000-add-scheduling';
+import { AddAttemptRouting1796313600000 } from './migrations/1796313600000-add-attempt-routing';
 
 /** The outbox's tables. A new migration is a new file in migrations/ and a line here. */
 export const OUTBOX_SCHEMA: DatabaseSchema = {
@@ -14,5 +15,6 @@ export const OUTBOX_SCHEMA: DatabaseSchema = {
     AddMessageTraceparent1795240975003,
     AddEventFeed1796140800000,
     AddScheduling1796227200000,
+    AddAttemptRouting1796313600000,
   ],
 };

@@ -9,6 +9,7 @@ interface SourceOptions {
   fromDomain: string[];
   maxRecipients: number;
   rateLimit: number;
+  driver: string[];
   certificateIdentity: string;
 }
 
@@ -19,6 +20,12 @@ const sourceOptions = (command: Command) =>
     .option('--from-domain <domain>', 'a domain the From address may use (repeat; none: any)', collect, [])
     .option('--max-recipients <n>', "most recipients per message (default: the gateway's)", count, 0)
     .option('--rate-limit <n>', "messages per rate-limit window (default: the gateway's)", count, 0)
+    .option(
+      '--driver <name>',
+      "a driver for its mail, in order: the next takes over after failures (repeat; none: the gateway's)",
+      collect,
+      [],
+    )
     .option('--certificate-identity <id>', 'client-certificate CN or URI SAN that authenticates as it', '');
 
 const toSource = (name: string, options: SourceOptions): Source => ({
@@ -28,6 +35,7 @@ const toSource = (name: string, options: SourceOptions): Source => ({
     allowedFromDomains: options.fromDomain,
     maxRecipients: options.maxRecipients,
     rateLimitMessages: options.rateLimit,
+    drivers: options.driver,
   },
   certificateIdentity: options.certificateIdentity,
   createdAt: undefined,

@@ -8,6 +8,7 @@ export function printSource(source: Source): void {
     policy?.allowedFromDomains.length ? `from: ${policy.allowedFromDomains.join(', ')}` : '',
     policy?.maxRecipients ? `max recipients: ${policy.maxRecipients}` : '',
     policy?.rateLimitMessages ? `rate limit: ${policy.rateLimitMessages}/window` : '',
+    policy?.drivers.length ? `drivers: ${policy.drivers.join(' > ')}` : '',
     source.certificateIdentity ? `certificate: ${source.certificateIdentity}` : '',
   ].filter(Boolean);
   console.log(`${source.name.padEnd(20)} ${parts.join('; ')}`);

@@ -1,11 +1,12 @@
 import { Controller, UseGuards } from '@nestjs/common';
-import { AuthGuard, RequireRole, Role, SourceAdminService } from '@mailgateway/auth';
+import { AuthGuard, RequireRole, Role, SourceAdminService, SourceDefinition } from '@mailgateway/auth';
 import {
   CreateApiKeyRequest,
   CreateApiKeyResponse,
   CreateSourceRequest,
   CreateSourceResponse,
   ListApiKeysRequest,
+  Source,
   ListApiKeysResponse,
   ListSourcesResponse,
   MailGatewayAdminController,
@@ -17,6 +18,8 @@ import {
   UpdateSourceRequest,
   UpdateSourceResponse,
 } from '@mailgateway/contracts';
+import { MailDriverSet } from '@mailgateway/delivery';
+import { ValidationException } from '@mailgateway/validation';
 import { secondsToMs, toApiKey, toSource, toSourceDefinition } from './admin.mapper';
 
 /** Sources and API keys; every call needs the admin role. Not rate limited: it sends no mail. */
@@ -25,14 +28,17 @@ import { secondsToMs, toApiKey, toSource, toSourceDefinition } from './admin.map
 @UseGuards(AuthGuard)
 @RequireRole(Role.Admin)
 export class AdminController implements MailGatewayAdminController {
-  constructor(private readonly admin: SourceAdminService) {}
+  constructor(
+    private readonly admin: SourceAdminService,
+    private readonly drivers: MailDriverSet,
+  ) {}
 
   async createSource({ source }: CreateSourceRequest): Promise<CreateSourceResponse> {
-    return { source: toSource(await this.admin.createSource(toSourceDefinition(source))) };
+    return { source: toSource(await this.admin.createSource(this.definitionOf(source))) };
   }
 
   async updateSource({ source }: UpdateSourceRequest): Promise<UpdateSourceResponse> {
-    return { source: toSource(await this.admin.updateSource(toSourceDefinition(source))) };
+    return { source: toSource(await this.admin.updateSource(this.definitionOf(source))) };
   }
 
   async listSources(): Promise<ListSourcesResponse> {
@@ -59,5 +65,18 @@ export class AdminController implements MailGatewayAdminController {
 
   async revokeApiKey({ prefix }: RevokeApiKeyRequest): Promise<RevokeApiKeyResponse> {
     return { apiKey: toApiKey(await this.admin.revokeKey(prefix)) };
+  }
+
+  /** A source's driver chain may only name drivers this gateway runs. */
+  private definitionOf(source: Source | undefined): SourceDefinition {
+    const definition = toSourceDefinition(source);
+    const [unknown] = this.drivers.unknown(definition.drivers);
+    if (unknown) {
+      throw new ValidationException(
+        `policy.drivers[${unknown.index}]`,
+        `driver "${unknown.name}" does not run in this gateway (running: ${this.drivers.names.join(', ')}; EXTRA_MAIL_DRIVERS starts more)`,
+      );
+    }
+    return definition;
   }
 }

@@ -11,6 +11,7 @@ export function toSourceDefinition(source: Source | undefined): SourceDefinition
     allowedFromDomains: source.policy?.allowedFromDomains ?? [],
     maxRecipients: source.policy?.maxRecipients || null,
     rateLimitMessages: source.policy?.rateLimitMessages || null,
+    drivers: source.policy?.drivers ?? [],
     certificateIdentity: source.certificateIdentity || null,
   };
 }
@@ -23,6 +24,7 @@ export function toSource(source: ApiSourceEntity): Source {
       allowedFromDomains: splitList(source.allowedFromDomains ?? ''),
       maxRecipients: source.maxRecipients ?? 0,
       rateLimitMessages: source.rateLimitMessages ?? 0,
+      drivers: splitList(source.drivers ?? ''),
     },
     certificateIdentity: source.certificateIdentity ?? '',
     createdAt: toTimestamp(source.createdAt),

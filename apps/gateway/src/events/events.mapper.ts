@@ -46,6 +46,8 @@ export function toFeedEvent(record: FeedEventRecord): FeedEvent {
     occurredAt: toTimestamp(record.occurredAt),
     recordedAt: toTimestamp(record.recordedAt),
     detail: record.detail,
+    provider: record.provider ?? '',
+    recipient: record.recipient ?? '',
     tags: [...record.tags],
     metadata: { ...record.metadata },
     sendAt: record.sendAt === null ? undefined : toTimestamp(record.sendAt),

@@ -31,6 +31,7 @@ export const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.Cancelled]: ProtoEventType.MESSAGE_EVENT_TYPE_CANCELLED,
   [MessageEventType.Rescheduled]: ProtoEventType.MESSAGE_EVENT_TYPE_RESCHEDULED,
   [MessageEventType.CancelRequested]: ProtoEventType.MESSAGE_EVENT_TYPE_CANCEL_REQUESTED,
+  [MessageEventType.RecipientRefused]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED,
 };
 
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -68,6 +69,8 @@ export function toGetMessageResponse({ message, events }: MessageHistory): GetMe
       occurredAt: toTimestamp(event.occurredAt),
       attempt: event.attempt,
       detail: event.detail,
+      provider: event.provider ?? '',
+      recipient: event.recipient ?? '',
     })),
   };
 }

@@ -20,6 +20,10 @@ export class ApiSourceEntity {
   @Column({ name: 'rate_limit_messages', type: 'integer', nullable: true })
   rateLimitMessages!: number | null;
 
+  /** Comma-separated driver names that deliver this source's mail, in order; null: the default. */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  drivers!: string | null;
+
   /** Client-certificate subject (CN or URI SAN, e.g. spiffe://...) that authenticates as this source. */
   @Column({ name: 'certificate_identity', type: 'varchar', length: 255, nullable: true })
   certificateIdentity!: string | null;

@@ -32,6 +32,14 @@ export class MessageEventEntity {
   @Column({ type: 'text' })
   detail!: string;
 
+  /** The driver that handled the attempt, on the events that end one; null otherwise. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  provider!: string | null;
+
+  /** The recipient address the event is about; null for events about the whole message. */
+  @Column({ type: 'varchar', length: 320, nullable: true })
+  recipient!: string | null;
+
   @Column({ name: 'occurred_at', type: 'bigint', transformer: bigintAsNumber })
   occurredAt!: number;
 

@@ -30,6 +30,10 @@ export class OutboxMessageEntity {
   @Column({ type: 'integer' })
   attempts!: number;
 
+  /** Attempts that do not count toward DELIVERY_MAX_ATTEMPTS: the fault was the gateway's own. */
+  @Column({ name: 'spared_attempts', type: 'integer', default: 0 })
+  sparedAttempts!: number;
+
   /** Fencing token: raised by every claim, so a stale attempt cannot record its outcome. */
   @Column({ name: 'lease_token', type: 'integer' })
   leaseToken!: number;

@@ -20,6 +20,8 @@ export interface FeedEventRecord {
   readonly type: MessageEventType;
   readonly attempt: number;
   readonly detail: string;
+  readonly provider: string | null;
+  readonly recipient: string | null;
   readonly occurredAt: number;
   readonly recordedAt: number;
   readonly tags: readonly string[];
@@ -57,6 +59,8 @@ interface EventRow {
   type: MessageEventType;
   attempt: number;
   detail: string;
+  provider: string | null;
+  recipient: string | null;
   occurred_at: string | number;
   recorded_at: string | number;
   labels: string | null;
@@ -136,8 +140,8 @@ export class OutboxFeed {
     if (filter.messageId) conditions.push(`e.message_id = ${at(filter.messageId)}`);
     const rows = await select<EventRow>(
       manager,
-      `SELECT e.sequence, e.commit_xid, e.message_id, e.type, e.attempt, e.detail, e.occurred_at,
-              e.recorded_at, m.labels, m.send_at
+      `SELECT e.sequence, e.commit_xid, e.message_id, e.type, e.attempt, e.detail, e.provider,
+              e.recipient, e.occurred_at, e.recorded_at, m.labels, m.send_at
          FROM message_event e LEFT JOIN outbox_message m ON m.id = e.message_id
         WHERE ${conditions.join(' AND ')}
         ORDER BY e.commit_xid, e.sequence
@@ -177,6 +181,8 @@ function toRecords(rows: readonly EventRow[]): FeedEventRecord[] {
       type: row.type,
       attempt: row.attempt,
       detail: row.detail,
+      provider: row.provider ?? null,
+      recipient: row.recipient ?? null,
       occurredAt: Number(row.occurred_at),
       recordedAt: Number(row.recorded_at),
       tags: labels.tags,

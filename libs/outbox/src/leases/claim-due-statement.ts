@@ -24,6 +24,6 @@ export function claimDueStatement(
                           AND next_attempt_at <= ${parameters.add(now)}
                         ORDER BY next_attempt_at
                         LIMIT ${parameters.add(limit)}${postgres ? ' FOR UPDATE SKIP LOCKED' : ''})
-          RETURNING id, status, source, idempotency_key, payload, attempts, lease_token, accepted_at, expires_at,
-                    traceparent`;
+          RETURNING id, status, source, idempotency_key, payload, attempts, spared_attempts, lease_token,
+                    accepted_at, expires_at, traceparent`;
 }

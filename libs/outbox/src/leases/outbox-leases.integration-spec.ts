@@ -112,6 +112,61 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
     expect(await sut.claimDue(10, 1)).toEqual([]);
   });
 
+  it('records the recipients refused beside a delivery as events of their own, naming the driver', async () => {
+    const [id] = await enqueue(1);
+    const [claim] = await sut.claimDue(1, LEASE_MS);
+    const refusedRecipients = [
+      { address: 'gone@example.com', detail: 'refused by smtp: 550 5.1.1 no such user' },
+    ];
+
+    expect(await sut.complete(claim, { ...delivered('smtp'), refusedRecipients }, 'delivered by smtp')).toBe(
+      true,
+    );
+
+    const history = await database.dataSource.query(
+      `SELECT type, attempt, provider, recipient, detail FROM message_event
+        WHERE message_id = ${kind === 'postgres' ? '$1' : '?'} ORDER BY sequence`,
+      [id],
+    );
+    expect(history.slice(-2)).toEqual([
+      {
+        type: MessageEventType.Delivered,
+        attempt: 1,
+        provider: 'smtp',
+        recipient: null,
+        detail: 'delivered by smtp',
+      },
+      {
+        type: MessageEventType.RecipientRefused,
+        attempt: 1,
+        provider: 'smtp',
+        recipient: 'gone@example.com',
+        detail: 'refused by smtp: 550 5.1.1 no such user',
+      },
+    ]);
+    expect(await row(id)).toMatchObject({ status: MessageStatus.Delivered, provider: 'smtp' });
+  });
+
+  it('counts the attempts an outcome spares, and hands the count to the next claim', async () => {
+    await enqueue(1);
+    const retryNow = (sparesAttempt: boolean) =>
+      ({
+        status: MessageStatus.Retrying,
+        provider: 'smtp',
+        nextAttemptAt: 0,
+        error: 'auth refused',
+        sparesAttempt,
+      }) as const;
+    let [claim] = await sut.claimDue(1, LEASE_MS);
+    expect(claim.sparedAttempts).toBe(0);
+    expect(await sut.complete(claim, retryNow(true), 'auth refused')).toBe(true);
+    [claim] = await sut.claimDue(1, LEASE_MS);
+    expect(claim).toMatchObject({ attempt: 2, sparedAttempts: 1 });
+    expect(await sut.complete(claim, retryNow(false), 'busy')).toBe(true);
+    [claim] = await sut.claimDue(1, LEASE_MS);
+    expect(claim).toMatchObject({ attempt: 3, sparedAttempts: 1 });
+  });
+
   it('fences a stale attempt: once its lease ran out and another claim took over, its outcome changes nothing', async () => {
     const [id] = await enqueue(1);
     const [stale] = await sut.claimDue(1, 1);

@@ -15,6 +15,8 @@ export interface ClaimedMessage {
   readonly idempotencyKey: string | null;
   readonly mail: Mail;
   readonly attempt: number;
+  /** Attempts so far that do not count toward the maximum (the gateway's own fault, not the message's). */
+  readonly sparedAttempts: number;
   readonly leaseToken: number;
   readonly acceptedAt: number;
   readonly expiresAt: number;
@@ -27,6 +29,8 @@ export type AttemptOutcome =
       readonly status: MessageStatus.Delivered;
       readonly provider: string;
       readonly providerMessageId: string | null;
+      /** Recipients the provider refused while it took the message for the others. */
+      readonly refusedRecipients?: readonly RecipientRefusal[];
     }
   | {
       readonly status: MessageStatus.Retrying;
@@ -35,12 +39,21 @@ export type AttemptOutcome =
       readonly error: string;
       /** The attempt may have reached the provider: recorded as an event of its own type. */
       readonly outcomeUnknown?: boolean;
+      /** The attempt does not count toward the maximum: the fault was the gateway's own. */
+      readonly sparesAttempt?: boolean;
     }
   | {
       readonly status: Exclude<FinalStatus, MessageStatus.Delivered>;
       readonly provider: string | null;
       readonly error: string;
     };
+
+/** One recipient refused within an attempt that delivered the message to the others. */
+export interface RecipientRefusal {
+  readonly address: string;
+  /** For the event history: the provider's answer, in words. */
+  readonly detail: string;
+}
 
 const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
   [MessageStatus.Delivered]: MessageEventType.Delivered,
@@ -63,6 +76,9 @@ interface Transition {
   readonly lastError: string | null;
   readonly eventType: MessageEventType;
   readonly detail: string;
+  /** 1 when the attempt does not count toward the maximum. */
+  readonly spared: 0 | 1;
+  readonly refusedRecipients: readonly RecipientRefusal[];
 }
 
 interface ClaimedRow {
@@ -72,6 +88,7 @@ interface ClaimedRow {
   idempotency_key: string | null;
   payload: string;
   attempts: number;
+  spared_attempts: number;
   lease_token: number;
   accepted_at: string | number;
   expires_at: string | number;
@@ -160,6 +177,9 @@ export class OutboxLeases {
         lastError: outcome.status === MessageStatus.Delivered ? null : truncate(outcome.error),
         eventType,
         detail,
+        spared: outcome.status === MessageStatus.Retrying && outcome.sparesAttempt ? 1 : 0,
+        refusedRecipients:
+          outcome.status === MessageStatus.Delivered ? (outcome.refusedRecipients ?? []) : [],
       },
     ]);
     return applied;
@@ -177,6 +197,8 @@ export class OutboxLeases {
         lastError: reason,
         eventType: MessageEventType.Released,
         detail: reason,
+        spared: 0,
+        refusedRecipients: [],
       },
     ]);
     return applied;
@@ -195,7 +217,7 @@ export class OutboxLeases {
         (transition) =>
           `(${at(transition.claim.id)}, CAST(${at(transition.claim.leaseToken)} AS INTEGER), ${at(transition.status)}, ` +
           `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
-          `${at(transition.lastError)})`,
+          `${at(transition.lastError)}, CAST(${at(transition.spared)} AS INTEGER))`,
       );
       // On PostgreSQL the rows are locked in id order first, as a cancel of many messages locks
       // them: the UPDATE alone takes them in whatever order its plan visits them, and two such
@@ -207,7 +229,7 @@ export class OutboxLeases {
       const onlyLocked = postgres ? ' AND outbox_message.id IN (SELECT id FROM locked)' : '';
       const changed = await runStatement<{ id: string; status: MessageStatus }>(
         manager,
-        `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error) AS (
+        `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error, spared) AS (
            VALUES ${rows.join(', ')})${lockInIdOrder}
          UPDATE outbox_message
             SET status = CASE WHEN outcome.status = '${MessageStatus.Retrying}'
@@ -217,6 +239,7 @@ export class OutboxLeases {
                 provider = COALESCE(outcome.provider, outbox_message.provider),
                 provider_message_id = COALESCE(outcome.provider_message_id, outbox_message.provider_message_id),
                 last_error = outcome.last_error,
+                spared_attempts = outbox_message.spared_attempts + outcome.spared,
                 updated_at = ${at(now)}
            FROM outcome
           WHERE outbox_message.id = outcome.id
@@ -233,19 +256,27 @@ export class OutboxLeases {
         this.transactions.dialect,
         transitions
           .filter((transition) => applied.has(transition.claim.id))
-          .map(({ claim, status, eventType, detail }) => {
+          .flatMap(({ claim, status, eventType, detail, provider, refusedRecipients }) => {
             const cancelled =
               status === MessageStatus.Retrying && statusOf.get(claim.id) === MessageStatus.Cancelled;
-            return {
-              messageId: claim.id,
-              source: claim.source,
-              type: cancelled ? MessageEventType.Cancelled : eventType,
-              attempt: claim.attempt,
-              detail: cancelled
-                ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
-                : detail,
-              occurredAt: now,
-            };
+            const about = { messageId: claim.id, source: claim.source, attempt: claim.attempt, provider };
+            return [
+              {
+                ...about,
+                type: cancelled ? MessageEventType.Cancelled : eventType,
+                detail: cancelled
+                  ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
+                  : detail,
+                occurredAt: now,
+              },
+              ...refusedRecipients.map((refusal) => ({
+                ...about,
+                type: MessageEventType.RecipientRefused,
+                detail: refusal.detail,
+                recipient: refusal.address,
+                occurredAt: now,
+              })),
+            ];
           }),
       );
       return transitions.map((transition) => applied.has(transition.claim.id));
@@ -264,6 +295,7 @@ function toClaimedMessage(row: ClaimedRow): ClaimedMessage {
     idempotencyKey: row.idempotency_key,
     mail: deserializeMail(row.payload),
     attempt: row.attempts,
+    sparedAttempts: Number(row.spared_attempts ?? 0),
     leaseToken: row.lease_token,
     acceptedAt: Number(row.accepted_at),
     expiresAt: Number(row.expires_at),

@@ -25,6 +25,13 @@ export interface SourcePolicy {
    * as its items; 0 means RATE_LIMIT_SOURCE_MESSAGES. The global limit applies as well.
    */
   rateLimitMessages: number;
+  /**
+   * The drivers that deliver this source's mail, in order, e.g. ["postmark", "smtp"]: attempts go
+   * to the first, and move to the next after each FALLBACK_AFTER_FAILURES failed attempts, staying
+   * on the last. Each must be a driver this gateway runs (MAIL_DRIVER, FALLBACK_MAIL_DRIVER or
+   * EXTRA_MAIL_DRIVERS), at most 5, no repeats; empty means MAIL_DRIVER, then FALLBACK_MAIL_DRIVER.
+   */
+  drivers: string[];
 }
 
 /** A calling system, e.g. "billing": what it may do and how it is recognised. */

@@ -90,6 +90,12 @@ export const MessageEventType = {
   MESSAGE_EVENT_TYPE_RESCHEDULED: 'MESSAGE_EVENT_TYPE_RESCHEDULED',
   /** MESSAGE_EVENT_TYPE_CANCEL_REQUESTED - A cancel came while an attempt was under way: that attempt goes on, but no other follows. */
   MESSAGE_EVENT_TYPE_CANCEL_REQUESTED: 'MESSAGE_EVENT_TYPE_CANCEL_REQUESTED',
+  /**
+   * MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED - The upstream took the message for its other recipients but refused this one (an SMTP relay's
+   * answer to RCPT TO); recipient names it, detail gives the relay's answer. That recipient is not
+   * retried. Recorded with the attempt's DELIVERED event.
+   */
+  MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED: 'MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED',
   UNRECOGNIZED: 'UNRECOGNIZED',
 } as const;
 
@@ -109,6 +115,8 @@ export namespace MessageEventType {
   export type MESSAGE_EVENT_TYPE_RESCHEDULED = typeof MessageEventType.MESSAGE_EVENT_TYPE_RESCHEDULED;
   export type MESSAGE_EVENT_TYPE_CANCEL_REQUESTED =
     typeof MessageEventType.MESSAGE_EVENT_TYPE_CANCEL_REQUESTED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED;
   export type UNRECOGNIZED = typeof MessageEventType.UNRECOGNIZED;
 }
 
@@ -297,6 +305,16 @@ export interface MessageEvent {
    * wording is not part of the contract.
    */
   detail: string;
+  /**
+   * The driver that handled the attempt, e.g. "postmark", on the events that end an attempt
+   * (DELIVERED, RETRY_SCHEDULED, OUTCOME_UNKNOWN, FAILED, RECIPIENT_REFUSED); empty otherwise.
+   */
+  provider: string;
+  /**
+   * The recipient address the event is about (RECIPIENT_REFUSED); empty for events about the
+   * whole message.
+   */
+  recipient: string;
 }
 
 /** A message's current state and history. */
@@ -436,6 +454,10 @@ export interface FeedEvent {
    * sent at once.
    */
   sendAt?: Timestamp | undefined;
+  /** The driver that handled the attempt, as in MessageEvent.provider. */
+  provider: string;
+  /** The recipient the event is about, as in MessageEvent.recipient. */
+  recipient: string;
 }
 
 export interface FeedEvent_MetadataEntry {
