@@ -384,6 +384,18 @@ describe('The mailgateway CLI against a gateway process', () => {
       expect((await cliOk(['sources', 'list'])).split('\n')).toContain(updated.trimEnd());
     });
 
+    it('sets a driver chain, refusing a driver this gateway does not run', async () => {
+      expect(await cliOk(['sources', 'create', 'routed', '--role', 'mail.send', '--driver', 'sandbox'])).toBe(
+        'routed               roles: mail.send; drivers: sandbox\n',
+      );
+      const run = await cli(['sources', 'update', 'routed', '--role', 'mail.send', '--driver', 'smtp']);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain('policy.drivers[0]: driver "smtp" does not run in this gateway');
+      expect((await cliOk(['sources', 'list'])).split('\n')).toContain(
+        'routed               roles: mail.send; drivers: sandbox',
+      );
+    });
+
     it.each([
       ['--max-recipients', 'abc'],
       ['--rate-limit', ''],
