@@ -98,7 +98,9 @@ export class RelayConnection {
   ): Promise<RelayConnection> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason as Error);
-      const socket = connectTcp({ host: address, port: options.port });
+      // Commands and the final dot are small writes: Nagle's algorithm would hold each behind the
+      // relay's delayed ACK of the one before (40 ms on Linux), per message.
+      const socket = connectTcp({ host: address, port: options.port, noDelay: true });
       let smtp: SMTPConnection | undefined;
       let settled = false;
       const fail = (error: Error) => {

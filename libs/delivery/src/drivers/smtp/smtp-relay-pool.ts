@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Logger } from '@nestjs/common';
 import {
   ConnectionSlots,
@@ -57,7 +58,10 @@ export class SmtpRelayPool {
     private readonly addresses: UpstreamAddresses,
     private readonly slots: ConnectionSlots,
     private readonly options: RelayPoolOptions,
-  ) {}
+  ) {
+    // One listener per connection being opened, as many as the host's cap allows: not a leak.
+    setMaxListeners(0, this.closing.signal);
+  }
 
   get hostname(): string {
     return this.addresses.hostname;
