@@ -56,7 +56,7 @@ export const smtpConfig = defineConfig({
     }),
     SMTP_USERNAME: setting({
       description:
-        'Driver "smtp": user for AUTH (PLAIN or LOGIN), or the mailbox an XOAUTH2 token is for. Sensitive: some relays take an API key here.',
+        'Driver "smtp": user for AUTH (PLAIN or LOGIN), or the mailbox an XOAUTH2 token is for. Some relays take an API key as user.',
       schema: z.string().min(1).optional(),
       sensitive: true,
     }),
@@ -117,7 +117,7 @@ export const smtpConfig = defineConfig({
     }),
     SMTP_MESSAGE_ID_DOMAIN: setting({
       description:
-        'Driver "smtp": domain of the Message-ID header (<message id@domain>). Unset: the domain of the sender address.',
+        'Driver "smtp": domain of the Message-ID header (the part after "@"; before it, the message id). Unset: the domain of the sender address.',
       schema: z.string().regex(HOSTNAME, 'must be a domain name').optional(),
     }),
     SMTP_EHLO_NAME: setting({
