@@ -108,11 +108,6 @@ export class SmtpRelayPool {
     );
   }
 
-  /** Connections open now: idle, busy. */
-  get openConnections(): { readonly idle: number; readonly busy: number } {
-    return { idle: this.idle.length, busy: this.busy.size };
-  }
-
   /** Closes idle connections to addresses no longer in DNS (busy ones close after their message). */
   retireRemovedAddresses(): void {
     for (const connection of [...this.idle]) {
