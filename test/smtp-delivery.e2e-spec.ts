@@ -206,6 +206,13 @@ describe.each(DATABASE_KINDS)('Delivery through an SMTP relay, a gateway process
     const message = await finalState(messageId);
 
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_DELIVERED);
+    expect(eventsOf(message, MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED)).toEqual([
+      expect.objectContaining({
+        recipient: 'nobody@example.org',
+        provider: 'smtp',
+        detail: 'refused by smtp: 550 5.1.1 <nobody@example.org>: No such user here',
+      }),
+    ]);
     expect(relay.messages.map((received) => received.rcptTo)).toEqual([['ada@example.org']]);
     // The header still shows who the sender addressed.
     expect((await simpleParser(relay.messages[0].raw)).cc).toMatchObject({
@@ -227,8 +234,10 @@ describe.each(DATABASE_KINDS)('Delivery through an SMTP relay, a gateway process
   });
 
   it('keeps a message waiting, naming the settings to check, when the relay refuses the credentials', async () => {
+    // One attempt allowed: had the refused login counted, the message would have failed.
     const gatewayClient = await start([SERVING], {
       SMTP_PASSWORD: 'not-the-password',
+      DELIVERY_MAX_ATTEMPTS: '1',
       RETRY_BASE_DELAY_MS: '1000',
       RETRY_MAX_DELAY_MS: '5000',
     });
@@ -240,7 +249,7 @@ describe.each(DATABASE_KINDS)('Delivery through an SMTP relay, a gateway process
     });
 
     expect(eventsOf(message, MessageEventType.MESSAGE_EVENT_TYPE_RETRY_SCHEDULED)[0].detail).toMatch(
-      /535 5\.7\.8 .*\(check SMTP_USERNAME\/SMTP_PASSWORD\); retry at /,
+      /535 5\.7\.8 .*\(check SMTP_USERNAME\/SMTP_PASSWORD\); retry at .* \(not counted as an attempt\)$/,
     );
     expect(relay.messages).toHaveLength(0);
     expect(gateway!.logs).not.toContain('not-the-password');
