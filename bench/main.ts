@@ -1,15 +1,18 @@
 // The benchmark harness: starts the gateway and its baselines on loopback, loads them one after
 // the other with the same generator, and reports ratios measured in the same run.
-//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--accept-only]
+//   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--accept-only] [--smtp-only]
 //                           [--soak SECONDS [--soak-rate N] [--soak-only]]
 //                           [--scheduled N] [--scheduled-window SECONDS] [--scheduled-only] [--out FILE]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
+import { createTransport } from 'nodemailer';
+import type { GetSocketCallback } from 'nodemailer/lib/mailer';
 import PgBoss from 'pg-boss';
 import { Pool } from 'undici';
 import { aBenchMessage, BenchClient } from './grpc-client';
@@ -45,6 +48,8 @@ const acceptOnly = args.includes('--accept-only');
 const soakRate = option('--soak-rate') ?? 250;
 /** `--scheduled-only`: just the scheduled-send lateness run. */
 const scheduledOnly = args.includes('--scheduled-only');
+/** `--smtp-only`: just the SMTP delivery run. */
+const smtpOnly = args.includes('--smtp-only');
 const outFile = args.includes('--out')
   ? args[args.indexOf('--out') + 1]
   : join(__dirname, '..', '..', 'bench', 'results', 'latest.json');
@@ -77,10 +82,13 @@ async function main(): Promise<void> {
   try {
     if (scheduledOnly) {
       await benchScheduledDelivery(server.url);
+    } else if (smtpOnly) {
+      await benchSmtpDelivery(server.url);
     } else if (!soakOnly) {
       await benchAccept(server.url);
       if (!acceptOnly) {
         await benchDelivery(server.url);
+        await benchSmtpDelivery(server.url);
         await benchScheduledDelivery(server.url);
       }
     }
@@ -417,6 +425,109 @@ async function benchDelivery(serverUrl: string): Promise<void> {
     });
   } finally {
     await upstream.stop();
+  }
+}
+
+interface RelayCounts {
+  readonly received: number;
+  readonly connections: number;
+  readonly maxOpen: number;
+}
+
+/** What the SMTP relay peer received so far, asked over IPC. */
+function relayCounts(relay: BenchProcess): Promise<RelayCounts> {
+  return new Promise((resolve) => {
+    relay.child.once('message', (counts) => resolve(counts as RelayCounts));
+    relay.child.send({});
+  });
+}
+
+/**
+ * The same full outbox drained by the `smtp` driver into a local SMTP relay, beside a bare
+ * nodemailer pool with the same connection cap sending messages of the same size to it. The relay
+ * counts the connections each opened. Plaintext on both sides (SMTP_REQUIRE_TLS=false, the relay
+ * offers no STARTTLS): the SMTP exchange and the pooling are measured, not TLS.
+ */
+async function benchSmtpDelivery(serverUrl: string): Promise<void> {
+  const count = settings.deliveryMessages;
+  const relayPort = await freePort();
+  const relay = await BenchProcess.start(peerScript('smtp-relay'), [String(relayPort)], {}, 'listening');
+  try {
+    const options = {
+      pool: true as const,
+      maxConnections: CONNECTIONS,
+      maxMessages: 100,
+      host: '127.0.0.1',
+      port: relayPort,
+      secure: false,
+      ignoreTLS: true,
+      // Sockets without Nagle's algorithm, as the gateway's driver opens them: otherwise each
+      // message waits on the relay's delayed ACKs and the baseline measures those instead.
+      getSocket: (_options: unknown, callback: GetSocketCallback) => {
+        const socket = connect({ host: '127.0.0.1', port: relayPort, noDelay: true });
+        socket.once('connect', () => callback(null, { connection: socket }));
+        socket.once('error', (error) => callback(error));
+      },
+    };
+    const transport = createTransport(options);
+    const send = async () => {
+      const { mail } = aBenchMessage() as {
+        mail: { to: { address: string }[]; subject: string; textBody: string };
+      };
+      await transport.sendMail({
+        from: 'Billing <billing@example.com>',
+        to: mail.to[0].address,
+        subject: mail.subject,
+        text: mail.textBody,
+      });
+    };
+    const cpuBefore = process.cpuUsage();
+    const bareSeconds = await timed(() => inParallel(count, CONNECTIONS * 3, send));
+    const { user, system } = process.cpuUsage(cpuBefore);
+    transport.close();
+    const bareRate = count / bareSeconds;
+    const afterBare = await relayCounts(relay);
+    rows.push({
+      measure: `bare nodemailer SMTP pool, ${CONNECTIONS} connections`,
+      value: bareRate,
+      unit: 'messages/s',
+      detail:
+        `${afterBare.received} messages over ${afterBare.connections} connections, at most ${afterBare.maxOpen} open at once; ` +
+        `harness CPU ${((user + system) / 1000 / count).toFixed(2)} ms per message`,
+    });
+
+    const env = await newPostgresDatabase(serverUrl);
+    await fillOutbox(env, count);
+    const startedAt = performance.now();
+    const gateway = await startGateway({
+      ...env,
+      GRPC_PORT: String(await freePort()),
+      MAIL_DRIVER: 'smtp',
+      SMTP_URL: `smtp://127.0.0.1:${relayPort}`,
+      SMTP_REQUIRE_TLS: 'false',
+      UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
+      UPSTREAM_MAX_CONNECTIONS: String(CONNECTIONS),
+      DELIVERY_CONCURRENCY: String(CONNECTIONS * 3),
+      DELIVERY_POLL_INTERVAL_MS: '10',
+    });
+    await waitForDelivered(env.DATABASE_URL, count);
+    const gatewayRate = count / ((performance.now() - startedAt) / 1000);
+    const gatewayCpuMs = (gateway.cpuSeconds() * 1000) / count;
+    peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
+    await gateway.stop();
+    const after = await relayCounts(relay);
+    rows.push({
+      measure: 'SMTP delivery from a full outbox (postgres) to the same relay',
+      value: gatewayRate,
+      unit: 'messages/s',
+      baseline: { name: 'bare nodemailer', value: bareRate },
+      detail:
+        `${count} messages, start-up included; the relay took ${after.received - afterBare.received} ` +
+        `over ${after.connections - afterBare.connections} connections, at most ${after.maxOpen} open at once; ` +
+        `gateway CPU ${gatewayCpuMs.toFixed(2)} ms per message, start-up included`,
+    });
+  } finally {
+    await relay.stop();
   }
 }
 

@@ -39,6 +39,8 @@ describe('Benchmark harness (smoke run)', () => {
       'bare undici pool, 10 connections',
       'delivery from a full outbox (postgres) to the same upstream',
       'gateway delivery vs pg-boss',
+      'bare nodemailer SMTP pool, 10 connections',
+      'SMTP delivery from a full outbox (postgres) to the same relay',
       'scheduled send lateness p50, send_at to attempt start (postgres)',
       'scheduled send lateness p99, send_at to attempt start (postgres)',
       'scheduled send delivered',

@@ -23,3 +23,4 @@ export * from './mail-driver-contract';
 export * from './table-write-lock';
 export * from './settled-outbox';
 export * from './canary-mail';
+export * from './test-smtp-server';

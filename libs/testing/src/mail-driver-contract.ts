@@ -1,4 +1,4 @@
-import { Test } from '@nestjs/testing';
+import { Test, TestingModule } from '@nestjs/testing';
 import { ConfigurationException, loadConfigSlice } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
 import {
@@ -19,6 +19,11 @@ export interface MailDriverContractSubject {
   readonly env: Readonly<Record<string, string>>;
   /** Settings in `env` it cannot start without. */
   readonly requires?: readonly string[];
+  /**
+   * Drivers that open their own connections (SMTP) get a real registry from here, one per build,
+   * instead of the scripted one; the servers `env` points at are the spec's to run.
+   */
+  readonly registry?: () => UpstreamRegistry;
   /** Drivers that call a provider: where, and how the provider says "taken". */
   readonly upstream?: {
     /** Origin of the API the messages go to. */
@@ -51,19 +56,23 @@ export function describeMailDriverContract(subject: MailDriverContractSubject): 
     let registry: ScriptedUpstreamRegistry;
     let sut: MailDriver;
     let api: ScriptedUpstream | undefined;
+    const modules: TestingModule[] = [];
 
     // Through DI with only what the gateway provides: its settings slice and the upstream registry.
     const build = async (env: Readonly<Record<string, string | undefined>>): Promise<MailDriver> => {
       const settings = definition.config
         ? [{ provide: definition.config.token, useValue: loadConfigSlice(definition.config, env) }]
         : [];
+      const upstreams = subject.registry?.() ?? registry.asRegistry();
       const moduleRef = await Test.createTestingModule({
-        providers: [
-          definition.driver,
-          ...settings,
-          { provide: UpstreamRegistry, useValue: registry.asRegistry() },
-        ],
-      }).compile();
+        providers: [definition.driver, ...settings, { provide: UpstreamRegistry, useValue: upstreams }],
+      })
+        .compile()
+        .catch(async (error: unknown) => {
+          await (upstreams as Partial<UpstreamRegistry>).onModuleDestroy?.();
+          throw error;
+        });
+      modules.push(moduleRef);
       return moduleRef.get(definition.driver);
     };
 
@@ -72,6 +81,11 @@ export function describeMailDriverContract(subject: MailDriverContractSubject): 
       api = subject.upstream && registry.client(subject.upstream.origin);
       subject.upstream?.prepare?.(registry);
       sut = await build(subject.env);
+    });
+
+    // Closes what the drivers opened (pooled connections, the registry's address books).
+    afterEach(async () => {
+      await Promise.all(modules.splice(0).map((moduleRef) => moduleRef.close()));
     });
 
     it('is registered under its own name', () => {

@@ -7,3 +7,4 @@ export { HttpDriver } from './http';
 export { SendgridDriver } from './sendgrid';
 export { PostmarkDriver } from './postmark';
 export { FlowmailerDriver } from './flowmailer';
+export { SmtpDriver } from './smtp';

@@ -74,6 +74,10 @@ export class AddressBook {
     return soonest;
   }
 
+  has(address: string): boolean {
+    return this.entries.has(address);
+  }
+
   sent(address: string): void {
     const entry = this.entries.get(address);
     if (entry) entry.requests++;

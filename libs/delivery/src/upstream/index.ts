@@ -8,3 +8,7 @@ export type { UpstreamConfig } from './upstream.settings';
 export { isLocalAddress, localHostProblem } from './local-addresses';
 export type { AddressStatistics } from './address-book';
 export type { UpstreamClient } from './upstream-client';
+export { UpstreamAddresses, describeError } from './upstream-addresses';
+export type { AddressesRemovedListener } from './upstream-addresses';
+export type { ConnectionSlots } from './connection-slots';
+export { trustedAuthorities } from './trusted-authorities';

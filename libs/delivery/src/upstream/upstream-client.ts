@@ -1,14 +1,13 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
 import { isIP, Socket } from 'node:net';
-import { rootCertificates } from 'node:tls';
 import { Logger } from '@nestjs/common';
 import type { GatewayMetrics } from '@mailgateway/observability';
 import { buildConnector, errors, Pool } from 'undici';
-import { AddressBook, AddressStatistics } from './address-book';
-import { isLocalAddress } from './local-addresses';
+import type { AddressStatistics } from './address-book';
 import { ConnectionSlots } from './connection-slots';
 import type { HostResolver } from './host-resolver';
+import { trustedAuthorities } from './trusted-authorities';
+import { describeError as describe, UpstreamAddresses } from './upstream-addresses';
 import { UpstreamOutcomeUnknownException } from './upstream-outcome-unknown.exception';
 import { UpstreamUnavailableException } from './upstream-unavailable.exception';
 import type { UpstreamConfig } from './upstream.settings';
@@ -32,29 +31,31 @@ export class UpstreamClient implements UpstreamHttpClient {
   private readonly logger = new Logger(UpstreamClient.name);
   private readonly url: URL;
   private readonly hostname: string;
-  private readonly addresses: AddressBook;
+  private readonly addresses: UpstreamAddresses;
   private readonly connectToAddress: buildConnector.connector;
   private readonly requestAddresses = new WeakMap<object, string>();
   private readonly unsubscribers: (() => void)[] = [];
   private pool: Pool;
-  private resolved: Promise<void> | null = null;
-  private refreshTimer: NodeJS.Timeout | null = null;
-  private closed = false;
 
   constructor(
     readonly origin: string,
     private readonly config: UpstreamConfig,
-    private readonly resolver: HostResolver,
+    resolver: HostResolver,
     private readonly connectionSlots: ConnectionSlots,
-    private readonly metrics?: GatewayMetrics,
+    metrics?: GatewayMetrics,
   ) {
     this.url = new URL(origin);
     this.hostname = this.url.hostname.replace(/^\[|\]$/g, '');
-    this.addresses = new AddressBook(config.cooldownMs, config.maxCooldownMs);
+    // When addresses vanish from DNS, a fresh pool takes over and the old one drains and closes.
+    this.addresses = new UpstreamAddresses(this.hostname, config, resolver, metrics, async () => {
+      const draining = this.pool;
+      this.pool = this.createPool();
+      await draining.close();
+    });
     this.connectToAddress = buildConnector({
       timeout: config.connectTimeoutMs,
       // Extra CAs are added to the system ones; verification itself cannot be turned off.
-      ca: config.caFile ? [...rootCertificates, readFileSync(config.caFile, 'utf8')] : undefined,
+      ca: trustedAuthorities(config),
       rejectUnauthorized: true,
     });
     this.pool = this.createPool();
@@ -62,7 +63,7 @@ export class UpstreamClient implements UpstreamHttpClient {
   }
 
   async request(request: UpstreamRequest): Promise<UpstreamResponse> {
-    await this.ensureResolved();
+    await this.addresses.ensureResolved();
     // A repeat is allowed only when harmless, and at most once per address.
     for (let sent = 1; ; sent++) {
       try {
@@ -86,8 +87,7 @@ export class UpstreamClient implements UpstreamHttpClient {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.addresses.close();
     for (const unsubscribeFromChannel of this.unsubscribers) unsubscribeFromChannel();
     await this.pool.close();
   }
@@ -163,7 +163,7 @@ export class UpstreamClient implements UpstreamHttpClient {
     tried: Set<string>,
     lastProblem: string,
   ): void {
-    const address = this.addresses.pick(tried, Date.now());
+    const address = this.addresses.pick(tried);
     if (!address) {
       const error = new Error(
         `no address accepted a connection (${tried.size} tried of ${this.addresses.size}; last: ${lastProblem})`,
@@ -176,17 +176,17 @@ export class UpstreamClient implements UpstreamHttpClient {
     const servername = isIP(this.hostname) ? undefined : this.hostname;
     this.connectToAddress({ ...options, hostname: address, host: address, servername }, (error, socket) => {
       if (error) {
-        this.addressFailed(
+        this.addresses.failed(
           address,
           error instanceof errors.ConnectTimeoutError ? 'timeout' : 'connect_error',
         );
-        this.metrics?.recordUpstreamFailover(address);
+        this.addresses.failedOver(address);
         const problem = `${address}: ${describe(error)}`;
         this.logger.warn(`Upstream ${this.hostname} at ${problem}`);
         this.connectToNextAddress(options, callback, tried, problem);
         return;
       }
-      this.addressAnswered(address);
+      this.addresses.answered(address);
       callback(null, socket!);
     });
   }
@@ -213,8 +213,8 @@ export class UpstreamClient implements UpstreamHttpClient {
       ({ request, response }) => {
         const address = this.requestAddresses.get(request);
         if (!address) return;
-        this.addressAnswered(address);
-        this.metrics?.recordUpstreamRequest(address, response.statusCode >= 500 ? 'http_error' : 'success');
+        this.addresses.answered(address);
+        this.addresses.requestAnswered(address, response.statusCode >= 500 ? 'http_error' : 'success');
       },
     );
     listen<{ request: UndiciRequest; error: unknown }>('undici:request:error', ({ request, error }) => {
@@ -222,79 +222,8 @@ export class UpstreamClient implements UpstreamHttpClient {
       if (!address) return;
       const timedOut =
         error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError;
-      this.addressFailed(address, timedOut ? 'timeout' : 'error');
+      this.addresses.failed(address, timedOut ? 'timeout' : 'error');
     });
-  }
-
-  private addressAnswered(address: string): void {
-    const wasHealthy = this.addresses.isHealthy(address);
-    this.addresses.answered(address);
-    if (!wasHealthy) this.metrics?.recordUpstreamAddressHealth(address, true);
-  }
-
-  private addressFailed(address: string, outcome: 'timeout' | 'connect_error' | 'error'): void {
-    this.addresses.failed(address, Date.now());
-    this.metrics?.recordUpstreamRequest(address, outcome);
-    this.metrics?.recordUpstreamAddressHealth(address, false);
-  }
-
-  private ensureResolved(): Promise<void> {
-    if (!this.resolved) {
-      this.resolved = this.refreshAddresses(true).catch((error: unknown) => {
-        this.resolved = null; // the next request resolves again
-        throw new UpstreamUnavailableException(`${this.hostname}: cannot resolve (${describe(error)})`);
-      });
-      if (!this.fixedAddresses() && isIP(this.hostname) === 0) {
-        this.refreshTimer = setInterval(() => void this.refreshAddresses(false), this.config.dnsRefreshMs);
-        this.refreshTimer.unref();
-      }
-    }
-    return this.resolved;
-  }
-
-  private fixedAddresses(): readonly string[] | undefined {
-    return this.config.addresses.get(this.hostname.toLowerCase());
-  }
-
-  /**
-   * Drops loopback, link-local and metadata addresses unless they are allowed: a DNS answer that
-   * points there (DNS rebinding) must not turn the gateway against its own host or cloud.
-   */
-  private admissible(addresses: readonly string[]): readonly string[] {
-    if (addresses.length === 0) throw new Error('no A or AAAA records');
-    if (this.config.allowLocalAddresses) return addresses;
-    const refused = addresses.filter((address) => isLocalAddress(address));
-    if (refused.length === 0) return addresses;
-    this.logger.warn(
-      `Upstream ${this.hostname}: not connecting to ${refused.join(', ')} (loopback, link-local or metadata; UPSTREAM_ALLOW_LOCAL_ADDRESSES is off)`,
-    );
-    const allowed = addresses.filter((address) => !isLocalAddress(address));
-    if (allowed.length === 0) {
-      throw new Error('resolves only to loopback, link-local or metadata addresses, which are refused');
-    }
-    return allowed;
-  }
-
-  /** Follows DNS. When addresses vanish, a fresh pool takes over and the old one drains and closes. */
-  private async refreshAddresses(first: boolean): Promise<void> {
-    let addresses: readonly string[];
-    try {
-      addresses = this.admissible(this.fixedAddresses() ?? (await this.resolver.resolve(this.hostname)));
-    } catch (error) {
-      if (first) throw error;
-      this.logger.warn(
-        `Upstream ${this.hostname}: resolving again failed, keeping the known addresses: ${describe(error)}`,
-      );
-      return;
-    }
-    const { added, removed } = this.addresses.replace(addresses);
-    if (first || this.closed || (added.length === 0 && removed.length === 0)) return;
-    this.logger.log(`Upstream ${this.hostname}: addresses now ${addresses.join(', ')}`);
-    if (removed.length > 0) {
-      const draining = this.pool;
-      this.pool = this.createPool();
-      await draining.close();
-    }
   }
 }
 
@@ -305,10 +234,4 @@ function isConnectPhase(error: unknown): boolean {
       error !== null &&
       (error as Record<symbol, unknown>)[CONNECT_PHASE] === true)
   );
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: string }).code;
-  return code && !error.message.includes(code) ? `${code} ${error.message}` : error.message;
 }

@@ -3,6 +3,7 @@ import { InjectConfig } from '@mailgateway/config';
 import { GatewayMetrics } from '@mailgateway/observability';
 import { ConnectionSlots } from './connection-slots';
 import { HOST_RESOLVER, HostResolver } from './host-resolver';
+import { AddressesRemovedListener, UpstreamAddresses } from './upstream-addresses';
 import { UpstreamClient } from './upstream-client';
 import { UpstreamConfig, upstreamConfig } from './upstream.settings';
 import type { UpstreamHttpClient } from './upstream.types';
@@ -12,9 +13,11 @@ import type { UpstreamHttpClient } from './upstream.types';
 export class UpstreamRegistry implements OnModuleDestroy {
   private readonly clients = new Map<string, UpstreamClient>();
   private readonly slots = new Map<string, ConnectionSlots>();
+  private readonly addressBooks = new Set<UpstreamAddresses>();
 
   constructor(
-    @InjectConfig(upstreamConfig) private readonly config: UpstreamConfig,
+    /** The UPSTREAM_* settings, for transports that dial on their own (TLS authorities, timeouts). */
+    @InjectConfig(upstreamConfig) readonly config: UpstreamConfig,
     @Inject(HOST_RESOLVER) private readonly resolver: HostResolver,
     @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
@@ -51,6 +54,17 @@ export class UpstreamRegistry implements OnModuleDestroy {
     return slots;
   }
 
+  /**
+   * A new address book of `hostname` (DNS or UPSTREAM_ADDRESSES, refresh, cool-downs, metrics) for
+   * a transport that opens its own connections, such as an SMTP relay pool; closed with the
+   * registry. `onRemoved` hears of addresses that left DNS.
+   */
+  addresses(hostname: string, onRemoved?: AddressesRemovedListener): UpstreamAddresses {
+    const addresses = new UpstreamAddresses(hostname, this.config, this.resolver, this.metrics, onRemoved);
+    this.addressBooks.add(addresses);
+    return addresses;
+  }
+
   /** Every client created so far, for health and statistics. */
   all(): UpstreamClient[] {
     return [...this.clients.values()];
@@ -60,6 +74,8 @@ export class UpstreamRegistry implements OnModuleDestroy {
     // Connections still waiting for a slot are refused first, so none opens while the pools close.
     for (const [hostname, slots] of this.slots) slots.close(new Error(`${hostname}: the upstream is closed`));
     this.slots.clear();
+    for (const addresses of this.addressBooks) addresses.close();
+    this.addressBooks.clear();
     await Promise.all([...this.clients.values()].map((client) => client.close()));
     this.clients.clear();
   }
