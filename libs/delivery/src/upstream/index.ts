@@ -8,3 +8,7 @@ export type { UpstreamConfig } from './upstream.settings';
 export { isLocalAddress, localHostProblem } from './local-addresses';
 export type { AddressStatistics } from './address-book';
 export type { UpstreamClient } from './upstream-client';
+export type { ConnectionSlots } from './connection-slots';
+export type { MessagePermit } from './upstream-client';
+export type { HostBudget, UpstreamBudgetConfig, UpstreamBudgetStoreKind } from './upstream.settings';
+export * from './budget';
