@@ -1,19 +1,25 @@
 import type { ConnectionSlots } from './connection-slots';
 import { UpstreamUnavailableException } from './upstream-unavailable.exception';
 
-interface Waiter {
-  readonly resolve: (done: () => void) => void;
+interface Waiter<T> {
+  readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
   cleanup(): void;
 }
 
 /**
  * Lets a request into one origin's connection pool only when a connection can carry it: one that
- * is open (or opening) and free, or a slot taken for it beforehand. The pool hands each request to
- * one of its connections, and a connection waiting for a slot keeps its request however long the
- * wait, while other connections go idle; so requests wait here, in arrival order, and never in a
- * connection that may not open. A wait is bounded (UPSTREAM_BUDGET_MAX_WAIT_MS), so a delivery
- * never outlives its claim waiting for the budget: past the bound it is retried later.
+ * is open and free, or a slot taken for a new one beforehand. The pool hands each request to one of
+ * its connections, and a connection waiting for a slot keeps its request however long the wait,
+ * while other connections go idle; so requests wait here, in arrival order, rather than in a
+ * connection that may not open.
+ *
+ * The pool may still open a connection beyond the slots taken for it (it replaces a connection it
+ * retired, or reconnects one client while another is idle). Such a connection already carries a
+ * request, so it gets the next slot before any waiting request does.
+ *
+ * Every wait is bounded (UPSTREAM_BUDGET_MAX_WAIT_MS), so a delivery never outlives its claim
+ * waiting for the budget: past the bound it fails as "unavailable" and is retried later.
  */
 export class ConnectionAdmission {
   private inFlight = 0;
@@ -21,8 +27,11 @@ export class ConnectionAdmission {
   private sockets = 0;
   /** Slots taken for admitted requests whose connection has not asked for one yet. */
   private readonly spare: (() => void)[] = [];
+  /** Slots being asked for. */
   private readonly pending: AbortController[] = [];
-  private readonly waiting: Waiter[] = [];
+  /** Connections the pool is opening with no slot for them yet. */
+  private readonly parked: Waiter<() => void>[] = [];
+  private readonly waiting: Waiter<() => void>[] = [];
 
   constructor(
     private readonly slots: ConnectionSlots,
@@ -33,33 +42,21 @@ export class ConnectionAdmission {
   /** Resolves once the request may go to the pool; call the function it gives when the request ends. */
   admit(signal?: AbortSignal): Promise<() => void> {
     if (this.waiting.length === 0 && this.inFlight < this.capacity) return Promise.resolve(this.enter());
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, cleanup: () => undefined };
-      const timer = setTimeout(
-        () =>
-          this.giveUp(
-            waiter,
-            new UpstreamUnavailableException(
-              `${this.hostname}: no connection within the upstream's budget came free in ${this.maxWaitMs} ms`,
-            ),
-          ),
-        this.maxWaitMs,
-      );
-      const onAbort = () => this.giveUp(waiter, signal!.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      waiter.cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      this.waiting.push(waiter);
-      this.reserve();
-    });
+    return this.wait(
+      this.waiting,
+      () =>
+        new UpstreamUnavailableException(
+          `${this.hostname}: no connection within the upstream's budget came free in ${this.maxWaitMs} ms`,
+        ),
+      signal,
+    );
   }
 
-  /** For the pool's connector: the slot a new socket holds until it closes. */
+  /** For the pool's connector: the slot a new socket holds; call the function it gives when it closes. */
   async connectionSlot(): Promise<() => void> {
-    const release = this.spare.pop() ?? (await this.slotWithinBound());
+    // Its failure fails the connection, and the pool's error names the host.
+    const timedOut = () => new Error(`no slot within the upstream's budget came free in ${this.maxWaitMs} ms`);
+    const release = this.spare.pop() ?? (await this.wait(this.parked, timedOut));
     this.sockets++;
     let released = false;
     return () => {
@@ -75,34 +72,64 @@ export class ConnectionAdmission {
     return this.sockets + this.spare.length;
   }
 
+  private wait<T>(queue: Waiter<T>[], timedOut: () => Error, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = { resolve, reject, cleanup: () => undefined };
+      const timer = setTimeout(() => this.giveUp(queue, waiter, timedOut()), this.maxWaitMs);
+      const onAbort = () => this.giveUp(queue, waiter, signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      waiter.cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      queue.push(waiter);
+      this.reserve();
+    });
+  }
+
   private enter(): () => void {
     this.inFlight++;
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      this.inFlight--;
-      this.admitWaiting();
-      this.trim();
+      // The pool marks the connection free only once the response has been handled: the next
+      // request goes in after that, so it finds the connection free instead of opening another.
+      setImmediate(() => {
+        this.inFlight--;
+        this.admitWaiting();
+        this.trim();
+      });
     };
   }
 
-  /** Asks for as many slots as waiting requests need beyond what the pool can carry. */
+  /** Slots still to ask for: every parked connection's, and those waiting requests need. */
+  private get needed(): number {
+    const uncovered = this.inFlight + this.waiting.length - this.capacity;
+    return Math.max(this.parked.length, Math.min(this.waiting.length + this.parked.length, uncovered));
+  }
+
   private reserve(): void {
-    const needed = Math.min(this.waiting.length, this.inFlight + this.waiting.length - this.capacity);
-    while (this.pending.length < needed) {
+    while (this.pending.length < this.needed) {
       const asking = new AbortController();
       this.pending.push(asking);
       this.slots.acquire(asking.signal).then(
         (release) => {
           this.forget(asking);
+          const connection = this.parked.shift();
+          if (connection) {
+            connection.cleanup();
+            connection.resolve(release);
+            return;
+          }
           this.spare.push(release);
           this.admitWaiting();
           this.trim();
         },
         (error: unknown) => {
           this.forget(asking);
-          if (!asking.signal.aborted) this.refuseWaiting(error);
+          if (!asking.signal.aborted) this.refuseAll(error);
         },
       );
     }
@@ -120,22 +147,21 @@ export class ConnectionAdmission {
   private trim(): void {
     const unconnected = Math.max(0, this.inFlight + this.waiting.length - this.sockets);
     while (this.spare.length > unconnected) this.spare.pop()!();
-    const needed = Math.min(this.waiting.length, this.inFlight + this.waiting.length - this.capacity);
-    while (this.pending.length > Math.max(0, needed)) this.pending.pop()!.abort();
+    while (this.pending.length > Math.max(0, this.needed)) this.pending.pop()!.abort();
   }
 
-  private giveUp(waiter: Waiter, error: unknown): void {
-    const index = this.waiting.indexOf(waiter);
+  private giveUp<T>(queue: Waiter<T>[], waiter: Waiter<T>, error: unknown): void {
+    const index = queue.indexOf(waiter);
     if (index < 0) return;
-    this.waiting.splice(index, 1);
+    queue.splice(index, 1);
     waiter.cleanup();
     waiter.reject(error);
     this.trim();
   }
 
-  private refuseWaiting(error: unknown): void {
+  private refuseAll(error: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
-    for (const waiter of this.waiting.splice(0)) {
+    for (const waiter of [...this.parked.splice(0), ...this.waiting.splice(0)]) {
       waiter.cleanup();
       waiter.reject(new UpstreamUnavailableException(`${this.hostname}: ${reason}`));
     }
@@ -144,17 +170,5 @@ export class ConnectionAdmission {
   private forget(asking: AbortController): void {
     const index = this.pending.indexOf(asking);
     if (index >= 0) this.pending.splice(index, 1);
-  }
-
-  /**
-   * A connection the pool opens beyond the slots taken for it (it reconnects a client while
-   * another connection is idle) waits for a slot, but no longer than a request would.
-   */
-  private slotWithinBound(): Promise<() => void> {
-    return this.slots.acquire(AbortSignal.timeout(this.maxWaitMs)).catch((error: unknown) => {
-      throw (error as Error)?.name === 'TimeoutError'
-        ? new Error(`no connection within the upstream's budget came free in ${this.maxWaitMs} ms`)
-        : error;
-    });
   }
 }
