@@ -173,7 +173,7 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
     expect(upstream.maxOpenConnections).toBeLessThanOrEqual(4);
   });
 
-  it('keeps to the lower of its own cap and the fleet budget, and to the host\'s message rate', async () => {
+  it("keeps to the lower of its own cap and the fleet budget, and to the host's message rate", async () => {
     const arrivals: number[] = [];
     upstream.handler = async (_request, response) => {
       arrivals.push(Date.now());

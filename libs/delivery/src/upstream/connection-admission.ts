@@ -55,7 +55,8 @@ export class ConnectionAdmission {
   /** For the pool's connector: the slot a new socket holds; call the function it gives when it closes. */
   async connectionSlot(): Promise<() => void> {
     // Its failure fails the connection, and the pool's error names the host.
-    const timedOut = () => new Error(`no slot within the upstream's budget came free in ${this.maxWaitMs} ms`);
+    const timedOut = () =>
+      new Error(`no slot within the upstream's budget came free in ${this.maxWaitMs} ms`);
     const release = this.spare.pop() ?? (await this.wait(this.parked, timedOut));
     this.sockets++;
     let released = false;
