@@ -16,7 +16,7 @@ const MAY_IMPORT = {
   auth: ['config', 'contracts', 'database', 'errors'],
   throttling: ['auth', 'config', 'errors', 'observability'],
   outbox: ['config', 'contracts', 'database', 'errors'],
-  delivery: ['auth', 'config', 'contracts', 'errors', 'observability', 'outbox'],
+  delivery: ['auth', 'config', 'contracts', 'database', 'errors', 'observability', 'outbox'],
   // The client is its own package (@mailgateway/client): it may import no other lib.
   client: [],
   testing: ['auth', 'config', 'contracts', 'database', 'delivery', 'errors', 'outbox'],

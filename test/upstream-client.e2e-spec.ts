@@ -173,6 +173,29 @@ describe('UpstreamClient against real HTTPS servers on 127.0.0.2-4', () => {
     expect(upstream.maxOpenConnections).toBeLessThanOrEqual(4);
   });
 
+  it("keeps to the lower of its own cap and the fleet budget, and to the host's message rate", async () => {
+    const arrivals: number[] = [];
+    upstream.handler = async (_request, response) => {
+      arrivals.push(Date.now());
+      await sleep(50);
+      response.writeHead(202).end();
+    };
+    const client = clientFor({
+      UPSTREAM_MAX_CONNECTIONS: '10',
+      UPSTREAM_HOST_BUDGETS: `${HOSTNAME}=3:20`,
+    });
+
+    await Promise.all(Array.from({ length: 30 }, () => post(client)));
+
+    expect(upstream.requests).toHaveLength(30);
+    expect(upstream.maxOpenConnections).toBeLessThanOrEqual(3);
+    // 20 messages per second: one send slot every 50 ms. The first requests wait for their
+    // connections to open and arrive together; from then on they arrive a slot apart. Without the
+    // rate, three connections would carry the 30 in ten rounds of 50 ms.
+    const spanMs = arrivals[arrivals.length - 1] - arrivals[3];
+    expect(spanMs).toBeGreaterThanOrEqual(26 * 50 * 0.8);
+  });
+
   it('reports a connection dropped after the request was sent as outcome unknown, unless repeating is harmless', async () => {
     upstream.handler = (request, response) => {
       if (request.address === ALL[0]) response.socket?.destroy();

@@ -90,6 +90,7 @@ describe.each(DATABASE_KINDS)('Reliability: cancels racing the claim on %s', (ki
         UPSTREAM_CA_FILE: caFile,
         UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
         UPSTREAM_MAX_CONNECTIONS: String(CONCURRENCY),
+        UPSTREAM_FLEET_MAX_CONNECTIONS: String(CONCURRENCY),
         DELIVERY_CONCURRENCY: String(CONCURRENCY),
         DELIVERY_POLL_INTERVAL_MS: '20',
         RETRY_BASE_DELAY_MS: '20',

@@ -155,6 +155,8 @@ describe('Reliability: three processes on one PostgreSQL', () => {
       UPSTREAM_ALLOW_LOCAL_ADDRESSES: 'true',
       UPSTREAM_CA_FILE: caFile,
       UPSTREAM_MAX_CONNECTIONS: String(PAUSED_MESSAGES),
+      // Both processes hold all their attempts open at the upstream at once.
+      UPSTREAM_FLEET_MAX_CONNECTIONS: String(2 * PAUSED_MESSAGES),
       // Held answers are not timeouts: the pause must not end the paused process's requests.
       UPSTREAM_HEADERS_TIMEOUT_MS: '600000',
       DELIVERY_CONCURRENCY: String(PAUSED_MESSAGES),

@@ -3,6 +3,7 @@ import { ConfigModule, LoadedConfig } from '@mailgateway/config';
 import { DatabaseModule } from '@mailgateway/database';
 import { DeliveryModule } from '@mailgateway/delivery';
 import { Observability, ObservabilityModule } from '@mailgateway/observability';
+import { throttlingConfig } from '@mailgateway/throttling';
 import { AdminModule } from './admin/admin.module';
 import { EventsModule } from './events/events.module';
 import { GATEWAY_SCHEMA } from './gateway-config';
@@ -21,7 +22,8 @@ export class GatewayModule {
         MailModule,
         EventsModule,
         AdminModule,
-        DeliveryModule,
+        // Upstream budgets are shared through the Redis the rate limits use, when there is one.
+        DeliveryModule.forRoot({ redis: config.get(throttlingConfig).redis }),
         OperationsModule,
       ],
     };

@@ -1,4 +1,5 @@
 export * from './delivery.module';
+export { DELIVERY_SCHEMA } from './delivery.schema';
 export { DELIVERY_CONFIG_SLICES, deliveryConfig } from './delivery.settings';
 export type { DeliveryConfig } from './delivery.settings';
 export * from './dispatcher.service';

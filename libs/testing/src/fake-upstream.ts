@@ -97,6 +97,11 @@ export class FakeUpstream {
     return this.delays.has(address) ? 'slow' : 'serving';
   }
 
+  /** Connections open now (those the client has begun to close not counted). */
+  get openConnectionCount(): number {
+    return this.openConnections;
+  }
+
   requestsTo(address: string): RecordedRequest[] {
     return this.requests.filter((request) => request.address === address);
   }

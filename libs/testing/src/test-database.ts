@@ -11,6 +11,7 @@ import {
   openDataSource,
   runMigrations,
 } from '@mailgateway/database';
+import { DELIVERY_SCHEMA } from '@mailgateway/delivery';
 import { OUTBOX_SCHEMA } from '@mailgateway/outbox';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
@@ -68,7 +69,7 @@ async function provisionPostgres(migrate: boolean): Promise<TestDatabase> {
 }
 
 /** Every table a gateway keeps (what its app combines). */
-export const TEST_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA);
+export const TEST_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA, DELIVERY_SCHEMA);
 
 /** A TypeORM connection of the test's own to the database a gateway uses, for checking its rows. */
 export function openTestDataSource(env: Readonly<Record<string, string>>): Promise<DataSource> {

@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@mailgateway/auth';
-import { DeliveryModule } from '@mailgateway/delivery';
 import { AdminController } from './admin.controller';
 
 @Module({
-  imports: [AuthModule, DeliveryModule],
+  imports: [AuthModule],
   controllers: [AdminController],
 })
 export class AdminModule {}

@@ -12,3 +12,6 @@ export { UpstreamAddresses, describeError } from './upstream-addresses';
 export type { AddressesRemovedListener } from './upstream-addresses';
 export type { ConnectionSlots } from './connection-slots';
 export { trustedAuthorities } from './trusted-authorities';
+export type { MessagePermit } from './upstream-client';
+export type { HostBudget, UpstreamBudgetConfig, UpstreamBudgetStoreKind } from './upstream.settings';
+export * from './budget';

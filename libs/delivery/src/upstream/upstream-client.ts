@@ -4,7 +4,8 @@ import { Logger } from '@nestjs/common';
 import type { GatewayMetrics } from '@mailgateway/observability';
 import { buildConnector, errors, Pool } from 'undici';
 import type { AddressStatistics } from './address-book';
-import { ConnectionSlots } from './connection-slots';
+import { ConnectionAdmission } from './connection-admission';
+import type { ConnectionSlots } from './connection-slots';
 import type { HostResolver } from './host-resolver';
 import { trustedAuthorities } from './trusted-authorities';
 import { describeError as describe, UpstreamAddresses } from './upstream-addresses';
@@ -15,6 +16,9 @@ import type { UpstreamHttpClient, UpstreamRequest, UpstreamResponse } from './up
 
 /** Marks errors raised while a connection was being opened: the request never left. */
 const CONNECT_PHASE = Symbol('connect-phase');
+
+/** Waits for the upstream's message rate to allow one more request (UpstreamRegistry.messagePermit). */
+export type MessagePermit = (signal?: AbortSignal) => Promise<void>;
 
 /** What undici publishes about each request on its diagnostics channels. */
 interface UndiciRequest {
@@ -35,17 +39,20 @@ export class UpstreamClient implements UpstreamHttpClient {
   private readonly connectToAddress: buildConnector.connector;
   private readonly requestAddresses = new WeakMap<object, string>();
   private readonly unsubscribers: (() => void)[] = [];
+  private readonly admission: ConnectionAdmission;
   private pool: Pool;
 
   constructor(
     readonly origin: string,
     private readonly config: UpstreamConfig,
     resolver: HostResolver,
-    private readonly connectionSlots: ConnectionSlots,
+    connectionSlots: ConnectionSlots,
     metrics?: GatewayMetrics,
+    private readonly messagePermit: MessagePermit = async () => undefined,
   ) {
     this.url = new URL(origin);
     this.hostname = this.url.hostname.replace(/^\[|\]$/g, '');
+    this.admission = new ConnectionAdmission(connectionSlots, this.hostname, config.budget.maxWaitMs);
     // When addresses vanish from DNS, a fresh pool takes over and the old one drains and closes.
     this.addresses = new UpstreamAddresses(this.hostname, config, resolver, metrics, async () => {
       const draining = this.pool;
@@ -66,6 +73,9 @@ export class UpstreamClient implements UpstreamHttpClient {
     await this.addresses.ensureResolved();
     // A repeat is allowed only when harmless, and at most once per address.
     for (let sent = 1; ; sent++) {
+      // Each request is one message to the host's fleet-wide rate, and needs a connection to go on.
+      await this.messagePermit(request.signal);
+      const admitted = await this.admission.admit(request.signal);
       try {
         return await this.send(request);
       } catch (error) {
@@ -78,6 +88,8 @@ export class UpstreamClient implements UpstreamHttpClient {
           continue;
         }
         throw new UpstreamOutcomeUnknownException(`${problem}; the provider may have accepted it`);
+      } finally {
+        admitted();
       }
     }
   }
@@ -137,7 +149,7 @@ export class UpstreamClient implements UpstreamHttpClient {
   ): Promise<void> {
     let release: () => void;
     try {
-      release = await this.connectionSlots.acquire();
+      release = await this.admission.connectionSlot();
     } catch (error) {
       (error as Record<symbol, boolean>)[CONNECT_PHASE] = true;
       callback(error as Error, null);

@@ -19,7 +19,37 @@ export interface UpstreamConfig {
   readonly caFile?: string;
   readonly cooldownMs: number;
   readonly maxCooldownMs: number;
+  /** What each upstream host allows the whole fleet of replicas together. */
+  readonly budget: UpstreamBudgetConfig;
 }
+
+/** Where replicas keep their shared count: `auto` is Redis with REDIS_URL, else the database. */
+export type UpstreamBudgetStoreKind = 'auto' | 'redis' | 'database' | 'process';
+
+export interface HostBudget {
+  /** Connections open to the host from every replica together. */
+  readonly connections: number;
+  /** Requests (each message is one) per second to the host from every replica together, if limited. */
+  readonly messagesPerSecond?: number;
+}
+
+export interface UpstreamBudgetConfig {
+  readonly store: UpstreamBudgetStoreKind;
+  /** The budget of a host that UPSTREAM_HOST_BUDGETS does not name. */
+  readonly defaults: HostBudget;
+  /** Per host (lower case), from UPSTREAM_HOST_BUDGETS. */
+  readonly hosts: ReadonlyMap<string, HostBudget>;
+  readonly heartbeatMs: number;
+  readonly heartbeatTtlMs: number;
+  readonly maxWaitMs: number;
+}
+
+/** The budget `hostname` gets: its own line in UPSTREAM_HOST_BUDGETS, else the fleet default. */
+export function hostBudget(config: UpstreamBudgetConfig, hostname: string): HostBudget {
+  return config.hosts.get(hostname.toLowerCase()) ?? config.defaults;
+}
+
+const HOST_BUDGETS_PATTERN = /^[^=;:\s]+=\d+(:\d+(\.\d+)?)?(;[^=;:\s]+=\d+(:\d+(\.\d+)?)?)*$/;
 
 const LOCAL_HINT = '; set UPSTREAM_ALLOW_LOCAL_ADDRESSES=true if that is intended';
 
@@ -46,7 +76,7 @@ export const upstreamConfig = defineConfig({
     }),
     UPSTREAM_MAX_CONNECTIONS: setting({
       description:
-        'Most connections (and so requests in flight) to one upstream host, across all its addresses.',
+        'Most connections (and so requests in flight) from this process to one upstream host, across all its addresses; the fleet-wide budget (UPSTREAM_FLEET_MAX_CONNECTIONS) applies as well, and the lower wins.',
       schema: integer(1, 1000).default(10),
     }),
     UPSTREAM_CONNECT_TIMEOUT_MS: setting({
@@ -85,6 +115,41 @@ export const upstreamConfig = defineConfig({
       description: 'Longest pause before a failing upstream address is tried again.',
       schema: integer(10, 3_600_000).default(60_000),
     }),
+    UPSTREAM_FLEET_MAX_CONNECTIONS: setting({
+      description:
+        "Most connections to one upstream host from all replicas together (a provider's concurrency limit); each replica gets a fair share and never more than UPSTREAM_MAX_CONNECTIONS.",
+      schema: integer(1, 10_000).default(10),
+    }),
+    UPSTREAM_HOST_BUDGETS: setting({
+      description:
+        'Per-host fleet budgets as "host=connections[:messages per second];host2=connections" (e.g. "api.flowmailer.net=10:50"); hosts not listed get UPSTREAM_FLEET_MAX_CONNECTIONS and no message rate.',
+      schema: z
+        .string()
+        .regex(
+          HOST_BUDGETS_PATTERN,
+          'must look like "host=connections[:messages per second];host2=connections"',
+        )
+        .optional(),
+    }),
+    UPSTREAM_BUDGET_STORE: setting({
+      description:
+        'Where replicas share upstream budgets: "redis" (REDIS_URL), "database" (the outbox database), "process" (no sharing: each process has the whole budget), or "auto" (Redis when REDIS_URL is set, else the database).',
+      schema: z.enum(['auto', 'redis', 'database', 'process']).default('auto'),
+    }),
+    UPSTREAM_FLEET_HEARTBEAT_MS: setting({
+      description: 'How often a replica tells the budget store it is alive and what it holds.',
+      schema: integer(50, 60_000).default(2_000),
+    }),
+    UPSTREAM_FLEET_HEARTBEAT_TTL_MS: setting({
+      description:
+        'A replica not heard from for this long counts as gone: its connections no longer count against the budget and the others share it.',
+      schema: integer(200, 600_000).default(10_000),
+    }),
+    UPSTREAM_BUDGET_MAX_WAIT_MS: setting({
+      description:
+        'Longest a request waits for a connection or a send slot within the fleet budget; past it the attempt is retried later. Keep it well below DELIVERY_LEASE_MS, so a waiting delivery never outlives its claim.',
+      schema: integer(100, 600_000).default(10_000),
+    }),
   },
   build: (values): UpstreamConfig => ({
     addresses: parseAddressMap(values.UPSTREAM_ADDRESSES),
@@ -99,12 +164,36 @@ export const upstreamConfig = defineConfig({
     caFile: values.UPSTREAM_CA_FILE,
     cooldownMs: values.UPSTREAM_COOLDOWN_MS,
     maxCooldownMs: values.UPSTREAM_MAX_COOLDOWN_MS,
+    budget: {
+      store: values.UPSTREAM_BUDGET_STORE,
+      defaults: { connections: values.UPSTREAM_FLEET_MAX_CONNECTIONS },
+      hosts: parseHostBudgets(values.UPSTREAM_HOST_BUDGETS),
+      heartbeatMs: values.UPSTREAM_FLEET_HEARTBEAT_MS,
+      heartbeatTtlMs: values.UPSTREAM_FLEET_HEARTBEAT_TTL_MS,
+      maxWaitMs: values.UPSTREAM_BUDGET_MAX_WAIT_MS,
+    },
   }),
   // Every setting marked upstreamUrl, in whichever slice it is (drivers declare theirs), is checked.
   check: (values, catalog) => {
     const problems: string[] = [];
     if (values.UPSTREAM_COOLDOWN_MS > values.UPSTREAM_MAX_COOLDOWN_MS) {
       problems.push('UPSTREAM_COOLDOWN_MS: must not exceed UPSTREAM_MAX_COOLDOWN_MS');
+    }
+    // Two heartbeats may be lost (a slow store, a pause) before a live replica counts as gone.
+    if (values.UPSTREAM_FLEET_HEARTBEAT_TTL_MS < 3 * values.UPSTREAM_FLEET_HEARTBEAT_MS) {
+      problems.push('UPSTREAM_FLEET_HEARTBEAT_TTL_MS: must be at least 3 × UPSTREAM_FLEET_HEARTBEAT_MS');
+    }
+    for (const [host, budget] of parseHostBudgets(values.UPSTREAM_HOST_BUDGETS)) {
+      if (budget.connections < 1 || budget.connections > 10_000) {
+        problems.push(`UPSTREAM_HOST_BUDGETS: ${host} needs 1 to 10000 connections`);
+      }
+      if (budget.messagesPerSecond !== undefined && !(budget.messagesPerSecond > 0)) {
+        problems.push(`UPSTREAM_HOST_BUDGETS: ${host} needs a message rate above 0`);
+      }
+    }
+    const redisUrl = catalog.get('REDIS_URL');
+    if (values.UPSTREAM_BUDGET_STORE === 'redis' && redisUrl && redisUrl.value === undefined) {
+      problems.push('UPSTREAM_BUDGET_STORE: "redis" needs REDIS_URL');
     }
     for (const address of parseAddressMap(values.UPSTREAM_ADDRESSES).values()) {
       for (const ip of address) {
@@ -126,6 +215,21 @@ export const upstreamConfig = defineConfig({
     return problems;
   },
 });
+
+function parseHostBudgets(value: string | undefined): ReadonlyMap<string, HostBudget> {
+  const map = new Map<string, HostBudget>();
+  for (const entry of value ? value.split(';') : []) {
+    const [host, limits] = entry.split('=');
+    const [connections, rate] = limits.split(':');
+    map.set(
+      host.toLowerCase(),
+      rate === undefined
+        ? { connections: Number(connections) }
+        : { connections: Number(connections), messagesPerSecond: Number(rate) },
+    );
+  }
+  return map;
+}
 
 function parseAddressMap(value: string | undefined): ReadonlyMap<string, readonly string[]> {
   const map = new Map<string, string[]>();

@@ -117,6 +117,42 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly upstreamConnections = new Gauge({
+    name: 'mailgateway_upstream_connections',
+    help: 'Connections this replica holds to an upstream host, within its share of the fleet budget.',
+    labelNames: ['host'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamConnectionShare = new Gauge({
+    name: 'mailgateway_upstream_connection_share',
+    help: "This replica's fair share of an upstream host's fleet-wide connection budget, as the budget store last said.",
+    labelNames: ['host'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamFleetReplicas = new Gauge({
+    name: 'mailgateway_upstream_fleet_replicas',
+    help: "Live replicas sharing an upstream host's budget, as the budget store last said.",
+    labelNames: ['host'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamBudgetWait = new Histogram({
+    name: 'mailgateway_upstream_budget_wait_seconds',
+    help: "Waits for a connection slot or a send slot (message rate) within an upstream host's fleet budget, by host and kind.",
+    labelNames: ['host', 'kind'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly upstreamBudgetStoreReachable = new Gauge({
+    name: 'mailgateway_upstream_budget_store_reachable',
+    help: '1 while the store of upstream budgets (redis, database, process) answers, 0 while this replica keeps to its last known share.',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+
   readonly throttledCalls = new Counter({
     name: 'mailgateway_throttled_calls_total',
     help: 'Calls refused with RESOURCE_EXHAUSTED by a rate limit, by source and limit.',
@@ -180,6 +216,27 @@ export class GatewayMetrics {
   /** For the upstream HTTP client: an address became healthy or was taken out of rotation. */
   recordUpstreamAddressHealth(address: string, healthy: boolean): void {
     this.upstreamAddressHealthy.set({ address }, healthy ? 1 : 0);
+  }
+
+  /** For the upstream budget: connections this replica holds to `host` now. */
+  recordUpstreamConnections(host: string, held: number): void {
+    this.upstreamConnections.set({ host }, held);
+  }
+
+  /** For the upstream budget: this replica's share of `host`'s budget and the replicas sharing it. */
+  recordUpstreamShare(host: string, share: number, replicas: number): void {
+    this.upstreamConnectionShare.set({ host }, share);
+    this.upstreamFleetReplicas.set({ host }, replicas);
+  }
+
+  /** For the upstream budget: a caller waited `seconds` for a connection or a send slot. */
+  recordUpstreamBudgetWait(host: string, kind: 'connection' | 'permit', seconds: number): void {
+    this.upstreamBudgetWait.observe({ host, kind }, seconds);
+  }
+
+  /** For the upstream budget: whether its store answers. */
+  recordUpstreamBudgetStore(store: string, reachable: boolean): void {
+    this.upstreamBudgetStoreReachable.set({ store }, reachable ? 1 : 0);
   }
 
   /** For the throttling guard: a call was refused by `limit` (e.g. "source", "global"). */

@@ -49,7 +49,7 @@ const RETRIED_4XX: ReadonlySet<number> = new Set([429]);
  * retries it as a driver error).
  */
 export function outcomeOfUpstreamFailure(error: unknown): DeliveryOutcome {
-  if (error instanceof UpstreamUnavailableException) return retry(error.message);
+  if (error instanceof UpstreamUnavailableException) return retry(error.message, error.retryAfterMs);
   if (error instanceof UpstreamOutcomeUnknownException) {
     return { kind: 'retry', reason: error.message, outcomeUnknown: true };
   }

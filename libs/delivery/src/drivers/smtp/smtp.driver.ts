@@ -66,6 +66,8 @@ export class SmtpDriver implements MailDriver, OnModuleDestroy {
   readonly name = 'smtp';
   private readonly pool: SmtpRelayPool;
   private readonly credentials: SmtpCredentials;
+  /** Waits for the relay host's fleet-wide message rate (UPSTREAM_HOST_BUDGETS), if it has one. */
+  private readonly messagePermit: (signal: AbortSignal) => Promise<void>;
   private readonly messageIdDomain?: string;
 
   constructor(@InjectConfig(smtpConfig) config: SmtpConfig, registry: UpstreamRegistry) {
@@ -77,6 +79,7 @@ export class SmtpDriver implements MailDriver, OnModuleDestroy {
     const hostname = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     const upstream = registry.config;
     const addresses = registry.addresses(hostname, () => this.pool.retireRemovedAddresses());
+    this.messagePermit = (signal) => registry.messagePermit(hostname, signal);
     this.pool = new SmtpRelayPool(addresses, registry.connectionSlots(hostname), {
       hostname,
       port: url.port ? Number(url.port) : DEFAULT_PORTS[protocol],
@@ -100,6 +103,7 @@ export class SmtpDriver implements MailDriver, OnModuleDestroy {
     const raw = await new MimeRenderer(this.messageIdDomain ?? senderDomain(mail)).render({ id, mail });
     let answer: RelayAnswer;
     try {
+      await this.messagePermit(signal);
       answer = await this.pool.send(envelopeOf(mail, raw), raw, signal);
     } catch (error) {
       if (error instanceof SmtpAuthenticationException) return this.authenticationRefused(error.message);
