@@ -34,7 +34,7 @@ describe('The gateway process', () => {
         const gateway = GatewayProcess.spawn({ ...database.env, MAIL_DRIVER: 'carrier-pigeon' });
         expect((await gateway.exited).code).toBe(1);
         expect(gateway.messages).toContain(
-          'MAIL_DRIVER: unknown driver "carrier-pigeon" (known: sandbox, http, sendgrid, postmark, flowmailer)',
+          'MAIL_DRIVER: unknown driver "carrier-pigeon" (known: sandbox, http, sendgrid, postmark, flowmailer, smtp)',
         );
       } finally {
         await database.drop();

@@ -45,6 +45,9 @@ class Replicas {
         ...this.redis,
         GRPC_PORT: String(port),
         DELIVERY_ENABLED: 'false',
+        // The suite is about sharing, not about Redis failing: on a loaded machine a check may take
+        // longer than the default 200 ms, and a timed-out check lets its call through (fail open).
+        REDIS_COMMAND_TIMEOUT_MS: '5000',
         ...env,
       }),
     );

@@ -57,7 +57,7 @@ describe('event feed option parsers', () => {
     'refuse %p as an event type, listing the known ones',
     (value) => {
       expect(() => collectEventType(value, [])).toThrow(
-        'Expected one of ACCEPTED, ATTEMPT_STARTED, DELIVERED, RETRY_SCHEDULED, FAILED, EXPIRED, RELEASED, OUTCOME_UNKNOWN, CANCELLED, RESCHEDULED, CANCEL_REQUESTED.',
+        'Expected one of ACCEPTED, ATTEMPT_STARTED, DELIVERED, RETRY_SCHEDULED, FAILED, EXPIRED, RELEASED, OUTCOME_UNKNOWN, CANCELLED, RESCHEDULED, CANCEL_REQUESTED, RECIPIENT_REFUSED.',
       );
     },
   );

@@ -20,6 +20,8 @@ export class SourceRoutes {
   private chains: ReadonlyMap<string, readonly string[]> = new Map();
   private readAt = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | null = null;
+  /** Raised by forget(): a read begun before a change does not count as fresh after it. */
+  private generation = 0;
 
   constructor(private readonly credentials: CredentialRepository) {}
 
@@ -31,15 +33,22 @@ export class SourceRoutes {
 
   /** A source changed here: the next delivery reads the chains again. */
   forget(): void {
+    this.generation++;
     this.readAt = Number.NEGATIVE_INFINITY;
   }
 
+  /** One read at a time; one begun before the last forget() does not count as fresh. */
   private refresh(now: number): Promise<void> {
-    this.reading ??= this.credentials
+    return (this.reading ??= this.read(now));
+  }
+
+  private read(now: number): Promise<void> {
+    const generation = this.generation;
+    return this.credentials
       .listSourceDrivers()
       .then((sources) => {
         this.chains = new Map(sources.map(({ name, drivers }) => [name, splitList(drivers)]));
-        this.readAt = now;
+        if (generation === this.generation) this.readAt = now;
       })
       .catch((error: unknown) => {
         this.logger.warn(
@@ -49,6 +58,5 @@ export class SourceRoutes {
       .finally(() => {
         this.reading = null;
       });
-    return this.reading;
   }
 }

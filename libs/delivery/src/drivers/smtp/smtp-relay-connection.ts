@@ -2,6 +2,7 @@ import { connect as connectTcp, isIP, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { describeError } from '../../upstream';
+import { isAuthenticationReply, parseReply } from './smtp-reply';
 
 /** How long a connection closed with QUIT may wait for the relay's side before it is cut. */
 const QUIT_GRACE_MS = 2_000;
@@ -118,7 +119,7 @@ export class RelayConnection {
         fail(
           new RelayOpenError(
             describeError(error),
-            (error as { code?: string }).code === 'EAUTH',
+            refusesCredentials(error),
             (error as { code?: string }).code === 'ETIMEDOUT',
           ),
         );
@@ -239,4 +240,16 @@ export class RelayConnection {
     this.smtp.close();
     this.socket.destroy();
   }
+}
+
+/**
+ * nodemailer reports every AUTH that did not succeed as EAUTH; only a refusal of the credentials
+ * (530, 534, 535, or nodemailer's own "missing credentials" without a reply) is one. A 454 or a
+ * 421 during AUTH is the relay's passing trouble: another address may serve.
+ */
+function refusesCredentials(error: unknown): boolean {
+  const { code, response } = error as { code?: string; response?: string };
+  if (code !== 'EAUTH') return false;
+  const reply = parseReply(response);
+  return reply === undefined || isAuthenticationReply(reply);
 }

@@ -42,9 +42,10 @@ export interface FleetConnectionSlotsOptions {
  * A failed store call is retried like a refusal: a slow store never lets a replica past the
  * budget. When the store has been unreachable for the heartbeat TTL (BudgetStoreHealth), the
  * replica keeps the connections it has and opens new ones up to its last known share (1 if it
- * never reached the store: the worst case, one replica per connection of the budget). A fleet cut
- * off from its store as a whole so stays within the budget; replicas cut off while others still
- * reach it may together exceed it by their shares, until the store answers again.
+ * never reached the store). Shares last seen at different moments need not add up to the budget
+ * (they rotate, and a share of 0 still takes 1), so a fleet cut off from its store may exceed the
+ * budget by about one connection per replica; replicas cut off while others still reach it may
+ * together exceed it by their shares, until the store answers again.
  */
 export class FleetConnectionSlots implements ConnectionSlots {
   private held = 0;
