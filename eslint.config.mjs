@@ -16,10 +16,12 @@ const MAY_IMPORT = {
   auth: ['config', 'contracts', 'database', 'errors'],
   throttling: ['auth', 'config', 'errors', 'observability'],
   outbox: ['config', 'contracts', 'database', 'errors'],
-  delivery: ['auth', 'config', 'contracts', 'database', 'errors', 'observability', 'outbox'],
+  suppression: ['config', 'contracts', 'database', 'errors'],
+  delivery: ['auth', 'config', 'contracts', 'database', 'errors', 'observability', 'outbox', 'suppression'],
+  feedback: ['config', 'contracts', 'database', 'errors', 'observability', 'outbox', 'suppression'],
   // The client is its own package (@mailgateway/client): it may import no other lib.
   client: [],
-  testing: ['auth', 'config', 'contracts', 'database', 'delivery', 'errors', 'outbox'],
+  testing: ['auth', 'config', 'contracts', 'database', 'delivery', 'errors', 'feedback', 'outbox', 'suppression'],
 };
 const LIBS = Object.keys(MAY_IMPORT);
 /** What each app may import; @mailgateway/gateway is the gateway app's own door for suites. */

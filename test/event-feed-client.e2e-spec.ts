@@ -12,6 +12,7 @@ import {
   MailGatewayAdminClient,
   MailGatewayClient,
   MessageEventType,
+  SuppressedRecipients,
 } from '@mailgateway/client';
 import {
   aMail,
@@ -139,7 +140,13 @@ describe.each(DATABASE_KINDS)(
         source: {
           name,
           roles: ['mail.send', 'mail.read'],
-          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0, drivers: [] },
+          policy: {
+            allowedFromDomains: [],
+            maxRecipients: 0,
+            rateLimitMessages: 0,
+            drivers: [],
+            suppressedRecipients: SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
+          },
           certificateIdentity: '',
           createdAt: undefined,
           updatedAt: undefined,

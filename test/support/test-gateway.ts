@@ -3,7 +3,12 @@ import { INestMicroservice } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { GatewayClientOptions, MailGatewayAdminClient, MailGatewayClient } from '@mailgateway/client';
 import { LoadedConfig } from '@mailgateway/config';
-import { GetMessageResponse, MessageStatus, SourcePolicy } from '@mailgateway/contracts';
+import {
+  GetMessageResponse,
+  MessageStatus,
+  SourcePolicy,
+  SuppressedRecipients,
+} from '@mailgateway/contracts';
 import { HOST_RESOLVER, HostResolver, MAIL_DRIVER, MailDriver } from '@mailgateway/delivery';
 import { Observability, ObservabilityLifecycle, ObservabilityOverrides } from '@mailgateway/observability';
 import {
@@ -121,7 +126,14 @@ export async function startTestGateway(
         source: {
           name,
           roles,
-          policy: { allowedFromDomains: [], maxRecipients: 0, rateLimitMessages: 0, drivers: [], ...policy },
+          policy: {
+            allowedFromDomains: [],
+            maxRecipients: 0,
+            rateLimitMessages: 0,
+            drivers: [],
+            suppressedRecipients: SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
+            ...policy,
+          },
           certificateIdentity: '',
           createdAt: undefined,
           updatedAt: undefined,

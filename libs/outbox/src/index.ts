@@ -25,3 +25,6 @@ export * from './message-status';
 export { OutboxMessageEntity } from './entities/outbox-message.entity';
 export { MessageEventEntity } from './entities/message-event.entity';
 export { mailFingerprint } from './mail-payload';
+export { RecipientState } from './recipients/recipient-state';
+export { applyRecipientUpdates } from './recipients/recipient-outcomes';
+export type { RecipientUpdate } from './recipients/recipient-outcomes';

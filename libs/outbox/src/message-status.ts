@@ -39,6 +39,13 @@ export enum MessageEventType {
   Rescheduled = 'rescheduled',
   CancelRequested = 'cancel_requested',
   RecipientRefused = 'recipient_refused',
+  RecipientDelivered = 'recipient_delivered',
+  RecipientDeferred = 'recipient_deferred',
+  RecipientBounced = 'recipient_bounced',
+  RecipientComplained = 'recipient_complained',
+  RecipientUnsubscribed = 'recipient_unsubscribed',
+  RecipientDropped = 'recipient_dropped',
+  RecipientSuppressed = 'recipient_suppressed',
 }
 
 /** Active and not held by an attempt: what a cancel or a new send time may still change. */

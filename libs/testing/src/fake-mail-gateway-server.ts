@@ -112,7 +112,12 @@ export class FakeMailGatewayServer {
     switch (answer.kind) {
       case 'ok': {
         const replayed = key !== '' && this.messages.has(key);
-        return callback(null, { messageId: this.store(key), replayed, acceptedAt: undefined });
+        return callback(null, {
+          messageId: this.store(key),
+          replayed,
+          acceptedAt: undefined,
+          suppressedRecipients: [],
+        });
       }
       case 'throttled': {
         const metadata = new Metadata();

@@ -1,4 +1,4 @@
-import { Source } from '@mailgateway/client';
+import { Source, SuppressedRecipients } from '@mailgateway/client';
 import { Command } from 'commander';
 import { withAdmin } from '../cli-program';
 import { collect, count } from '../options';
@@ -36,6 +36,7 @@ const toSource = (name: string, options: SourceOptions): Source => ({
     maxRecipients: options.maxRecipients,
     rateLimitMessages: options.rateLimit,
     drivers: options.driver,
+    suppressedRecipients: SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
   },
   certificateIdentity: options.certificateIdentity,
   createdAt: undefined,

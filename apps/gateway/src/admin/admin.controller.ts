@@ -1,6 +1,8 @@
 import { Controller, UseGuards } from '@nestjs/common';
 import { AuthGuard, RequireRole, Role, SourceAdminService, SourceDefinition } from '@mailgateway/auth';
 import {
+  AddSuppressionResponse,
+  CheckSuppressionsResponse,
   CreateApiKeyRequest,
   CreateApiKeyResponse,
   CreateSourceRequest,
@@ -9,6 +11,8 @@ import {
   Source,
   ListApiKeysResponse,
   ListSourcesResponse,
+  ListSuppressionsResponse,
+  RemoveSuppressionResponse,
   MailGatewayAdminController,
   MailGatewayAdminControllerMethods,
   RevokeApiKeyRequest,
@@ -65,6 +69,22 @@ export class AdminController implements MailGatewayAdminController {
 
   async revokeApiKey({ prefix }: RevokeApiKeyRequest): Promise<RevokeApiKeyResponse> {
     return { apiKey: toApiKey(await this.admin.revokeKey(prefix)) };
+  }
+
+  listSuppressions(): Promise<ListSuppressionsResponse> {
+    throw new Error('ListSuppressions: not written yet');
+  }
+
+  checkSuppressions(): Promise<CheckSuppressionsResponse> {
+    throw new Error('CheckSuppressions: not written yet');
+  }
+
+  addSuppression(): Promise<AddSuppressionResponse> {
+    throw new Error('AddSuppression: not written yet');
+  }
+
+  removeSuppression(): Promise<RemoveSuppressionResponse> {
+    throw new Error('RemoveSuppression: not written yet');
   }
 
   /** A source's driver chain may only name drivers this gateway runs. */

@@ -1,5 +1,5 @@
 import { ApiKeyEntity, ApiSourceEntity, SourceDefinition, splitList } from '@mailgateway/auth';
-import { ApiKey, Source } from '@mailgateway/contracts';
+import { ApiKey, Source, SuppressedRecipients } from '@mailgateway/contracts';
 import { ValidationException } from '@mailgateway/validation';
 import { toTimestamp } from '../mail/mail.mapper';
 
@@ -25,6 +25,7 @@ export function toSource(source: ApiSourceEntity): Source {
       maxRecipients: source.maxRecipients ?? 0,
       rateLimitMessages: source.rateLimitMessages ?? 0,
       drivers: splitList(source.drivers ?? ''),
+      suppressedRecipients: SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
     },
     certificateIdentity: source.certificateIdentity ?? '',
     createdAt: toTimestamp(source.createdAt),

@@ -32,6 +32,13 @@ export const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.Rescheduled]: ProtoEventType.MESSAGE_EVENT_TYPE_RESCHEDULED,
   [MessageEventType.CancelRequested]: ProtoEventType.MESSAGE_EVENT_TYPE_CANCEL_REQUESTED,
   [MessageEventType.RecipientRefused]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED,
+  [MessageEventType.RecipientDelivered]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DELIVERED,
+  [MessageEventType.RecipientDeferred]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DEFERRED,
+  [MessageEventType.RecipientBounced]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_BOUNCED,
+  [MessageEventType.RecipientComplained]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_COMPLAINED,
+  [MessageEventType.RecipientUnsubscribed]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_UNSUBSCRIBED,
+  [MessageEventType.RecipientDropped]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED,
+  [MessageEventType.RecipientSuppressed]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED,
 };
 
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -50,7 +57,7 @@ export function toSendMailResponse(
   acceptedAt: number,
   replayed: boolean,
 ): SendMailResponse {
-  return { messageId, acceptedAt: toTimestamp(acceptedAt), replayed };
+  return { messageId, acceptedAt: toTimestamp(acceptedAt), replayed, suppressedRecipients: [] };
 }
 
 export function toGetMessageResponse({ message, events }: MessageHistory): GetMessageResponse {
@@ -63,6 +70,7 @@ export function toGetMessageResponse({ message, events }: MessageHistory): GetMe
     provider: message.provider ?? '',
     providerMessageId: message.providerMessageId ?? '',
     sendAt: message.sendAt === null ? undefined : toTimestamp(message.sendAt),
+    recipients: [],
     events: events.map((event) => ({
       sequence: event.sequence,
       type: EVENT_TYPE[event.type],

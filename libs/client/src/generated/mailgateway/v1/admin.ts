@@ -7,6 +7,62 @@
 /* eslint-disable */
 import type { Timestamp } from '../../google/protobuf/timestamp';
 
+/** What SendMail does with a recipient on the suppression list. */
+export const SuppressedRecipients = {
+  /** SUPPRESSED_RECIPIENTS_UNSPECIFIED - As DROP. */
+  SUPPRESSED_RECIPIENTS_UNSPECIFIED: 'SUPPRESSED_RECIPIENTS_UNSPECIFIED',
+  /**
+   * SUPPRESSED_RECIPIENTS_DROP - The message is accepted without them (and listed in the response); with none left it is
+   * SUPPRESSED, never sent.
+   */
+  SUPPRESSED_RECIPIENTS_DROP: 'SUPPRESSED_RECIPIENTS_DROP',
+  /** SUPPRESSED_RECIPIENTS_REFUSE - The message is refused with FAILED_PRECONDITION and nothing is stored. */
+  SUPPRESSED_RECIPIENTS_REFUSE: 'SUPPRESSED_RECIPIENTS_REFUSE',
+  UNRECOGNIZED: 'UNRECOGNIZED',
+} as const;
+
+export type SuppressedRecipients = (typeof SuppressedRecipients)[keyof typeof SuppressedRecipients];
+
+export namespace SuppressedRecipients {
+  export type SUPPRESSED_RECIPIENTS_UNSPECIFIED =
+    typeof SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED;
+  export type SUPPRESSED_RECIPIENTS_DROP = typeof SuppressedRecipients.SUPPRESSED_RECIPIENTS_DROP;
+  export type SUPPRESSED_RECIPIENTS_REFUSE = typeof SuppressedRecipients.SUPPRESSED_RECIPIENTS_REFUSE;
+  export type UNRECOGNIZED = typeof SuppressedRecipients.UNRECOGNIZED;
+}
+
+/** Why an address is suppressed. */
+export const SuppressionReason = {
+  /** SUPPRESSION_REASON_UNSPECIFIED - Never set by the gateway. */
+  SUPPRESSION_REASON_UNSPECIFIED: 'SUPPRESSION_REASON_UNSPECIFIED',
+  /** SUPPRESSION_REASON_HARD_BOUNCE - A provider reported a hard bounce (5.1.x: no such mailbox, bad domain). */
+  SUPPRESSION_REASON_HARD_BOUNCE: 'SUPPRESSION_REASON_HARD_BOUNCE',
+  /** SUPPRESSION_REASON_COMPLAINT - The recipient marked a message as spam. Lifted only with force. */
+  SUPPRESSION_REASON_COMPLAINT: 'SUPPRESSION_REASON_COMPLAINT',
+  /** SUPPRESSION_REASON_UNSUBSCRIBE - The recipient unsubscribed. Lifted only with force. */
+  SUPPRESSION_REASON_UNSUBSCRIBE: 'SUPPRESSION_REASON_UNSUBSCRIBE',
+  /** SUPPRESSION_REASON_MANUAL - Added with AddSuppression. */
+  SUPPRESSION_REASON_MANUAL: 'SUPPRESSION_REASON_MANUAL',
+  /** SUPPRESSION_REASON_SOFT_BOUNCES - SUPPRESSION_SOFT_BOUNCE_LIMIT soft bounces in a row, with no delivery between them. */
+  SUPPRESSION_REASON_SOFT_BOUNCES: 'SUPPRESSION_REASON_SOFT_BOUNCES',
+  /** SUPPRESSION_REASON_PROVIDER - The provider reported it dropped the address because it is on the provider's own list. */
+  SUPPRESSION_REASON_PROVIDER: 'SUPPRESSION_REASON_PROVIDER',
+  UNRECOGNIZED: 'UNRECOGNIZED',
+} as const;
+
+export type SuppressionReason = (typeof SuppressionReason)[keyof typeof SuppressionReason];
+
+export namespace SuppressionReason {
+  export type SUPPRESSION_REASON_UNSPECIFIED = typeof SuppressionReason.SUPPRESSION_REASON_UNSPECIFIED;
+  export type SUPPRESSION_REASON_HARD_BOUNCE = typeof SuppressionReason.SUPPRESSION_REASON_HARD_BOUNCE;
+  export type SUPPRESSION_REASON_COMPLAINT = typeof SuppressionReason.SUPPRESSION_REASON_COMPLAINT;
+  export type SUPPRESSION_REASON_UNSUBSCRIBE = typeof SuppressionReason.SUPPRESSION_REASON_UNSUBSCRIBE;
+  export type SUPPRESSION_REASON_MANUAL = typeof SuppressionReason.SUPPRESSION_REASON_MANUAL;
+  export type SUPPRESSION_REASON_SOFT_BOUNCES = typeof SuppressionReason.SUPPRESSION_REASON_SOFT_BOUNCES;
+  export type SUPPRESSION_REASON_PROVIDER = typeof SuppressionReason.SUPPRESSION_REASON_PROVIDER;
+  export type UNRECOGNIZED = typeof SuppressionReason.UNRECOGNIZED;
+}
+
 /** What a source may send, beyond what the gateway allows everyone. */
 export interface SourcePolicy {
   /**
@@ -32,6 +88,11 @@ export interface SourcePolicy {
    * EXTRA_MAIL_DRIVERS), at most 5, no repeats; empty means MAIL_DRIVER, then FALLBACK_MAIL_DRIVER.
    */
   drivers: string[];
+  /**
+   * What SendMail does with a recipient on the suppression list: drop it (the default) or refuse
+   * the whole message with FAILED_PRECONDITION.
+   */
+  suppressedRecipients: SuppressedRecipients;
 }
 
 /** A calling system, e.g. "billing": what it may do and how it is recognised. */
@@ -175,4 +236,93 @@ export interface RevokeApiKeyRequest {
 export interface RevokeApiKeyResponse {
   /** The key, with revoked_at set (to the first revocation, if it was revoked before). */
   apiKey?: ApiKey | undefined;
+}
+
+/** An address the gateway does not send to. */
+export interface Suppression {
+  /** The address, lowercased: required, an email address. */
+  address: string;
+  /** "*" (every source, the default when empty in AddSuppression) or a source name. */
+  scope: string;
+  /** Why. Set by the gateway (MANUAL for AddSuppression). */
+  reason: SuppressionReason;
+  /**
+   * What caused it: "provider:event-id (message id)" for feedback, the note given to
+   * AddSuppression (up to 500 characters) for a manual entry.
+   */
+  origin: string;
+  /** When it was added (millisecond precision). Set by the gateway. */
+  createdAt?: Timestamp | undefined;
+  /** When it lapses by itself; unset: never. In AddSuppression, must be in the future. */
+  expiresAt?: Timestamp | undefined;
+}
+
+/** Which suppressions to list. */
+export interface ListSuppressionsRequest {
+  /** Only this scope ("*" or a source name); empty: every scope. */
+  scope: string;
+  /** Only addresses starting with this (lowercased); empty: all. */
+  addressPrefix: string;
+  /** 1 to 1000; 0 means 100. */
+  pageSize: number;
+  /** From the previous page's next_page_token; empty for the first page. */
+  pageToken: string;
+}
+
+/** A page of suppressions. */
+export interface ListSuppressionsResponse {
+  /** In order of address, then scope; expired entries are left out. */
+  suppressions: Suppression[];
+  /** Pass it for the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Addresses to check for a source. */
+export interface CheckSuppressionsRequest {
+  /** The source the mail would come from (entries for it and for "*" apply): required. */
+  source: string;
+  /** 1 to 1000 addresses. */
+  addresses: string[];
+}
+
+/** The addresses of the request that are suppressed. */
+export interface CheckSuppressionsResponse {
+  /**
+   * One entry per suppressed address (the source's own before "*"); addresses not listed may be
+   * sent to.
+   */
+  suppressions: Suppression[];
+}
+
+/** A manual suppression to add. */
+export interface AddSuppressionRequest {
+  /**
+   * address, scope, origin (a note, e.g. a ticket number) and expires_at; reason and created_at are
+   * ignored.
+   */
+  suppression?: Suppression | undefined;
+}
+
+/** The suppression as stored. */
+export interface AddSuppressionResponse {
+  /** As stored. */
+  suppression?: Suppression | undefined;
+}
+
+/** A suppression to lift. */
+export interface RemoveSuppressionRequest {
+  /** The address. */
+  address: string;
+  /** "*" or a source name; empty means "*". */
+  scope: string;
+  /** Needed to lift a complaint or an unsubscribe. */
+  force: boolean;
+  /** Why it is lifted; needed with force, up to 500 characters. Logged with the address's hash. */
+  reason: string;
+}
+
+/** The suppression that was lifted. */
+export interface RemoveSuppressionResponse {
+  /** As it was. */
+  suppression?: Suppression | undefined;
 }

@@ -10,6 +10,62 @@ import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable } from 'rxjs';
 import { Timestamp } from '../../google/protobuf/timestamp';
 
+/** What SendMail does with a recipient on the suppression list. */
+export const SuppressedRecipients = {
+  /** SUPPRESSED_RECIPIENTS_UNSPECIFIED - As DROP. */
+  SUPPRESSED_RECIPIENTS_UNSPECIFIED: 'SUPPRESSED_RECIPIENTS_UNSPECIFIED',
+  /**
+   * SUPPRESSED_RECIPIENTS_DROP - The message is accepted without them (and listed in the response); with none left it is
+   * SUPPRESSED, never sent.
+   */
+  SUPPRESSED_RECIPIENTS_DROP: 'SUPPRESSED_RECIPIENTS_DROP',
+  /** SUPPRESSED_RECIPIENTS_REFUSE - The message is refused with FAILED_PRECONDITION and nothing is stored. */
+  SUPPRESSED_RECIPIENTS_REFUSE: 'SUPPRESSED_RECIPIENTS_REFUSE',
+  UNRECOGNIZED: 'UNRECOGNIZED',
+} as const;
+
+export type SuppressedRecipients = (typeof SuppressedRecipients)[keyof typeof SuppressedRecipients];
+
+export namespace SuppressedRecipients {
+  export type SUPPRESSED_RECIPIENTS_UNSPECIFIED =
+    typeof SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED;
+  export type SUPPRESSED_RECIPIENTS_DROP = typeof SuppressedRecipients.SUPPRESSED_RECIPIENTS_DROP;
+  export type SUPPRESSED_RECIPIENTS_REFUSE = typeof SuppressedRecipients.SUPPRESSED_RECIPIENTS_REFUSE;
+  export type UNRECOGNIZED = typeof SuppressedRecipients.UNRECOGNIZED;
+}
+
+/** Why an address is suppressed. */
+export const SuppressionReason = {
+  /** SUPPRESSION_REASON_UNSPECIFIED - Never set by the gateway. */
+  SUPPRESSION_REASON_UNSPECIFIED: 'SUPPRESSION_REASON_UNSPECIFIED',
+  /** SUPPRESSION_REASON_HARD_BOUNCE - A provider reported a hard bounce (5.1.x: no such mailbox, bad domain). */
+  SUPPRESSION_REASON_HARD_BOUNCE: 'SUPPRESSION_REASON_HARD_BOUNCE',
+  /** SUPPRESSION_REASON_COMPLAINT - The recipient marked a message as spam. Lifted only with force. */
+  SUPPRESSION_REASON_COMPLAINT: 'SUPPRESSION_REASON_COMPLAINT',
+  /** SUPPRESSION_REASON_UNSUBSCRIBE - The recipient unsubscribed. Lifted only with force. */
+  SUPPRESSION_REASON_UNSUBSCRIBE: 'SUPPRESSION_REASON_UNSUBSCRIBE',
+  /** SUPPRESSION_REASON_MANUAL - Added with AddSuppression. */
+  SUPPRESSION_REASON_MANUAL: 'SUPPRESSION_REASON_MANUAL',
+  /** SUPPRESSION_REASON_SOFT_BOUNCES - SUPPRESSION_SOFT_BOUNCE_LIMIT soft bounces in a row, with no delivery between them. */
+  SUPPRESSION_REASON_SOFT_BOUNCES: 'SUPPRESSION_REASON_SOFT_BOUNCES',
+  /** SUPPRESSION_REASON_PROVIDER - The provider reported it dropped the address because it is on the provider's own list. */
+  SUPPRESSION_REASON_PROVIDER: 'SUPPRESSION_REASON_PROVIDER',
+  UNRECOGNIZED: 'UNRECOGNIZED',
+} as const;
+
+export type SuppressionReason = (typeof SuppressionReason)[keyof typeof SuppressionReason];
+
+export namespace SuppressionReason {
+  export type SUPPRESSION_REASON_UNSPECIFIED = typeof SuppressionReason.SUPPRESSION_REASON_UNSPECIFIED;
+  export type SUPPRESSION_REASON_HARD_BOUNCE = typeof SuppressionReason.SUPPRESSION_REASON_HARD_BOUNCE;
+  export type SUPPRESSION_REASON_COMPLAINT = typeof SuppressionReason.SUPPRESSION_REASON_COMPLAINT;
+  export type SUPPRESSION_REASON_UNSUBSCRIBE = typeof SuppressionReason.SUPPRESSION_REASON_UNSUBSCRIBE;
+  export type SUPPRESSION_REASON_MANUAL = typeof SuppressionReason.SUPPRESSION_REASON_MANUAL;
+  export type SUPPRESSION_REASON_SOFT_BOUNCES = typeof SuppressionReason.SUPPRESSION_REASON_SOFT_BOUNCES;
+  export type SUPPRESSION_REASON_PROVIDER = typeof SuppressionReason.SUPPRESSION_REASON_PROVIDER;
+  export type UNRECOGNIZED = typeof SuppressionReason.UNRECOGNIZED;
+}
+
 /** What a source may send, beyond what the gateway allows everyone. */
 export interface SourcePolicy {
   /**
@@ -35,6 +91,11 @@ export interface SourcePolicy {
    * EXTRA_MAIL_DRIVERS), at most 5, no repeats; empty means MAIL_DRIVER, then FALLBACK_MAIL_DRIVER.
    */
   drivers: string[];
+  /**
+   * What SendMail does with a recipient on the suppression list: drop it (the default) or refuse
+   * the whole message with FAILED_PRECONDITION.
+   */
+  suppressedRecipients: SuppressedRecipients;
 }
 
 /** A calling system, e.g. "billing": what it may do and how it is recognised. */
@@ -180,8 +241,98 @@ export interface RevokeApiKeyResponse {
   apiKey?: ApiKey | undefined;
 }
 
+/** An address the gateway does not send to. */
+export interface Suppression {
+  /** The address, lowercased: required, an email address. */
+  address: string;
+  /** "*" (every source, the default when empty in AddSuppression) or a source name. */
+  scope: string;
+  /** Why. Set by the gateway (MANUAL for AddSuppression). */
+  reason: SuppressionReason;
+  /**
+   * What caused it: "provider:event-id (message id)" for feedback, the note given to
+   * AddSuppression (up to 500 characters) for a manual entry.
+   */
+  origin: string;
+  /** When it was added (millisecond precision). Set by the gateway. */
+  createdAt?: Timestamp | undefined;
+  /** When it lapses by itself; unset: never. In AddSuppression, must be in the future. */
+  expiresAt?: Timestamp | undefined;
+}
+
+/** Which suppressions to list. */
+export interface ListSuppressionsRequest {
+  /** Only this scope ("*" or a source name); empty: every scope. */
+  scope: string;
+  /** Only addresses starting with this (lowercased); empty: all. */
+  addressPrefix: string;
+  /** 1 to 1000; 0 means 100. */
+  pageSize: number;
+  /** From the previous page's next_page_token; empty for the first page. */
+  pageToken: string;
+}
+
+/** A page of suppressions. */
+export interface ListSuppressionsResponse {
+  /** In order of address, then scope; expired entries are left out. */
+  suppressions: Suppression[];
+  /** Pass it for the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** Addresses to check for a source. */
+export interface CheckSuppressionsRequest {
+  /** The source the mail would come from (entries for it and for "*" apply): required. */
+  source: string;
+  /** 1 to 1000 addresses. */
+  addresses: string[];
+}
+
+/** The addresses of the request that are suppressed. */
+export interface CheckSuppressionsResponse {
+  /**
+   * One entry per suppressed address (the source's own before "*"); addresses not listed may be
+   * sent to.
+   */
+  suppressions: Suppression[];
+}
+
+/** A manual suppression to add. */
+export interface AddSuppressionRequest {
+  /**
+   * address, scope, origin (a note, e.g. a ticket number) and expires_at; reason and created_at are
+   * ignored.
+   */
+  suppression?: Suppression | undefined;
+}
+
+/** The suppression as stored. */
+export interface AddSuppressionResponse {
+  /** As stored. */
+  suppression?: Suppression | undefined;
+}
+
+/** A suppression to lift. */
+export interface RemoveSuppressionRequest {
+  /** The address. */
+  address: string;
+  /** "*" or a source name; empty means "*". */
+  scope: string;
+  /** Needed to lift a complaint or an unsubscribe. */
+  force: boolean;
+  /** Why it is lifted; needed with force, up to 500 characters. Logged with the address's hash. */
+  reason: string;
+}
+
+/** The suppression that was lifted. */
+export interface RemoveSuppressionResponse {
+  /** As it was. */
+  suppression?: Suppression | undefined;
+}
+
 /**
- * MailGatewayAdmin manages the sources that may call the gateway and their API keys. Every RPC
+ * MailGatewayAdmin manages the sources that may call the gateway, their API keys and the
+ * suppression list. Every RPC
  * needs a key whose source holds the "admin" role; none is rate limited. A key is shown once, in
  * the response that creates it; the gateway keeps only its hash.
  *
@@ -242,10 +393,50 @@ export interface MailGatewayAdminClient {
    */
 
   revokeApiKey(request: RevokeApiKeyRequest, metadata?: Metadata): Observable<RevokeApiKeyResponse>;
+
+  /**
+   * Lists suppressions, by address then scope, a page at a time. INVALID_ARGUMENT: page_size over
+   * 1000, a page_token not from this RPC, or scope not "*" nor a source name.
+   */
+
+  listSuppressions(
+    request: ListSuppressionsRequest,
+    metadata?: Metadata,
+  ): Observable<ListSuppressionsResponse>;
+
+  /**
+   * Says which of up to 1000 addresses a source may not send to, and why. INVALID_ARGUMENT: an
+   * address is not an email address, or source is not a source name.
+   */
+
+  checkSuppressions(
+    request: CheckSuppressionsRequest,
+    metadata?: Metadata,
+  ): Observable<CheckSuppressionsResponse>;
+
+  /**
+   * Puts an address on the list with reason MANUAL (or replaces a manual entry's note and expiry).
+   * INVALID_ARGUMENT: a field is not valid (see Suppression). ALREADY_EXISTS: the address is
+   * suppressed in that scope for another reason (remove it first).
+   */
+
+  addSuppression(request: AddSuppressionRequest, metadata?: Metadata): Observable<AddSuppressionResponse>;
+
+  /**
+   * Lifts a suppression. A complaint or an unsubscribe is lifted only with force and a reason (the
+   * recipient asked not to get mail). NOT_FOUND: no such entry. FAILED_PRECONDITION: the entry is a
+   * complaint or unsubscribe and force or reason is missing.
+   */
+
+  removeSuppression(
+    request: RemoveSuppressionRequest,
+    metadata?: Metadata,
+  ): Observable<RemoveSuppressionResponse>;
 }
 
 /**
- * MailGatewayAdmin manages the sources that may call the gateway and their API keys. Every RPC
+ * MailGatewayAdmin manages the sources that may call the gateway, their API keys and the
+ * suppression list. Every RPC
  * needs a key whose source holds the "admin" role; none is rate limited. A key is shown once, in
  * the response that creates it; the gateway keeps only its hash.
  *
@@ -327,6 +518,48 @@ export interface MailGatewayAdminController {
     request: RevokeApiKeyRequest,
     metadata?: Metadata,
   ): Promise<RevokeApiKeyResponse> | Observable<RevokeApiKeyResponse> | RevokeApiKeyResponse;
+
+  /**
+   * Lists suppressions, by address then scope, a page at a time. INVALID_ARGUMENT: page_size over
+   * 1000, a page_token not from this RPC, or scope not "*" nor a source name.
+   */
+
+  listSuppressions(
+    request: ListSuppressionsRequest,
+    metadata?: Metadata,
+  ): Promise<ListSuppressionsResponse> | Observable<ListSuppressionsResponse> | ListSuppressionsResponse;
+
+  /**
+   * Says which of up to 1000 addresses a source may not send to, and why. INVALID_ARGUMENT: an
+   * address is not an email address, or source is not a source name.
+   */
+
+  checkSuppressions(
+    request: CheckSuppressionsRequest,
+    metadata?: Metadata,
+  ): Promise<CheckSuppressionsResponse> | Observable<CheckSuppressionsResponse> | CheckSuppressionsResponse;
+
+  /**
+   * Puts an address on the list with reason MANUAL (or replaces a manual entry's note and expiry).
+   * INVALID_ARGUMENT: a field is not valid (see Suppression). ALREADY_EXISTS: the address is
+   * suppressed in that scope for another reason (remove it first).
+   */
+
+  addSuppression(
+    request: AddSuppressionRequest,
+    metadata?: Metadata,
+  ): Promise<AddSuppressionResponse> | Observable<AddSuppressionResponse> | AddSuppressionResponse;
+
+  /**
+   * Lifts a suppression. A complaint or an unsubscribe is lifted only with force and a reason (the
+   * recipient asked not to get mail). NOT_FOUND: no such entry. FAILED_PRECONDITION: the entry is a
+   * complaint or unsubscribe and force or reason is missing.
+   */
+
+  removeSuppression(
+    request: RemoveSuppressionRequest,
+    metadata?: Metadata,
+  ): Promise<RemoveSuppressionResponse> | Observable<RemoveSuppressionResponse> | RemoveSuppressionResponse;
 }
 
 export function MailGatewayAdminControllerMethods() {
@@ -339,6 +572,10 @@ export function MailGatewayAdminControllerMethods() {
       'listApiKeys',
       'rotateApiKey',
       'revokeApiKey',
+      'listSuppressions',
+      'checkSuppressions',
+      'addSuppression',
+      'removeSuppression',
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);

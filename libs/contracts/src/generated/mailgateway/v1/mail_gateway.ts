@@ -38,7 +38,10 @@ export const MessageStatus = {
    * failed). Final.
    */
   MESSAGE_STATUS_CANCELLED: 'MESSAGE_STATUS_CANCELLED',
-  /** MESSAGE_STATUS_SUPPRESSED - Reserved for recipients on a suppression list; the gateway sets it nowhere yet. Final. */
+  /**
+   * MESSAGE_STATUS_SUPPRESSED - Every recipient is on the suppression list (at accept, or when an attempt was due): never sent.
+   * Final.
+   */
   MESSAGE_STATUS_SUPPRESSED: 'MESSAGE_STATUS_SUPPRESSED',
   /**
    * MESSAGE_STATUS_SCHEDULED - Committed with a send_at in the future; waiting for it. Active: CancelMessage and
@@ -99,6 +102,33 @@ export const MessageEventType = {
    * retried. Recorded with the attempt's DELIVERED event.
    */
   MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED: 'MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED',
+  /**
+   * MESSAGE_EVENT_TYPE_RECIPIENT_DELIVERED - The provider reports the message reached this recipient's mailbox (its receiving server took
+   * it). From provider feedback, as the six below: recipient names the address, provider the
+   * driver, detail the provider's words; occurred_at is when the provider says it happened.
+   */
+  MESSAGE_EVENT_TYPE_RECIPIENT_DELIVERED: 'MESSAGE_EVENT_TYPE_RECIPIENT_DELIVERED',
+  /** MESSAGE_EVENT_TYPE_RECIPIENT_DEFERRED - The provider is still trying this recipient (a temporary failure on its side). */
+  MESSAGE_EVENT_TYPE_RECIPIENT_DEFERRED: 'MESSAGE_EVENT_TYPE_RECIPIENT_DEFERRED',
+  /**
+   * MESSAGE_EVENT_TYPE_RECIPIENT_BOUNCED - The recipient's server refused the message; the recipient's state says hard, soft or
+   * undetermined. A hard bounce puts the address on the suppression list.
+   */
+  MESSAGE_EVENT_TYPE_RECIPIENT_BOUNCED: 'MESSAGE_EVENT_TYPE_RECIPIENT_BOUNCED',
+  /** MESSAGE_EVENT_TYPE_RECIPIENT_COMPLAINED - The recipient marked the message as spam. The address goes on the suppression list. */
+  MESSAGE_EVENT_TYPE_RECIPIENT_COMPLAINED: 'MESSAGE_EVENT_TYPE_RECIPIENT_COMPLAINED',
+  /** MESSAGE_EVENT_TYPE_RECIPIENT_UNSUBSCRIBED - The recipient unsubscribed. The address goes on the suppression list. */
+  MESSAGE_EVENT_TYPE_RECIPIENT_UNSUBSCRIBED: 'MESSAGE_EVENT_TYPE_RECIPIENT_UNSUBSCRIBED',
+  /**
+   * MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED - The provider dropped the message for this recipient without trying it (its own suppression,
+   * invalid address...).
+   */
+  MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED: 'MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED',
+  /**
+   * MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED - The gateway left the recipient out: the address is on the suppression list (at accept, or when
+   * an attempt was due). detail names the suppression's reason.
+   */
+  MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED: 'MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED',
   UNRECOGNIZED: 'UNRECOGNIZED',
 } as const;
 
@@ -120,7 +150,79 @@ export namespace MessageEventType {
     typeof MessageEventType.MESSAGE_EVENT_TYPE_CANCEL_REQUESTED;
   export type MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED =
     typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_REFUSED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_DELIVERED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DELIVERED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_DEFERRED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DEFERRED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_BOUNCED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_BOUNCED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_COMPLAINED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_COMPLAINED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_UNSUBSCRIBED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_UNSUBSCRIBED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED;
+  export type MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED =
+    typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED;
   export type UNRECOGNIZED = typeof MessageEventType.UNRECOGNIZED;
+}
+
+/**
+ * Where one recipient of a message stands. A later notification never undoes a complaint,
+ * unsubscribe, hard bounce, drop or suppression; among the others the latest (by when the provider
+ * says it happened) wins.
+ */
+export const RecipientState = {
+  /** RECIPIENT_STATE_UNSPECIFIED - Never set by the gateway. */
+  RECIPIENT_STATE_UNSPECIFIED: 'RECIPIENT_STATE_UNSPECIFIED',
+  /** RECIPIENT_STATE_PENDING - Not handed to a provider yet. */
+  RECIPIENT_STATE_PENDING: 'RECIPIENT_STATE_PENDING',
+  /** RECIPIENT_STATE_SENT - The provider took the message; nothing heard from it since. */
+  RECIPIENT_STATE_SENT: 'RECIPIENT_STATE_SENT',
+  /** RECIPIENT_STATE_DELIVERED - The provider reports the recipient's server took it. */
+  RECIPIENT_STATE_DELIVERED: 'RECIPIENT_STATE_DELIVERED',
+  /** RECIPIENT_STATE_DEFERRED - The provider is still trying (a temporary failure). */
+  RECIPIENT_STATE_DEFERRED: 'RECIPIENT_STATE_DEFERRED',
+  /** RECIPIENT_STATE_BOUNCED_HARD - The recipient's server refused it for good (5.1.x: no such mailbox, ...). */
+  RECIPIENT_STATE_BOUNCED_HARD: 'RECIPIENT_STATE_BOUNCED_HARD',
+  /** RECIPIENT_STATE_BOUNCED_SOFT - The recipient's server refused it for now (mailbox full, ...) and the provider gave up. */
+  RECIPIENT_STATE_BOUNCED_SOFT: 'RECIPIENT_STATE_BOUNCED_SOFT',
+  /**
+   * RECIPIENT_STATE_BOUNCED_UNDETERMINED - A bounce the provider could not classify, or a policy or reputation refusal (5.7.x): the
+   * address is not suppressed for it.
+   */
+  RECIPIENT_STATE_BOUNCED_UNDETERMINED: 'RECIPIENT_STATE_BOUNCED_UNDETERMINED',
+  /** RECIPIENT_STATE_COMPLAINED - The recipient marked it as spam. */
+  RECIPIENT_STATE_COMPLAINED: 'RECIPIENT_STATE_COMPLAINED',
+  /** RECIPIENT_STATE_UNSUBSCRIBED - The recipient unsubscribed. */
+  RECIPIENT_STATE_UNSUBSCRIBED: 'RECIPIENT_STATE_UNSUBSCRIBED',
+  /** RECIPIENT_STATE_DROPPED - The provider dropped it without trying (its own suppression list, invalid address, ...). */
+  RECIPIENT_STATE_DROPPED: 'RECIPIENT_STATE_DROPPED',
+  /** RECIPIENT_STATE_SUPPRESSED - The gateway left the recipient out: the address is on the suppression list. */
+  RECIPIENT_STATE_SUPPRESSED: 'RECIPIENT_STATE_SUPPRESSED',
+  /** RECIPIENT_STATE_REFUSED - The relay refused the recipient while it took the message for the others (RECIPIENT_REFUSED). */
+  RECIPIENT_STATE_REFUSED: 'RECIPIENT_STATE_REFUSED',
+  UNRECOGNIZED: 'UNRECOGNIZED',
+} as const;
+
+export type RecipientState = (typeof RecipientState)[keyof typeof RecipientState];
+
+export namespace RecipientState {
+  export type RECIPIENT_STATE_UNSPECIFIED = typeof RecipientState.RECIPIENT_STATE_UNSPECIFIED;
+  export type RECIPIENT_STATE_PENDING = typeof RecipientState.RECIPIENT_STATE_PENDING;
+  export type RECIPIENT_STATE_SENT = typeof RecipientState.RECIPIENT_STATE_SENT;
+  export type RECIPIENT_STATE_DELIVERED = typeof RecipientState.RECIPIENT_STATE_DELIVERED;
+  export type RECIPIENT_STATE_DEFERRED = typeof RecipientState.RECIPIENT_STATE_DEFERRED;
+  export type RECIPIENT_STATE_BOUNCED_HARD = typeof RecipientState.RECIPIENT_STATE_BOUNCED_HARD;
+  export type RECIPIENT_STATE_BOUNCED_SOFT = typeof RecipientState.RECIPIENT_STATE_BOUNCED_SOFT;
+  export type RECIPIENT_STATE_BOUNCED_UNDETERMINED =
+    typeof RecipientState.RECIPIENT_STATE_BOUNCED_UNDETERMINED;
+  export type RECIPIENT_STATE_COMPLAINED = typeof RecipientState.RECIPIENT_STATE_COMPLAINED;
+  export type RECIPIENT_STATE_UNSUBSCRIBED = typeof RecipientState.RECIPIENT_STATE_UNSUBSCRIBED;
+  export type RECIPIENT_STATE_DROPPED = typeof RecipientState.RECIPIENT_STATE_DROPPED;
+  export type RECIPIENT_STATE_SUPPRESSED = typeof RecipientState.RECIPIENT_STATE_SUPPRESSED;
+  export type RECIPIENT_STATE_REFUSED = typeof RecipientState.RECIPIENT_STATE_REFUSED;
+  export type UNRECOGNIZED = typeof RecipientState.UNRECOGNIZED;
 }
 
 /** A mailbox: an address with an optional display name. */
@@ -247,6 +349,12 @@ export interface SendMailResponse {
   acceptedAt?: Timestamp | undefined;
   /** True when the idempotency key matched an earlier accepted message. */
   replayed: boolean;
+  /**
+   * Recipients left out because they are on the suppression list (lowercased addresses), each
+   * with a RECIPIENT_SUPPRESSED event; when every recipient is, the message is SUPPRESSED and never
+   * sent. Empty for a replay.
+   */
+  suppressedRecipients: string[];
 }
 
 /** Messages to send in one call. */
@@ -293,6 +401,21 @@ export interface GetMessageRequest {
   messageId: string;
 }
 
+/** One recipient of a message (to, cc or bcc) and where it stands. */
+export interface MessageRecipient {
+  /** The address, lowercased. */
+  address: string;
+  /** Where it stands. */
+  state: RecipientState;
+  /**
+   * The last words on it (a provider's bounce diagnostic, a suppression's reason); empty before
+   * any.
+   */
+  detail: string;
+  /** When it last changed state (millisecond precision); unset while PENDING or SENT. */
+  updatedAt?: Timestamp | undefined;
+}
+
 /** One step in the history of a message. */
 export interface MessageEvent {
   /** Increases with every event; orders the history. */
@@ -314,8 +437,8 @@ export interface MessageEvent {
    */
   provider: string;
   /**
-   * The recipient address the event is about (RECIPIENT_REFUSED); empty for events about the
-   * whole message.
+   * The recipient address the event is about (the RECIPIENT_* events); empty for events about
+   * the whole message.
    */
   recipient: string;
 }
@@ -343,6 +466,8 @@ export interface GetMessageResponse {
    * message sent at once.
    */
   sendAt?: Timestamp | undefined;
+  /** Every recipient (to, then cc, then bcc, without repeats) and where each stands. */
+  recipients: MessageRecipient[];
 }
 
 /** Which message to withdraw. */
@@ -521,7 +646,10 @@ export interface MailGatewayClient {
    * Validates and commits one message, then answers its id. Needs the "mail.send" role.
    * INVALID_ARGUMENT: a field breaks a limit (the message names it), the message has more
    * recipients than the source's policy allows, or idempotency_key was used for other content.
-   * PERMISSION_DENIED: the source's policy does not allow the From domain. RESOURCE_EXHAUSTED: over
+   * PERMISSION_DENIED: the source's policy does not allow the From domain. FAILED_PRECONDITION: a
+   * recipient is on the suppression list and the source's policy refuses such messages (the message
+   * names the field, e.g. "mail.to[0].address"); otherwise suppressed recipients are dropped and
+   * listed in the response, and a message left with none ends SUPPRESSED. RESOURCE_EXHAUSTED: over
    * a rate limit or the gateway is overloaded (with a google.rpc.RetryInfo and a "retry-after"
    * entry saying when to come back), or the request is larger than the gRPC receive limit
    * (MAX_MESSAGE_BYTES plus a small envelope).
@@ -625,7 +753,10 @@ export interface MailGatewayController {
    * Validates and commits one message, then answers its id. Needs the "mail.send" role.
    * INVALID_ARGUMENT: a field breaks a limit (the message names it), the message has more
    * recipients than the source's policy allows, or idempotency_key was used for other content.
-   * PERMISSION_DENIED: the source's policy does not allow the From domain. RESOURCE_EXHAUSTED: over
+   * PERMISSION_DENIED: the source's policy does not allow the From domain. FAILED_PRECONDITION: a
+   * recipient is on the suppression list and the source's policy refuses such messages (the message
+   * names the field, e.g. "mail.to[0].address"); otherwise suppressed recipients are dropped and
+   * listed in the response, and a message left with none ends SUPPRESSED. RESOURCE_EXHAUSTED: over
    * a rate limit or the gateway is overloaded (with a google.rpc.RetryInfo and a "retry-after"
    * entry saying when to come back), or the request is larger than the gRPC receive limit
    * (MAX_MESSAGE_BYTES plus a small envelope).

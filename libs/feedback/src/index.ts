@@ -1,0 +1,1 @@
+export type { BounceClass, FeedbackKind, ProviderFeedback } from './provider-feedback';

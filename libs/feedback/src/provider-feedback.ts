@@ -1,0 +1,34 @@
+/** What a provider says happened to one recipient of one message. */
+export type FeedbackKind = 'delivered' | 'deferred' | 'bounce' | 'complaint' | 'unsubscribe' | 'dropped';
+
+/**
+ * How a bounce should be read. hard: the address does not exist (5.1.x, a provider's "hard"/
+ * "permanent" class) and is suppressed. soft: temporary (mailbox full). undetermined: the provider
+ * could not say, or a reputation or policy refusal (5.7.x) or a "spam notification" bounce: the
+ * address is not suppressed for it.
+ */
+export type BounceClass = 'hard' | 'soft' | 'undetermined';
+
+/**
+ * One provider notification, verified and normalised: the unit of intake. Stored once per
+ * (provider, eventId); processed later, idempotently.
+ */
+export interface ProviderFeedback {
+  /** The driver name the notification is about: "sendgrid", "postmark", "smtp" (SES), "http", "flowmailer". */
+  readonly provider: string;
+  /** The provider's own id for this notification (sg_event_id, SNS MessageId, webhook-id, ...). */
+  readonly eventId: string;
+  readonly kind: FeedbackKind;
+  /** For a bounce. */
+  readonly bounceClass?: BounceClass;
+  /** Lowercased. */
+  readonly recipient: string;
+  /** The gateway's message id, when the provider echoes what the driver sent (custom args, metadata, header). */
+  readonly gatewayMessageId?: string;
+  /** The provider's id for the message, as recorded at delivery (outbox_message.provider_message_id). */
+  readonly providerMessageId?: string;
+  /** The provider's words (SMTP status and diagnostic), for the event's detail; never the message content. */
+  readonly detail: string;
+  /** When the provider says it happened (epoch ms). */
+  readonly occurredAt: number;
+}
