@@ -2,6 +2,7 @@ import { AUTH_SCHEMA, authConfig } from '@mailgateway/auth';
 import { ConfigSlice, LoadedConfig } from '@mailgateway/config';
 import { combineSchemas, databaseConfig } from '@mailgateway/database';
 import { DELIVERY_CONFIG_SLICES, DELIVERY_SCHEMA } from '@mailgateway/delivery';
+import { FEEDBACK_SCHEMA } from '@mailgateway/feedback';
 import { observabilityConfig } from '@mailgateway/observability';
 import { OUTBOX_SCHEMA, outboxConfig } from '@mailgateway/outbox';
 import { throttlingConfig } from '@mailgateway/throttling';
@@ -23,7 +24,7 @@ export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
 ];
 
 /** Every table the gateway keeps, in its one database. */
-export const GATEWAY_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA, DELIVERY_SCHEMA);
+export const GATEWAY_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA, DELIVERY_SCHEMA, FEEDBACK_SCHEMA);
 
 /** Reads and validates every setting at once; throws a ConfigurationException naming each bad variable. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
