@@ -1,5 +1,7 @@
+import { Logger } from '@nestjs/common';
 import { ErrorCode } from '@mailgateway/errors';
 import { DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import { SuppressionEntryEntity } from './entities/suppression-entry.entity';
 import { ALL_SOURCES, NewSuppression, SuppressionReason } from './suppression';
 import { SuppressionException, SuppressionProblem } from './suppression.exception';
 import { SuppressionList } from './suppression-list.service';
@@ -37,6 +39,33 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
   });
   afterAll(() => database.close());
   beforeEach(() => database.dataSource.query('DELETE FROM suppression_entry'));
+
+  it('has a table with every column the entity maps, read back through the entity', async () => {
+    const metadata = database.dataSource.getMetadata(SuppressionEntryEntity);
+    const rows: { name: string }[] =
+      kind === 'sqlite'
+        ? await database.dataSource.query(`SELECT name FROM pragma_table_info('suppression_entry')`)
+        : await database.dataSource.query(
+            `SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'suppression_entry'`,
+          );
+    expect(rows.map(({ name }) => name).sort()).toEqual(
+      metadata.columns.map((column) => column.databaseName).sort(),
+    );
+
+    await add([entry('entity@example.com', SuppressionReason.Manual, { expiresAt: NOW + 1 })]);
+    expect(
+      await database.dataSource.manager.findOneBy(SuppressionEntryEntity, { address: 'entity@example.com' }),
+    ).toEqual(
+      Object.assign(new SuppressionEntryEntity(), {
+        address: 'entity@example.com',
+        scope: ALL_SOURCES,
+        reason: SuppressionReason.Manual,
+        origin: 'test:manual',
+        createdAt: NOW,
+        expiresAt: NOW + 1,
+      }),
+    );
+  });
 
   describe('find', () => {
     it("answers one entry per address, the source's own before the one for every source", async () => {
@@ -314,6 +343,27 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
         reason: SuppressionReason.HardBounce,
       });
       expect(await database.count('suppression_entry')).toBe(0);
+    });
+
+    it('logs the removal with a short hash of the address, never the address', async () => {
+      const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      try {
+        await add([entry('private.person@example.com', SuppressionReason.Complaint)]);
+        await sut.remove(
+          { address: 'private.person@example.com', scope: ALL_SOURCES, force: true, reason: 'ticket 12' },
+          NOW,
+        );
+
+        const lines = log.mock.calls.map(([message]) => String(message));
+        expect(lines).toEqual([
+          expect.stringMatching(
+            /^Lifted suppression of address sha256:[0-9a-f]{12} in scope "\*" \(was complaint, forced\): "ticket 12"$/,
+          ),
+        ]);
+        expect(lines[0]).not.toContain('private');
+      } finally {
+        log.mockRestore();
+      }
     });
 
     it('answers NOT_FOUND for no entry, one in another scope, or one that expired', async () => {
