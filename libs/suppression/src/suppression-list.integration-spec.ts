@@ -160,6 +160,14 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
       ]);
     });
 
+    it('keeps the first 1000 characters of an origin longer than its column', async () => {
+      const [added] = await add([
+        entry('long@example.com', SuppressionReason.Provider, { origin: 'p'.repeat(1200) }),
+      ]);
+
+      expect(added.origin).toBe('p'.repeat(1000));
+    });
+
     it('takes the same address from transactions running at once, ending with the strongest reason', async () => {
       const replica =
         database.kind === 'postgres' ? (await database.openReplica()).transactions : database.transactions;
