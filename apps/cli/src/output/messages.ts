@@ -23,7 +23,8 @@ export function printAccepted(accepted: SendMailResponse, sendAt?: Date): void {
 
 /**
  * The message's status line (with its send time when it has one), one "recipient <address>
- * <STATE>[: <detail>]" line per recipient, then one line per event.
+ * <STATE>[: <detail>]" line per recipient, then one line per event (naming its recipient when it
+ * is about one).
  */
 export function printMessage(message: GetMessageResponse): void {
   console.log(
@@ -39,7 +40,8 @@ export function printMessage(message: GetMessageResponse): void {
   }
   for (const event of message.events) {
     const type = shortName(event.type, 'MESSAGE_EVENT_TYPE_').padEnd(15);
-    console.log(`  ${formatTime(event.occurredAt)}  ${type} ${event.detail}`);
+    const about = event.recipient ? `${event.recipient}: ` : '';
+    console.log(`  ${formatTime(event.occurredAt)}  ${type} ${about}${event.detail}`);
   }
 }
 
