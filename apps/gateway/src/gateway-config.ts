@@ -5,6 +5,7 @@ import { DELIVERY_CONFIG_SLICES, DELIVERY_SCHEMA } from '@mailgateway/delivery';
 import { FEEDBACK_SCHEMA } from '@mailgateway/feedback';
 import { observabilityConfig } from '@mailgateway/observability';
 import { OUTBOX_SCHEMA, outboxConfig } from '@mailgateway/outbox';
+import { SUPPRESSION_SCHEMA } from '@mailgateway/suppression';
 import { throttlingConfig } from '@mailgateway/throttling';
 import { validationConfig } from '@mailgateway/validation';
 import { eventsConfig } from './events/events.settings';
@@ -24,7 +25,13 @@ export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
 ];
 
 /** Every table the gateway keeps, in its one database. */
-export const GATEWAY_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA, DELIVERY_SCHEMA, FEEDBACK_SCHEMA);
+export const GATEWAY_SCHEMA = combineSchemas(
+  AUTH_SCHEMA,
+  OUTBOX_SCHEMA,
+  DELIVERY_SCHEMA,
+  FEEDBACK_SCHEMA,
+  SUPPRESSION_SCHEMA,
+);
 
 /** Reads and validates every setting at once; throws a ConfigurationException naming each bad variable. */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {

@@ -1,31 +1,277 @@
-import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { NewSuppression, Suppression } from './suppression';
+import { runStatement, SqlParameters, TransactionRunner } from '@mailgateway/database';
+import { decodePageToken, encodePageToken } from './page-token';
+import { RECIPIENT_REASONS, REASON_STRENGTH, reasonStrengthSql } from './reason-strength';
+import { ALL_SOURCES, NewSuppression, Suppression, SuppressionReason } from './suppression';
+import { SuppressionException, SuppressionProblem } from './suppression.exception';
+
+const TABLE = 'suppression_entry';
+const COLUMNS = ['address', 'scope', 'reason', 'origin', 'created_at', 'expires_at'] as const;
+const SELECTED = COLUMNS.join(', ');
+/** Rows per INSERT: well inside either database's limit on parameters. */
+const ROWS_PER_STATEMENT = 1000;
+
+interface SuppressionRow {
+  address: string;
+  scope: string;
+  reason: SuppressionReason;
+  origin: string;
+  created_at: number | string;
+  expires_at: number | string | null;
+}
+
+export interface SuppressionQuery {
+  /** Only this scope; undefined: every scope. */
+  readonly scope?: string;
+  /** Only addresses starting with this (lowercased). */
+  readonly addressPrefix?: string;
+  readonly pageSize: number;
+  /** From the previous page; undefined or empty for the first. */
+  readonly pageToken?: string;
+}
+
+export interface SuppressionPage {
+  readonly suppressions: Suppression[];
+  /** Empty on the last page. */
+  readonly nextPageToken: string;
+}
+
+export interface ManualSuppression {
+  readonly address: string;
+  readonly scope: string;
+  /** The note: a ticket number, who asked. */
+  readonly origin: string;
+  readonly expiresAt: number | null;
+}
+
+export interface SuppressionRemoval {
+  readonly address: string;
+  readonly scope: string;
+  readonly force: boolean;
+  /** Why it is lifted; needed with force. */
+  readonly reason: string;
+}
 
 /**
  * The suppression list: addresses not to send to. Read at accept and again when an attempt is due;
- * written by provider feedback (in the feedback's own transaction) and by the admin RPCs.
+ * written by provider feedback (in the feedback's own transaction) and by the admin RPCs. Every
+ * read and write leaves expired entries out, as if they were not there.
  */
 @Injectable()
 export class SuppressionList {
+  private readonly logger = new Logger('SuppressionList');
+
+  constructor(private readonly transactions: TransactionRunner) {}
+
   /**
-   * The entries that stop `source` from sending to any of `addresses` (lowercased), one per
-   * address: the source's own before ALL_SOURCES; expired entries do not count.
+   * The entries that stop `source` from sending to any of `addresses`, one per address (keyed by
+   * the lowercased address): the source's own before ALL_SOURCES; expired entries do not count.
+   * One indexed statement, whatever the number of addresses.
    */
-  find(
-    _source: string,
-    _addresses: readonly string[],
-    _manager?: EntityManager,
+  async find(
+    source: string,
+    addresses: readonly string[],
+    manager?: EntityManager,
+    now = Date.now(),
   ): Promise<Map<string, Suppression>> {
-    throw new Error('SuppressionList.find: not written yet');
+    const found = new Map<string, Suppression>();
+    const wanted = [...new Set(addresses.map((address) => address.toLowerCase()))];
+    if (wanted.length === 0) return found;
+    const parameters = this.transactions.parameters();
+    const sql =
+      `SELECT ${SELECTED} FROM ${TABLE}` +
+      ` WHERE address IN (${wanted.map((address) => parameters.add(address)).join(', ')})` +
+      ` AND scope IN (${parameters.add(ALL_SOURCES)}, ${parameters.add(source)})` +
+      ` AND ${notExpired(parameters, now)}`;
+    const query = (on: EntityManager) => on.query(sql, parameters.values) as Promise<SuppressionRow[]>;
+    const rows = manager ? await query(manager) : await this.transactions.read(query);
+    for (const row of rows) {
+      if (!found.has(row.address) || row.scope !== ALL_SOURCES) found.set(row.address, toSuppression(row));
+    }
+    return found;
   }
 
   /**
    * Adds entries in the caller's transaction. An address already suppressed in that scope keeps
-   * its entry, unless the new reason is stronger (complaint > unsubscribe > hard bounce > the
-   * rest). Returns the entries that were added or strengthened.
+   * its entry (origin too), unless the new reason is stronger (complaint > unsubscribe > hard
+   * bounce > the rest) or the entry has expired. Returns the entries that were added or
+   * strengthened. Replicas adding the same address at once meet in ON CONFLICT, never in an error.
    */
-  add(_manager: EntityManager, _entries: readonly NewSuppression[]): Promise<Suppression[]> {
-    throw new Error('SuppressionList.add: not written yet');
+  async add(
+    manager: EntityManager,
+    entries: readonly NewSuppression[],
+    now = Date.now(),
+  ): Promise<Suppression[]> {
+    const strongest = new Map<string, NewSuppression>();
+    for (const entry of entries) {
+      const address = entry.address.toLowerCase();
+      const key = JSON.stringify([address, entry.scope]);
+      const held = strongest.get(key);
+      // One statement may not touch a row twice; of repeats within the call the strongest counts.
+      if (!held || REASON_STRENGTH[entry.reason] > REASON_STRENGTH[held.reason]) {
+        strongest.set(key, { ...entry, address });
+      }
+    }
+    const unique = [...strongest.values()];
+    const added: Suppression[] = [];
+    for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
+      const chunk = unique.slice(start, start + ROWS_PER_STATEMENT);
+      const parameters = this.transactions.parameters();
+      const values = chunk.map(
+        ({ address, scope, reason, origin, expiresAt }) =>
+          `(${[address, scope, reason, origin, now, expiresAt].map((value) => parameters.add(value)).join(', ')})`,
+      );
+      const sql =
+        `INSERT INTO ${TABLE} (${SELECTED}) VALUES ${values.join(', ')}` +
+        ` ON CONFLICT (address, scope) DO UPDATE SET reason = excluded.reason, origin = excluded.origin,` +
+        ` created_at = excluded.created_at, expires_at = excluded.expires_at` +
+        ` WHERE ${expired(`${TABLE}.expires_at`, parameters, now)}` +
+        ` OR ${reasonStrengthSql('excluded.reason')} > ${reasonStrengthSql(`${TABLE}.reason`)}` +
+        ` RETURNING ${SELECTED}`;
+      const rows = await runStatement<SuppressionRow>(manager, sql, parameters.values);
+      added.push(...rows.map(toSuppression));
+    }
+    return added;
   }
+
+  /** A page of entries in (address, scope) order, after the position in `pageToken`. */
+  async list(query: SuppressionQuery, now = Date.now()): Promise<SuppressionPage> {
+    const parameters = this.transactions.parameters();
+    const conditions = [notExpired(parameters, now)];
+    if (query.scope !== undefined) conditions.push(`scope = ${parameters.add(query.scope)}`);
+    if (query.addressPrefix) {
+      const prefix = query.addressPrefix.toLowerCase();
+      // substr counts characters on both databases, as a spread string does in JS.
+      conditions.push(`substr(address, 1, ${[...prefix].length}) = ${parameters.add(prefix)}`);
+    }
+    if (query.pageToken) {
+      const after = decodePageToken(query.pageToken);
+      const address = parameters.add(after.address);
+      conditions.push(
+        `(address > ${address} OR (address = ${parameters.add(after.address)} AND scope > ${parameters.add(after.scope)}))`,
+      );
+    }
+    const sql =
+      `SELECT ${SELECTED} FROM ${TABLE} WHERE ${conditions.join(' AND ')}` +
+      ` ORDER BY address, scope LIMIT ${parameters.add(query.pageSize + 1)}`;
+    const rows = await this.transactions.read(
+      (manager) => manager.query(sql, parameters.values) as Promise<SuppressionRow[]>,
+    );
+    const suppressions = rows.slice(0, query.pageSize).map(toSuppression);
+    const last = suppressions.at(-1);
+    return {
+      suppressions,
+      nextPageToken: rows.length > query.pageSize && last ? encodePageToken(last) : '',
+    };
+  }
+
+  /**
+   * Puts an address on the list with reason MANUAL, or replaces the note and expiry of a manual
+   * entry already there (keeping when it was added). ALREADY_EXISTS when the address is suppressed
+   * in that scope for another reason: that entry is left as it is.
+   */
+  async addManual(entry: ManualSuppression, now = Date.now()): Promise<Suppression> {
+    const address = entry.address.toLowerCase();
+    return this.transactions.run(async (manager) => {
+      const parameters = this.transactions.parameters();
+      const values = [address, entry.scope, SuppressionReason.Manual, entry.origin, now, entry.expiresAt];
+      // Placeholders are added in the order they appear: SQLite's "?" are positional.
+      const sql =
+        `INSERT INTO ${TABLE} (${SELECTED}) VALUES (${values.map((value) => parameters.add(value)).join(', ')})` +
+        ` ON CONFLICT (address, scope) DO UPDATE SET reason = excluded.reason, origin = excluded.origin,` +
+        ` expires_at = excluded.expires_at,` +
+        ` created_at = CASE WHEN ${expired(`${TABLE}.expires_at`, parameters, now)}` +
+        ` THEN excluded.created_at ELSE ${TABLE}.created_at END` +
+        ` WHERE ${TABLE}.reason = ${parameters.add(SuppressionReason.Manual)}` +
+        ` OR ${expired(`${TABLE}.expires_at`, parameters, now)}` +
+        ` RETURNING ${SELECTED}`;
+      const [row] = await runStatement<SuppressionRow>(manager, sql, parameters.values);
+      if (row) return toSuppression(row);
+      const held = await this.entry(manager, address, entry.scope, now);
+      throw new SuppressionException(
+        SuppressionProblem.SuppressedForAnotherReason,
+        `the address is already suppressed in scope "${entry.scope}" (${held?.reason ?? 'another reason'}); remove that entry first`,
+      );
+    });
+  }
+
+  /**
+   * Lifts an entry and returns it as it was. A complaint or an unsubscribe needs force and a
+   * reason. The removal is logged with a short hash of the address, never the address.
+   */
+  async remove(removal: SuppressionRemoval, now = Date.now()): Promise<Suppression> {
+    const address = removal.address.toLowerCase();
+    const removed = await this.transactions.run(async (manager) => {
+      const held = await this.entry(manager, address, removal.scope, now, { lock: true });
+      if (!held) {
+        throw new SuppressionException(
+          SuppressionProblem.EntryNotFound,
+          `the address is not suppressed in scope "${removal.scope}"`,
+        );
+      }
+      if (RECIPIENT_REASONS.has(held.reason) && !(removal.force && removal.reason.trim() !== '')) {
+        throw new SuppressionException(
+          SuppressionProblem.ForceRequired,
+          `the entry is a ${held.reason}: the recipient asked not to get mail, so lifting it needs force and a reason`,
+        );
+      }
+      const parameters = this.transactions.parameters();
+      await manager.query(
+        `DELETE FROM ${TABLE} WHERE address = ${parameters.add(address)} AND scope = ${parameters.add(removal.scope)}`,
+        parameters.values,
+      );
+      return held;
+    });
+    const why = removal.reason.trim() === '' ? '' : `: ${JSON.stringify(removal.reason)}`;
+    this.logger.log(
+      `Lifted suppression of address sha256:${addressHash(address)} in scope "${removed.scope}" ` +
+        `(was ${removed.reason}${removal.force ? ', forced' : ''})${why}`,
+    );
+    return removed;
+  }
+
+  /** The entry of one address in one scope, unless expired; locked for the transaction on request. */
+  private async entry(
+    manager: EntityManager,
+    address: string,
+    scope: string,
+    now: number,
+    { lock = false } = {},
+  ): Promise<Suppression | null> {
+    const parameters = this.transactions.parameters();
+    // SQLite runs one transaction at a time and has no row locks.
+    const forUpdate = lock && this.transactions.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const rows = (await manager.query(
+      `SELECT ${SELECTED} FROM ${TABLE} WHERE address = ${parameters.add(address)}` +
+        ` AND scope = ${parameters.add(scope)} AND ${notExpired(parameters, now)}${forUpdate}`,
+      parameters.values,
+    )) as SuppressionRow[];
+    return rows[0] ? toSuppression(rows[0]) : null;
+  }
+}
+
+function notExpired(parameters: SqlParameters, now: number): string {
+  return `(expires_at IS NULL OR expires_at > ${parameters.add(now)})`;
+}
+
+function expired(column: string, parameters: SqlParameters, now: number): string {
+  return `(${column} IS NOT NULL AND ${column} <= ${parameters.add(now)})`;
+}
+
+function toSuppression(row: SuppressionRow): Suppression {
+  return {
+    address: row.address,
+    scope: row.scope,
+    reason: row.reason,
+    origin: row.origin,
+    createdAt: Number(row.created_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+}
+
+/** Enough of the address's SHA-256 to follow one address through the logs, not to recover it. */
+function addressHash(address: string): string {
+  return createHash('sha256').update(address).digest('hex').slice(0, 12);
 }

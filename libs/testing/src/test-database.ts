@@ -14,6 +14,7 @@ import {
 import { DELIVERY_SCHEMA } from '@mailgateway/delivery';
 import { FEEDBACK_SCHEMA } from '@mailgateway/feedback';
 import { OUTBOX_SCHEMA } from '@mailgateway/outbox';
+import { SUPPRESSION_SCHEMA } from '@mailgateway/suppression';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 
@@ -70,7 +71,13 @@ async function provisionPostgres(migrate: boolean): Promise<TestDatabase> {
 }
 
 /** Every table a gateway keeps (what its app combines). */
-export const TEST_SCHEMA = combineSchemas(AUTH_SCHEMA, OUTBOX_SCHEMA, DELIVERY_SCHEMA, FEEDBACK_SCHEMA);
+export const TEST_SCHEMA = combineSchemas(
+  AUTH_SCHEMA,
+  OUTBOX_SCHEMA,
+  DELIVERY_SCHEMA,
+  FEEDBACK_SCHEMA,
+  SUPPRESSION_SCHEMA,
+);
 
 /** A TypeORM connection of the test's own to the database a gateway uses, for checking its rows. */
 export function openTestDataSource(env: Readonly<Record<string, string>>): Promise<DataSource> {

@@ -1,0 +1,9 @@
+import type { DatabaseSchema } from '@mailgateway/database';
+import { SuppressionEntryEntity } from './entities/suppression-entry.entity';
+import { CreateSuppressionList1796400000001 } from './migrations/1796400000001-create-suppression-list';
+
+/** The suppression list's table. A new migration is a new file in migrations/ and a line here. */
+export const SUPPRESSION_SCHEMA: DatabaseSchema = {
+  entities: [SuppressionEntryEntity],
+  migrations: [CreateSuppressionList1796400000001],
+};
