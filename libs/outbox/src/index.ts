@@ -28,3 +28,5 @@ export { mailFingerprint } from './mail-payload';
 export { RecipientState } from './recipients/recipient-state';
 export { applyRecipientUpdates } from './recipients/recipient-outcomes';
 export type { RecipientUpdate } from './recipients/recipient-outcomes';
+export { foldRecipientStates, isSticky, supersedes } from './recipients/recipient-precedence';
+export type { RecipientEventRow, RecipientOutcome } from './recipients/recipient-precedence';
