@@ -3,7 +3,6 @@ import { ConfigModule, LoadedConfig } from '@mailgateway/config';
 import { DatabaseModule } from '@mailgateway/database';
 import { DeliveryModule } from '@mailgateway/delivery';
 import { Observability, ObservabilityModule } from '@mailgateway/observability';
-import { SuppressionModule } from '@mailgateway/suppression';
 import { throttlingConfig } from '@mailgateway/throttling';
 import { AdminModule } from './admin/admin.module';
 import { EventsModule } from './events/events.module';
@@ -20,7 +19,6 @@ export class GatewayModule {
         ConfigModule.forRoot(config),
         ObservabilityModule.forRoot(observability),
         DatabaseModule.forRoot(GATEWAY_SCHEMA),
-        SuppressionModule,
         MailModule,
         EventsModule,
         AdminModule,
