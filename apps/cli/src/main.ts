@@ -5,12 +5,14 @@ import { addEventCommands } from './commands/events.commands';
 import { addKeyCommands } from './commands/keys.commands';
 import { addMailCommands } from './commands/mail.commands';
 import { addSourceCommands } from './commands/sources.commands';
+import { addSuppressionCommands } from './commands/suppressions.commands';
 
 const program = createCliProgram();
 addMailCommands(program);
 addEventCommands(program);
 addSourceCommands(program);
 addKeyCommands(program);
+addSuppressionCommands(program);
 
 // Usage errors (unknown option, bad number...) are commander's: it prints them and exits 1 itself.
 program.parseAsync().catch((error: unknown) => {

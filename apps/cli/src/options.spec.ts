@@ -1,6 +1,6 @@
 import type { MessageEventType } from '@mailgateway/client';
 import { InvalidArgumentError } from 'commander';
-import { collectEventType, count, MAX_UINT32, pageSize, parseSendTime, seconds } from './options';
+import { collectEventType, count, duration, MAX_UINT32, pageSize, parseSendTime, seconds } from './options';
 
 describe('numeric option parsers', () => {
   it.each([
@@ -118,4 +118,24 @@ describe('send time option parser', () => {
       'Expected an ISO 8601 time with its zone (2026-12-01T09:30:00Z, 2026-12-01T10:30+01:00) or a delay from now (+30s, +10m, +2h, +1d12h).',
     );
   });
+});
+
+describe('duration option parser', () => {
+  it.each([
+    ['90s', 90_000],
+    ['10m', 600_000],
+    ['12h', 43_200_000],
+    ['30d', 2_592_000_000],
+    ['1d12h', 129_600_000],
+    ['1h30m15s', 5_415_000],
+  ])('reads %p as %p ms', (value, expected) => {
+    expect(duration(value)).toBe(expected);
+  });
+
+  it.each(['', '0s', '0d0h', '10', '-5m', '1.5h', '5m1h', '1w', '+10m', `${'9'.repeat(20)}d`])(
+    'refuses %p',
+    (value) => {
+      expect(() => duration(value)).toThrow(InvalidArgumentError);
+    },
+  );
 });

@@ -87,3 +87,18 @@ export function parseSendTime(value: string, now: number): Date {
 
 /** Option parser of --at: a send time (see parseSendTime), counted from when the option is read. */
 export const sendTime = (value: string): Date => parseSendTime(value, Date.now());
+
+/** Days, hours, minutes and seconds, each optional, in that order: "30d", "1h30m", "90s". */
+const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+
+/** Option parser of a duration such as --expires-in 30d (in milliseconds, more than none). */
+export function duration(value: string): number {
+  const parts = DURATION.exec(value);
+  const ms = parts?.slice(1).some(Boolean)
+    ? parts.slice(1).reduce((sum, part, index) => sum + Number(part ?? 0) * DELAY_UNIT_MS[index], 0)
+    : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new InvalidArgumentError('Expected a duration such as 90s, 10m, 12h, 30d or 1d12h.');
+  }
+  return ms;
+}

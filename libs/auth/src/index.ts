@@ -12,6 +12,7 @@ export * from './require-role.decorator';
 export * from './role';
 export { MAX_SOURCE_DRIVERS, SourceAdminService } from './source-admin.service';
 export { SOURCE_ROUTES_REFRESH_MS, SourceRoutes } from './source-routes.service';
+export { SOURCE_NAME } from './source-name';
 export type { IssuedApiKey, SourceDefinition } from './source-admin.service';
 export { API_KEY_FORMAT, apiKeyPrefix, generateApiKey, hashApiKey } from './api-key-format';
 export { ApiKeyEntity } from './entities/api-key.entity';

@@ -1,5 +1,9 @@
 import type { Client } from '@grpc/grpc-js';
 import {
+  AddSuppressionRequest,
+  AddSuppressionResponse,
+  CheckSuppressionsRequest,
+  CheckSuppressionsResponse,
   CreateApiKeyRequest,
   CreateApiKeyResponse,
   CreateSourceRequest,
@@ -8,6 +12,10 @@ import {
   ListApiKeysResponse,
   ListSourcesRequest,
   ListSourcesResponse,
+  ListSuppressionsRequest,
+  ListSuppressionsResponse,
+  RemoveSuppressionRequest,
+  RemoveSuppressionResponse,
   RevokeApiKeyRequest,
   RevokeApiKeyResponse,
   RotateApiKeyRequest,
@@ -27,6 +35,10 @@ interface MailGatewayAdminStub extends Client {
   listApiKeys: Unary<ListApiKeysRequest, ListApiKeysResponse>;
   rotateApiKey: Unary<RotateApiKeyRequest, RotateApiKeyResponse>;
   revokeApiKey: Unary<RevokeApiKeyRequest, RevokeApiKeyResponse>;
+  listSuppressions: Unary<ListSuppressionsRequest, ListSuppressionsResponse>;
+  checkSuppressions: Unary<CheckSuppressionsRequest, CheckSuppressionsResponse>;
+  addSuppression: Unary<AddSuppressionRequest, AddSuppressionResponse>;
+  removeSuppression: Unary<RemoveSuppressionRequest, RemoveSuppressionResponse>;
 }
 
 /**
@@ -68,6 +80,22 @@ export class MailGatewayAdminClient {
 
   revokeApiKey(request: RevokeApiKeyRequest): Promise<RevokeApiKeyResponse> {
     return this.grpc.call(this.grpc.stub.revokeApiKey, request);
+  }
+
+  listSuppressions(request: ListSuppressionsRequest): Promise<ListSuppressionsResponse> {
+    return this.grpc.call(this.grpc.stub.listSuppressions, request);
+  }
+
+  checkSuppressions(request: CheckSuppressionsRequest): Promise<CheckSuppressionsResponse> {
+    return this.grpc.call(this.grpc.stub.checkSuppressions, request);
+  }
+
+  addSuppression(request: AddSuppressionRequest): Promise<AddSuppressionResponse> {
+    return this.grpc.call(this.grpc.stub.addSuppression, request);
+  }
+
+  removeSuppression(request: RemoveSuppressionRequest): Promise<RemoveSuppressionResponse> {
+    return this.grpc.call(this.grpc.stub.removeSuppression, request);
   }
 
   close(): void {

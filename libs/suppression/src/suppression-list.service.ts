@@ -12,6 +12,8 @@ const COLUMNS = ['address', 'scope', 'reason', 'origin', 'created_at', 'expires_
 const SELECTED = COLUMNS.join(', ');
 /** Rows per INSERT: well inside either database's limit on parameters. */
 const ROWS_PER_STATEMENT = 1000;
+/** The origin column's width. */
+const MAX_ORIGIN_CHARS = 1000;
 
 interface SuppressionRow {
   address: string;
@@ -111,7 +113,8 @@ export class SuppressionList {
       const held = strongest.get(key);
       // One statement may not touch a row twice; of repeats within the call the strongest counts.
       if (!held || REASON_STRENGTH[entry.reason] > REASON_STRENGTH[held.reason]) {
-        strongest.set(key, { ...entry, address });
+        // The origin only explains the entry: a long provider event id must not fail the feedback's transaction.
+        strongest.set(key, { ...entry, address, origin: entry.origin.slice(0, MAX_ORIGIN_CHARS) });
       }
     }
     const unique = [...strongest.values()];

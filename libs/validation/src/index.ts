@@ -1,5 +1,5 @@
 export { ValidationModule } from './validation.module';
-export { MailValidator } from './mail-validator';
+export { addressProblem, MailValidator } from './mail-validator';
 export type { MailLimits } from './mail-validator';
 export { ValidationException } from './validation.exception';
 export { validationConfig } from './validation.settings';

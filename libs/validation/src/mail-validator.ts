@@ -240,7 +240,8 @@ function checkMailbox(mailbox: EmailAddress, path: string): void {
   checkNoLineBreaks(name, 'name', `${path}.name`);
 }
 
-function addressProblem(address: string): string | undefined {
+/** What is wrong with an email address (the checks SendMail applies), or undefined when nothing. */
+export function addressProblem(address: string): string | undefined {
   if (address === '') return 'address is required';
   const control = firstChar(address, isControl);
   if (control !== undefined) {

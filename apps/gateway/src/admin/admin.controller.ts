@@ -1,7 +1,9 @@
 import { Controller, UseGuards } from '@nestjs/common';
 import { AuthGuard, RequireRole, Role, SourceAdminService, SourceDefinition } from '@mailgateway/auth';
 import {
+  AddSuppressionRequest,
   AddSuppressionResponse,
+  CheckSuppressionsRequest,
   CheckSuppressionsResponse,
   CreateApiKeyRequest,
   CreateApiKeyResponse,
@@ -11,7 +13,9 @@ import {
   Source,
   ListApiKeysResponse,
   ListSourcesResponse,
+  ListSuppressionsRequest,
   ListSuppressionsResponse,
+  RemoveSuppressionRequest,
   RemoveSuppressionResponse,
   MailGatewayAdminController,
   MailGatewayAdminControllerMethods,
@@ -23,10 +27,18 @@ import {
   UpdateSourceResponse,
 } from '@mailgateway/contracts';
 import { MailDriverSet } from '@mailgateway/delivery';
+import { SuppressionList } from '@mailgateway/suppression';
 import { ValidationException } from '@mailgateway/validation';
 import { secondsToMs, toApiKey, toSource, toSourceDefinition } from './admin.mapper';
+import {
+  toCheckedAddresses,
+  toManualSuppression,
+  toProtoSuppression,
+  toSuppressionQuery,
+  toSuppressionRemoval,
+} from './suppressions.mapper';
 
-/** Sources and API keys; every call needs the admin role. Not rate limited: it sends no mail. */
+/** Sources, API keys and the suppression list; every call needs the admin role. Not rate limited: it sends no mail. */
 @Controller()
 @MailGatewayAdminControllerMethods()
 @UseGuards(AuthGuard)
@@ -35,6 +47,7 @@ export class AdminController implements MailGatewayAdminController {
   constructor(
     private readonly admin: SourceAdminService,
     private readonly drivers: MailDriverSet,
+    private readonly suppressions: SuppressionList,
   ) {}
 
   async createSource({ source }: CreateSourceRequest): Promise<CreateSourceResponse> {
@@ -71,20 +84,30 @@ export class AdminController implements MailGatewayAdminController {
     return { apiKey: toApiKey(await this.admin.revokeKey(prefix)) };
   }
 
-  listSuppressions(): Promise<ListSuppressionsResponse> {
-    throw new Error('ListSuppressions: not written yet');
+  async listSuppressions(request: ListSuppressionsRequest): Promise<ListSuppressionsResponse> {
+    const page = await this.suppressions.list(toSuppressionQuery(request));
+    return { suppressions: page.suppressions.map(toProtoSuppression), nextPageToken: page.nextPageToken };
   }
 
-  checkSuppressions(): Promise<CheckSuppressionsResponse> {
-    throw new Error('CheckSuppressions: not written yet');
+  async checkSuppressions(request: CheckSuppressionsRequest): Promise<CheckSuppressionsResponse> {
+    const { source, addresses } = toCheckedAddresses(request);
+    const found = await this.suppressions.find(source, addresses);
+    return {
+      suppressions: addresses.flatMap((address) => {
+        const suppression = found.get(address);
+        return suppression ? [toProtoSuppression(suppression)] : [];
+      }),
+    };
   }
 
-  addSuppression(): Promise<AddSuppressionResponse> {
-    throw new Error('AddSuppression: not written yet');
+  async addSuppression(request: AddSuppressionRequest): Promise<AddSuppressionResponse> {
+    return {
+      suppression: toProtoSuppression(await this.suppressions.addManual(toManualSuppression(request))),
+    };
   }
 
-  removeSuppression(): Promise<RemoveSuppressionResponse> {
-    throw new Error('RemoveSuppression: not written yet');
+  async removeSuppression(request: RemoveSuppressionRequest): Promise<RemoveSuppressionResponse> {
+    return { suppression: toProtoSuppression(await this.suppressions.remove(toSuppressionRemoval(request))) };
   }
 
   /** A source's driver chain may only name drivers this gateway runs. */
