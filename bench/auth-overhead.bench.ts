@@ -4,7 +4,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import { ExecutionContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { attachPrincipal, AuthGuard, Principal, Role } from '@mailgateway/auth';
+import { attachPrincipal, AuthGuard, Principal, Role, SuppressedRecipientsMode } from '@mailgateway/auth';
 import { MailGatewayClient } from '@mailgateway/client';
 import {
   aSendMailRequest,
@@ -30,7 +30,12 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const principal: Principal = {
   source: 'dev',
   roles: new Set([Role.MailSend, Role.MailRead, Role.Admin]),
-  policy: { allowedFromDomains: [], maxRecipients: null, rateLimitMessages: null },
+  policy: {
+    allowedFromDomains: [],
+    maxRecipients: null,
+    rateLimitMessages: null,
+    suppressedRecipients: SuppressedRecipientsMode.Drop,
+  },
   credential: { kind: 'api-key', prefix: TEST_API_KEY.slice(4, 16) },
 };
 const stubAuth = {

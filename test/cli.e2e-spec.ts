@@ -398,6 +398,45 @@ describe('The mailgateway CLI against a gateway process', () => {
       );
     });
 
+    it('sets what SendMail does with suppressed recipients, refusing a mode it does not know', async () => {
+      expect(
+        await cliOk([
+          'sources',
+          'create',
+          'careful',
+          '--role',
+          'mail.send',
+          '--suppressed-recipients',
+          'refuse',
+        ]),
+      ).toBe('careful              roles: mail.send; suppressed recipients: refuse\n');
+      const run = await cli([
+        'sources',
+        'update',
+        'careful',
+        '--role',
+        'mail.send',
+        '--suppressed-recipients',
+        'keep',
+      ]);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain("option '--suppressed-recipients <mode>' argument 'keep' is invalid");
+      expect(
+        await cliOk([
+          'sources',
+          'update',
+          'careful',
+          '--role',
+          'mail.send',
+          '--suppressed-recipients',
+          'drop',
+        ]),
+      ).toBe('careful              roles: mail.send; suppressed recipients: drop\n');
+      expect(await cliOk(['sources', 'update', 'careful', '--role', 'mail.send'])).toBe(
+        'careful              roles: mail.send\n',
+      );
+    });
+
     it.each([
       ['--max-recipients', 'abc'],
       ['--rate-limit', ''],

@@ -8,6 +8,7 @@ import { CredentialRepository, KeyWithSource } from './credential.repository';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ApiSourceEntity } from './entities/api-source.entity';
 import { Role } from './role';
+import { SuppressedRecipientsMode } from './suppressed-recipients-mode';
 
 const NOW = 1_800_000_000_000;
 
@@ -29,6 +30,7 @@ function setup(cacheMs: number) {
       allowedFromDomains: 'example.com',
       maxRecipients: 5,
       rateLimitMessages: null,
+      suppressedRecipients: 'refuse',
       certificateIdentity: null,
       createdAt: NOW,
       updatedAt: NOW,
@@ -53,7 +55,12 @@ describe(AuthService.name, () => {
     expect(await sut.authenticate(metadata)).toEqual({
       source: 'billing',
       roles: new Set([Role.MailSend, Role.MailRead]),
-      policy: { allowedFromDomains: ['example.com'], maxRecipients: 5, rateLimitMessages: null },
+      policy: {
+        allowedFromDomains: ['example.com'],
+        maxRecipients: 5,
+        rateLimitMessages: null,
+        suppressedRecipients: SuppressedRecipientsMode.Refuse,
+      },
       credential: { kind: 'api-key', prefix: key.slice(4, 16) },
     });
   });

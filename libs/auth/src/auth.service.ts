@@ -10,6 +10,7 @@ import { CredentialRepository } from './credential.repository';
 import { ApiSourceEntity } from './entities/api-source.entity';
 import { Principal } from './principal';
 import { isRole, Role } from './role';
+import { isSuppressedRecipientsMode, SuppressedRecipientsMode } from './suppressed-recipients-mode';
 
 const BEARER = /^Bearer (\S+)$/i;
 const MAX_CACHED_KEYS = 10_000;
@@ -81,6 +82,9 @@ export function toPrincipal(source: ApiSourceEntity, credential: Principal['cred
       allowedFromDomains: splitList(source.allowedFromDomains ?? ''),
       maxRecipients: source.maxRecipients,
       rateLimitMessages: source.rateLimitMessages,
+      suppressedRecipients: isSuppressedRecipientsMode(source.suppressedRecipients)
+        ? source.suppressedRecipients
+        : SuppressedRecipientsMode.Drop,
     },
     credential,
   };

@@ -20,7 +20,7 @@ export class CredentialRepository {
     const rows = await this.transactions.read<Record<string, unknown>[]>((manager) =>
       manager.query(
         `SELECT k.prefix, k.source, k.key_hash, k.created_at, k.expires_at, k.revoked_at, k.replaced_by,
-              s.roles, s.allowed_from_domains, s.max_recipients, s.rate_limit_messages,
+              s.roles, s.allowed_from_domains, s.max_recipients, s.rate_limit_messages, s.suppressed_recipients,
               s.certificate_identity, s.created_at AS source_created_at, s.updated_at AS source_updated_at
          FROM api_key k JOIN api_source s ON s.name = k.source
         WHERE k.prefix = ${parameters.add(prefix)}`,
@@ -44,6 +44,7 @@ export class CredentialRepository {
       allowedFromDomains: (row.allowed_from_domains as string | null) ?? null,
       maxRecipients: nullableNumber(row.max_recipients),
       rateLimitMessages: nullableNumber(row.rate_limit_messages),
+      suppressedRecipients: (row.suppressed_recipients as string | null) ?? null,
       certificateIdentity: (row.certificate_identity as string | null) ?? null,
       createdAt: Number(row.source_created_at),
       updatedAt: Number(row.source_updated_at),

@@ -18,3 +18,4 @@ export { API_KEY_FORMAT, apiKeyPrefix, generateApiKey, hashApiKey } from './api-
 export { ApiKeyEntity } from './entities/api-key.entity';
 export { ApiSourceEntity } from './entities/api-source.entity';
 export { enforceSourcePolicy, RecipientCapException } from './source-policy';
+export { isSuppressedRecipientsMode, SuppressedRecipientsMode } from './suppressed-recipients-mode';

@@ -1,5 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Role } from './role';
+import type { SuppressedRecipientsMode } from './suppressed-recipients-mode';
 
 export interface SourcePolicy {
   /** Domains the From address may use (lowercase); empty allows any. */
@@ -8,6 +9,8 @@ export interface SourcePolicy {
   readonly maxRecipients: number | null;
   /** Messages per rate-limit window; null means the gateway's default. */
   readonly rateLimitMessages: number | null;
+  /** What SendMail does with a recipient on the suppression list. */
+  readonly suppressedRecipients: SuppressedRecipientsMode;
 }
 
 /** The authenticated caller of one RPC. */

@@ -11,6 +11,7 @@ import { ApiSourceEntity } from './entities/api-source.entity';
 import { isRole, Role } from './role';
 import { SOURCE_NAME } from './source-name';
 import { SourceRoutes } from './source-routes.service';
+import type { SuppressedRecipientsMode } from './suppressed-recipients-mode';
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const KEY_PREFIX = /^[0-9a-f]{12}$/;
@@ -25,6 +26,8 @@ export interface SourceDefinition {
   readonly rateLimitMessages: number | null;
   /** The drivers that deliver its mail, in order; empty: the gateway's default chain. */
   readonly drivers: readonly string[];
+  /** What SendMail does with a suppressed recipient; null: the default, drop. */
+  readonly suppressedRecipients?: SuppressedRecipientsMode | null;
   readonly certificateIdentity: string | null;
 }
 
@@ -160,6 +163,7 @@ export class SourceAdminService {
       maxRecipients: definition.maxRecipients,
       rateLimitMessages: definition.rateLimitMessages,
       drivers: definition.drivers.length > 0 ? definition.drivers.join(',') : null,
+      suppressedRecipients: definition.suppressedRecipients ?? null,
       certificateIdentity: identity,
       createdAt,
       updatedAt,

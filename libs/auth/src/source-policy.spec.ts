@@ -3,6 +3,7 @@ import { aMail } from '@mailgateway/testing';
 import { Principal } from './principal';
 import { Role } from './role';
 import { enforceSourcePolicy } from './source-policy';
+import { SuppressedRecipientsMode } from './suppressed-recipients-mode';
 
 const refusal = (work: () => void): Pick<GatewayException, 'code' | 'field'> => {
   try {
@@ -17,7 +18,13 @@ const refusal = (work: () => void): Pick<GatewayException, 'code' | 'field'> => 
 const principal = (policy: Partial<Principal['policy']>): Principal => ({
   source: 'billing',
   roles: new Set([Role.MailSend]),
-  policy: { allowedFromDomains: [], maxRecipients: null, rateLimitMessages: null, ...policy },
+  policy: {
+    allowedFromDomains: [],
+    maxRecipients: null,
+    rateLimitMessages: null,
+    suppressedRecipients: SuppressedRecipientsMode.Drop,
+    ...policy,
+  },
   credential: { kind: 'api-key', prefix: '0123456789ab' },
 });
 

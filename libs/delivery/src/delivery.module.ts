@@ -3,6 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { AuthModule } from '@mailgateway/auth';
 import { TransactionRunner } from '@mailgateway/database';
 import { OutboxModule } from '@mailgateway/outbox';
+import { SuppressionModule } from '@mailgateway/suppression';
 import { DeliveryConfig, deliveryConfig } from './delivery.settings';
 import { Dispatcher } from './dispatcher.service';
 import { FALLBACK_MAIL_DRIVER, findDriver, MAIL_DRIVER, MailDriver } from './drivers';
@@ -71,7 +72,7 @@ export class DeliveryModule {
     return {
       module: DeliveryModule,
       global: true,
-      imports: [OutboxModule, AuthModule],
+      imports: [OutboxModule, AuthModule, SuppressionModule],
       providers: [
         ...PROVIDERS,
         {

@@ -1,10 +1,25 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  Optional,
+} from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
-import { DeliveryTelemetry } from '@mailgateway/observability';
-import { ClaimedMessage, OutboxLeases } from '@mailgateway/outbox';
+import { DeliveryTelemetry, GatewayMetrics } from '@mailgateway/observability';
+import {
+  ClaimedMessage,
+  MessageStatus,
+  OutboxLeases,
+  recipientAddresses,
+  recipientCount,
+  SuppressedRecipient,
+  withoutRecipients,
+} from '@mailgateway/outbox';
+import { SuppressionList } from '@mailgateway/suppression';
 import { DeliveryConfig, deliveryConfig } from './delivery.settings';
 import { DeliveryOutcome, MailDriver } from './drivers/mail-driver.interface';
 import { RetryPolicy, Settlement } from './retry-policy';
@@ -34,6 +49,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly retryPolicy: RetryPolicy,
     @InjectConfig(deliveryConfig) private readonly config: DeliveryConfig,
     private readonly telemetry: DeliveryTelemetry,
+    private readonly suppressions: SuppressionList,
+    @Optional() private readonly metrics?: GatewayMetrics,
   ) {
     // Every in-flight send listens to this one signal; that many listeners is by design, not a leak.
     setMaxListeners(this.config.concurrency * 4 + 10, this.abort.signal);
@@ -140,9 +157,48 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
+  /**
+   * The suppression list is read again when the attempt is due: an address suppressed since the
+   * accept is left out of this attempt, and with none left the message ends SUPPRESSED unsent.
+   */
   private async sendAndSettle(claim: ClaimedMessage): Promise<Settlement> {
     const driver = await this.routes.driverFor(claim.source, claim.attempt);
-    return this.retryPolicy.settle(claim, await this.send(driver, claim), driver.name, Date.now());
+    let suppressed: SuppressedRecipient[];
+    try {
+      suppressed = await this.findSuppressed(claim);
+    } catch (error) {
+      // Not knowing whom not to send to is the gateway's fault: try again later, not counted.
+      const reason = `suppression list not read: ${describe(error)}`;
+      return this.retryPolicy.settle(
+        claim,
+        { kind: 'retry', reason, sparesAttempt: true },
+        driver.name,
+        Date.now(),
+      );
+    }
+    if (suppressed.length === 0) {
+      return this.retryPolicy.settle(claim, await this.send(driver, claim), driver.name, Date.now());
+    }
+    this.metrics?.suppressedRecipients.inc({ source: claim.source, stage: 'claim' }, suppressed.length);
+    const mail = withoutRecipients(claim.mail, new Set(suppressed.map(({ address }) => address)));
+    if (recipientCount(mail) === 0) {
+      return {
+        outcome: { status: MessageStatus.Suppressed, provider: null, suppressedRecipients: suppressed },
+        detail: `suppressed: all ${suppressed.length} recipients are on the suppression list; not sent`,
+      };
+    }
+    const settlement = this.retryPolicy.settle(
+      claim,
+      await this.send(driver, { ...claim, mail }),
+      driver.name,
+      Date.now(),
+    );
+    return { ...settlement, outcome: { ...settlement.outcome, suppressedRecipients: suppressed } };
+  }
+
+  private async findSuppressed(claim: ClaimedMessage): Promise<SuppressedRecipient[]> {
+    const found = await this.suppressions.find(claim.source, recipientAddresses(claim.mail));
+    return [...found.values()].map(({ address, reason, scope }) => ({ address, reason, scope }));
   }
 
   private async send(driver: MailDriver, claim: ClaimedMessage): Promise<DeliveryOutcome> {

@@ -5,6 +5,13 @@ export { OUTBOX_SCHEMA } from './outbox.schema';
 export { OutboxEnqueuer } from './enqueue/outbox-enqueuer';
 export type { EnqueueRequest, EnqueueResult } from './enqueue/outbox-enqueuer';
 export { OutboxOverloadedException } from './enqueue/outbox-overloaded.exception';
+export {
+  recipientAddresses,
+  recipientCount,
+  suppressedRecipientDetail,
+  withoutRecipients,
+} from './enqueue/suppressed-recipient';
+export type { SuppressedRecipient } from './enqueue/suppressed-recipient';
 export { OutboxLeases } from './leases/outbox-leases';
 export type { AttemptOutcome, ClaimedMessage, RecipientRefusal } from './leases/outbox-leases';
 export { OutboxSchedule } from './schedule/outbox-schedule';

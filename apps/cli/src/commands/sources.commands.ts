@@ -1,5 +1,5 @@
 import { Source, SuppressedRecipients } from '@mailgateway/client';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { withAdmin } from '../cli-program';
 import { collect, count } from '../options';
 import { printSource } from '../output/sources';
@@ -11,7 +11,13 @@ interface SourceOptions {
   rateLimit: number;
   driver: string[];
   certificateIdentity: string;
+  suppressedRecipients?: 'drop' | 'refuse';
 }
+
+const SUPPRESSED_RECIPIENTS = {
+  drop: SuppressedRecipients.SUPPRESSED_RECIPIENTS_DROP,
+  refuse: SuppressedRecipients.SUPPRESSED_RECIPIENTS_REFUSE,
+} as const;
 
 /** The options of `create` and `update`: the whole definition, since update replaces it. */
 const sourceOptions = (command: Command) =>
@@ -26,6 +32,12 @@ const sourceOptions = (command: Command) =>
       collect,
       [],
     )
+    .addOption(
+      new Option(
+        '--suppressed-recipients <mode>',
+        'a recipient on the suppression list: drop it, or refuse the message (default: drop)',
+      ).choices(Object.keys(SUPPRESSED_RECIPIENTS)),
+    )
     .option('--certificate-identity <id>', 'client-certificate CN or URI SAN that authenticates as it', '');
 
 const toSource = (name: string, options: SourceOptions): Source => ({
@@ -36,7 +48,9 @@ const toSource = (name: string, options: SourceOptions): Source => ({
     maxRecipients: options.maxRecipients,
     rateLimitMessages: options.rateLimit,
     drivers: options.driver,
-    suppressedRecipients: SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
+    suppressedRecipients: options.suppressedRecipients
+      ? SUPPRESSED_RECIPIENTS[options.suppressedRecipients]
+      : SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
   },
   certificateIdentity: options.certificateIdentity,
   createdAt: undefined,

@@ -1,4 +1,4 @@
-import { Source } from '@mailgateway/client';
+import { Source, SuppressedRecipients } from '@mailgateway/client';
 
 /** One line: the name, then its roles and whichever policy parts are set. */
 export function printSource(source: Source): void {
@@ -9,6 +9,11 @@ export function printSource(source: Source): void {
     policy?.maxRecipients ? `max recipients: ${policy.maxRecipients}` : '',
     policy?.rateLimitMessages ? `rate limit: ${policy.rateLimitMessages}/window` : '',
     policy?.drivers.length ? `drivers: ${policy.drivers.join(' > ')}` : '',
+    policy?.suppressedRecipients === SuppressedRecipients.SUPPRESSED_RECIPIENTS_REFUSE
+      ? 'suppressed recipients: refuse'
+      : policy?.suppressedRecipients === SuppressedRecipients.SUPPRESSED_RECIPIENTS_DROP
+        ? 'suppressed recipients: drop'
+        : '',
     source.certificateIdentity ? `certificate: ${source.certificateIdentity}` : '',
   ].filter(Boolean);
   console.log(`${source.name.padEnd(20)} ${parts.join('; ')}`);

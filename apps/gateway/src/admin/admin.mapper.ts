@@ -1,4 +1,10 @@
-import { ApiKeyEntity, ApiSourceEntity, SourceDefinition, splitList } from '@mailgateway/auth';
+import {
+  ApiKeyEntity,
+  ApiSourceEntity,
+  SourceDefinition,
+  splitList,
+  SuppressedRecipientsMode,
+} from '@mailgateway/auth';
 import { ApiKey, Source, SuppressedRecipients } from '@mailgateway/contracts';
 import { ValidationException } from '@mailgateway/validation';
 import { toTimestamp } from '../mail/mail.mapper';
@@ -12,6 +18,7 @@ export function toSourceDefinition(source: Source | undefined): SourceDefinition
     maxRecipients: source.policy?.maxRecipients || null,
     rateLimitMessages: source.policy?.rateLimitMessages || null,
     drivers: source.policy?.drivers ?? [],
+    suppressedRecipients: toSuppressedRecipientsMode(source.policy?.suppressedRecipients),
     certificateIdentity: source.certificateIdentity || null,
   };
 }
@@ -25,12 +32,35 @@ export function toSource(source: ApiSourceEntity): Source {
       maxRecipients: source.maxRecipients ?? 0,
       rateLimitMessages: source.rateLimitMessages ?? 0,
       drivers: splitList(source.drivers ?? ''),
-      suppressedRecipients: SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
+      suppressedRecipients: toProtoSuppressedRecipients(source.suppressedRecipients),
     },
     certificateIdentity: source.certificateIdentity ?? '',
     createdAt: toTimestamp(source.createdAt),
     updatedAt: toTimestamp(source.updatedAt),
   };
+}
+
+const SUPPRESSED_RECIPIENTS_MODES: Partial<Record<SuppressedRecipients, SuppressedRecipientsMode>> = {
+  [SuppressedRecipients.SUPPRESSED_RECIPIENTS_DROP]: SuppressedRecipientsMode.Drop,
+  [SuppressedRecipients.SUPPRESSED_RECIPIENTS_REFUSE]: SuppressedRecipientsMode.Refuse,
+};
+
+/** UNSPECIFIED (or absent) is stored as null, which means drop; a value this gateway does not know is refused. */
+function toSuppressedRecipientsMode(
+  value: SuppressedRecipients | undefined,
+): SuppressedRecipientsMode | null {
+  if (value === undefined || value === SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED) return null;
+  const mode = SUPPRESSED_RECIPIENTS_MODES[value];
+  if (!mode) {
+    throw new ValidationException('policy.suppressed_recipients', `unknown value ${String(value)}`);
+  }
+  return mode;
+}
+
+function toProtoSuppressedRecipients(stored: string | null): SuppressedRecipients {
+  if (stored === SuppressedRecipientsMode.Drop) return SuppressedRecipients.SUPPRESSED_RECIPIENTS_DROP;
+  if (stored === SuppressedRecipientsMode.Refuse) return SuppressedRecipients.SUPPRESSED_RECIPIENTS_REFUSE;
+  return SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED;
 }
 
 export function toApiKey(key: ApiKeyEntity): ApiKey {

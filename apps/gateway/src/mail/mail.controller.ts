@@ -1,7 +1,15 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { Controller, UseGuards } from '@nestjs/common';
+import { Controller, Optional, UseGuards } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { AuthGuard, enforceSourcePolicy, Principal, principalOf, RequireRole, Role } from '@mailgateway/auth';
+import {
+  AuthGuard,
+  enforceSourcePolicy,
+  Principal,
+  principalOf,
+  RequireRole,
+  Role,
+  SuppressedRecipientsMode,
+} from '@mailgateway/auth';
 import { InjectConfig } from '@mailgateway/config';
 import {
   CancelMessageRequest,
@@ -22,14 +30,17 @@ import {
   SendMailResponse,
 } from '@mailgateway/contracts';
 import { GatewayException } from '@mailgateway/errors';
-import { Tracing } from '@mailgateway/observability';
+import { GatewayMetrics, Tracing } from '@mailgateway/observability';
 import {
   CancelResult,
   EnqueueRequest,
   OutboxEnqueuer,
   OutboxHistory,
   OutboxSchedule,
+  recipientAddresses,
+  SuppressedRecipient,
 } from '@mailgateway/outbox';
+import { Suppression, SuppressionList } from '@mailgateway/suppression';
 import { NoRateLimit, RpcThrottlerGuard, ThrottleCost } from '@mailgateway/throttling';
 import {
   MailValidator,
@@ -42,6 +53,7 @@ import { IdempotencyConflictException } from './idempotency-conflict.exception';
 import { isMessageId, STATUS, toGetMessageResponse, toSendMailResponse, toTimestamp } from './mail.mapper';
 import { MessageNotFoundException } from './message-not-found.exception';
 import { MessageNotWaitingException } from './message-not-waiting.exception';
+import { SuppressedRecipientException } from './suppressed-recipient.exception';
 
 /** The most ids one CancelMessages call may carry (part of the contract). */
 const MAX_CANCEL_IDS = 1_000;
@@ -60,6 +72,8 @@ export class MailController implements Pick<
     private readonly schedule: OutboxSchedule,
     @InjectConfig(validationConfig) private readonly limits: ValidationConfig,
     private readonly tracing: Tracing,
+    private readonly suppressions: SuppressionList,
+    @Optional() private readonly metrics?: GatewayMetrics,
   ) {}
 
   @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
@@ -70,9 +84,19 @@ export class MailController implements Pick<
     this.outbox.admit(1);
     this.validator.validate(request);
     enforceSourcePolicy(principal, request.mail as Mail);
-    const [result] = await this.outbox.enqueue([this.toEnqueueRequest(principal, request)]);
+    const suppressed = await this.findSuppressed(principal, [request]);
+    const [result] = await this.outbox.enqueue([this.toEnqueueRequest(principal, request, suppressed)]);
     if (result.kind === 'idempotency-conflict') throw new IdempotencyConflictException();
-    return toSendMailResponse(result.messageId, result.acceptedAt, result.replayed);
+    if (result.kind === 'suppressed-refused') {
+      throw new SuppressedRecipientException(request.mail as Mail, result.suppressed);
+    }
+    this.countSuppressed(principal, result.suppressedRecipients.length);
+    return toSendMailResponse(
+      result.messageId,
+      result.acceptedAt,
+      result.replayed,
+      result.suppressedRecipients,
+    );
   }
 
   @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
@@ -99,16 +123,32 @@ export class MailController implements Pick<
         results[index] = { index, rejected: batchRejectionOf(error) };
       }
     });
-    const enqueued = await this.outbox.enqueue(
-      valid.map((index) => this.toEnqueueRequest(principal, items[index])),
+    const suppressed = await this.findSuppressed(
+      principal,
+      valid.map((index) => items[index]),
     );
+    const enqueued = await this.outbox.enqueue(
+      valid.map((index) => this.toEnqueueRequest(principal, items[index], suppressed)),
+    );
+    let suppressedCount = 0;
     enqueued.forEach((result, position) => {
       const index = valid[position];
-      results[index] =
-        result.kind === 'accepted'
-          ? { index, accepted: toSendMailResponse(result.messageId, result.acceptedAt, result.replayed) }
-          : { index, rejected: batchRejectionOf(new IdempotencyConflictException()) };
+      if (result.kind === 'accepted') {
+        suppressedCount += result.suppressedRecipients.length;
+        const { messageId, acceptedAt, replayed, suppressedRecipients } = result;
+        results[index] = {
+          index,
+          accepted: toSendMailResponse(messageId, acceptedAt, replayed, suppressedRecipients),
+        };
+      } else {
+        const refusal =
+          result.kind === 'suppressed-refused'
+            ? new SuppressedRecipientException(items[index].mail as Mail, result.suppressed)
+            : new IdempotencyConflictException();
+        results[index] = { index, rejected: batchRejectionOf(refusal) };
+      }
     });
+    this.countSuppressed(principal, suppressedCount);
     return { results };
   }
 
@@ -189,8 +229,34 @@ export class MailController implements Pick<
     return { messageId, status: STATUS[result.status], sendAt: toTimestamp(result.sendAt) };
   }
 
-  private toEnqueueRequest(principal: Principal, request: SendMailRequest): EnqueueRequest {
+  /**
+   * The suppression entries of every recipient of these requests, in one lookup: a batch's items
+   * share the caller's source.
+   */
+  private async findSuppressed(
+    { source }: Principal,
+    requests: readonly SendMailRequest[],
+  ): Promise<ReadonlyMap<string, Suppression>> {
+    const addresses = [...new Set(requests.flatMap((request) => recipientAddresses(request.mail as Mail)))];
+    return addresses.length > 0 ? this.suppressions.find(source, addresses) : new Map();
+  }
+
+  private countSuppressed({ source }: Principal, count: number): void {
+    if (count > 0) this.metrics?.suppressedRecipients.inc({ source, stage: 'accept' }, count);
+  }
+
+  private toEnqueueRequest(
+    principal: Principal,
+    request: SendMailRequest,
+    suppressions: ReadonlyMap<string, Suppression>,
+  ): EnqueueRequest {
+    const suppressed = recipientAddresses(request.mail as Mail).flatMap((address): SuppressedRecipient[] => {
+      const entry = suppressions.get(address);
+      return entry ? [{ address, reason: entry.reason, scope: entry.scope }] : [];
+    });
     return {
+      suppressed,
+      refuseSuppressed: principal.policy.suppressedRecipients === SuppressedRecipientsMode.Refuse,
       source: principal.source,
       idempotencyKey: request.idempotencyKey || null,
       mail: request.mail as Mail,

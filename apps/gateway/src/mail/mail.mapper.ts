@@ -72,8 +72,14 @@ export function toSendMailResponse(
   messageId: string,
   acceptedAt: number,
   replayed: boolean,
+  suppressedRecipients: readonly string[] = [],
 ): SendMailResponse {
-  return { messageId, acceptedAt: toTimestamp(acceptedAt), replayed, suppressedRecipients: [] };
+  return {
+    messageId,
+    acceptedAt: toTimestamp(acceptedAt),
+    replayed,
+    suppressedRecipients: [...suppressedRecipients],
+  };
 }
 
 export function toGetMessageResponse({ message, events, recipients }: MessageHistory): GetMessageResponse {

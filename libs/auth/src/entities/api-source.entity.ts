@@ -24,6 +24,10 @@ export class ApiSourceEntity {
   @Column({ type: 'varchar', length: 255, nullable: true })
   drivers!: string | null;
 
+  /** What SendMail does with a suppressed recipient: 'drop' or 'refuse'; null: drop. */
+  @Column({ name: 'suppressed_recipients', type: 'varchar', length: 16, nullable: true })
+  suppressedRecipients!: string | null;
+
   /** Client-certificate subject (CN or URI SAN, e.g. spiffe://...) that authenticates as this source. */
   @Column({ name: 'certificate_identity', type: 'varchar', length: 255, nullable: true })
   certificateIdentity!: string | null;

@@ -66,6 +66,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly suppressedRecipients = new Counter({
+    name: 'mailgateway_suppressed_recipients_total',
+    help: 'Recipients left out because they are on the suppression list, by source and stage (accept, claim).',
+    labelNames: ['source', 'stage'] as const,
+    registers: [this.registry],
+  });
+
   readonly deliveryAttempts = new Counter({
     name: 'mailgateway_delivery_attempts_total',
     help: 'Delivery attempts, by provider and the state they left the message in.',

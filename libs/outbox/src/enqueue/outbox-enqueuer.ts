@@ -4,13 +4,19 @@ import { InjectConfig } from '@mailgateway/config';
 import type { Mail } from '@mailgateway/contracts';
 import { insertRows, isUniqueViolation, TransactionRunner } from '@mailgateway/database';
 import { EntityManager } from 'typeorm';
-import { insertEvents } from '../event-rows';
+import { insertEvents, NewEvent } from '../event-rows';
 import { FeedSignal } from '../feed/feed-signal';
 import { mailFingerprint, serializeMail } from '../mail-payload';
 import { MessageEventType, MessageStatus } from '../message-status';
 import { OutboxConfig, outboxConfig } from '../outbox.settings';
 import { GroupCommit } from '../group-commit';
 import { OutboxOverloadedException } from './outbox-overloaded.exception';
+import {
+  recipientCount,
+  SuppressedRecipient,
+  suppressedRecipientDetail,
+  withoutRecipients,
+} from './suppressed-recipient';
 
 export interface EnqueueRequest {
   readonly source: string;
@@ -20,6 +26,14 @@ export interface EnqueueRequest {
   readonly traceparent?: string | null;
   /** When to send (epoch ms); null or past: at once. */
   readonly sendAt?: number | null;
+  /**
+   * Recipients of `mail` on the suppression list: left out of the stored mail, each with a
+   * RECIPIENT_SUPPRESSED event; with none left the message is stored SUPPRESSED, never sent.
+   * `mail` stays the caller's own, so the idempotency hash does not depend on the list.
+   */
+  readonly suppressed?: readonly SuppressedRecipient[];
+  /** The source refuses a message with a suppressed recipient instead (a replay still replays). */
+  readonly refuseSuppressed?: boolean;
 }
 
 export type EnqueueResult =
@@ -28,8 +42,12 @@ export type EnqueueResult =
       readonly messageId: string;
       readonly acceptedAt: number;
       readonly replayed: boolean;
+      /** Left out of the stored message (lowercased); empty for a replay. */
+      readonly suppressedRecipients: readonly string[];
     }
-  | { readonly kind: 'idempotency-conflict'; readonly messageId: string };
+  | { readonly kind: 'idempotency-conflict'; readonly messageId: string }
+  /** A recipient is suppressed and the source refuses such messages: nothing was stored. */
+  | { readonly kind: 'suppressed-refused'; readonly suppressed: readonly SuppressedRecipient[] };
 
 /** What an earlier message under the same key tells a new request: replay or conflict. */
 interface TakenKey {
@@ -131,27 +149,52 @@ export class OutboxEnqueuer {
     const now = Date.now();
     const taken = await this.findTakenKeys(manager, requests);
     const rows: unknown[][] = [];
+    const suppressedEvents: NewEvent[] = [];
     const results = requests.map((request): EnqueueResult => {
       const contentHash = contentFingerprint(request);
       const scope = request.idempotencyKey && idempotencyScope(request.source, request.idempotencyKey);
       const earlier = scope ? taken.get(scope) : undefined;
       if (earlier) {
         return earlier.contentHash === contentHash
-          ? { kind: 'accepted', messageId: earlier.id, acceptedAt: earlier.acceptedAt, replayed: true }
+          ? {
+              kind: 'accepted',
+              messageId: earlier.id,
+              acceptedAt: earlier.acceptedAt,
+              replayed: true,
+              suppressedRecipients: [],
+            }
           : { kind: 'idempotency-conflict', messageId: earlier.id };
       }
+      const suppressed = request.suppressed ?? [];
+      if (suppressed.length > 0 && request.refuseSuppressed)
+        return { kind: 'suppressed-refused', suppressed };
       const id = randomUUID();
       rows.push(this.newRow(id, request, contentHash, now));
+      for (const recipient of suppressed) {
+        suppressedEvents.push({
+          messageId: id,
+          source: request.source,
+          type: MessageEventType.RecipientSuppressed,
+          attempt: 0,
+          detail: suppressedRecipientDetail(recipient),
+          occurredAt: now,
+          recipient: recipient.address,
+        });
+      }
       // A later item of the same group with the same source and key replays this one.
       if (scope) taken.set(scope, { id, contentHash, acceptedAt: now });
-      return { kind: 'accepted', messageId: id, acceptedAt: now, replayed: false };
+      return {
+        kind: 'accepted',
+        messageId: id,
+        acceptedAt: now,
+        replayed: false,
+        suppressedRecipients: suppressed.map(({ address }) => address),
+      };
     });
     if (rows.length > 0) {
       await insertRows(manager, this.transactions.dialect, 'outbox_message', MESSAGE_COLUMNS, rows);
-      await insertEvents(
-        manager,
-        this.transactions.dialect,
-        rows.map((row) => {
+      await insertEvents(manager, this.transactions.dialect, [
+        ...rows.map((row): NewEvent => {
           const sendAt = row[MESSAGE_COLUMNS.indexOf('send_at')] as number | null;
           return {
             messageId: row[0] as string,
@@ -165,7 +208,8 @@ export class OutboxEnqueuer {
             occurredAt: now,
           };
         }),
-      );
+        ...suppressedEvents,
+      ]);
     }
     return results;
   }
@@ -209,13 +253,22 @@ export class OutboxEnqueuer {
     const sendAt = request.sendAt ?? null;
     // The maximum age counts from when the message is due, not from when it was accepted.
     const dueAt = Math.max(now, sendAt ?? now);
+    const left = new Set((request.suppressed ?? []).map(({ address }) => address));
+    const mail = left.size > 0 ? withoutRecipients(request.mail, left) : request.mail;
+    // No recipient left: final at once, never claimed (the claim takes active statuses only).
+    const status =
+      recipientCount(mail) === 0
+        ? MessageStatus.Suppressed
+        : dueAt > now
+          ? MessageStatus.Scheduled
+          : MessageStatus.Queued;
     const row: Record<(typeof MESSAGE_COLUMNS)[number], unknown> = {
       id,
       source: request.source,
       idempotency_key: request.idempotencyKey,
       content_hash: contentHash,
-      payload: serializeMail(request.mail),
-      status: dueAt > now ? MessageStatus.Scheduled : MessageStatus.Queued,
+      payload: serializeMail(mail),
+      status,
       attempts: 0,
       lease_token: 0,
       next_attempt_at: dueAt,

@@ -24,7 +24,9 @@ describe.each(DATABASE_KINDS)(`${OutboxHistory.name} on %s`, (kind) => {
       },
       new FeedSignal(database.transactions),
     );
-    [{ messageId }] = await enqueuer.enqueue([{ source: 'billing', idempotencyKey: null, mail: aMail() }]);
+    [{ messageId }] = (await enqueuer.enqueue([
+      { source: 'billing', idempotencyKey: null, mail: aMail() },
+    ])) as { messageId: string }[];
     const leases = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
     const [claim] = await leases.claimDue(1, 60_000);
     await leases.complete(

@@ -20,7 +20,7 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
         mail: aMail({ subject: `message ${index}` }),
       })),
     );
-    return results.map((result) => result.messageId);
+    return results.map((result) => (result as { messageId: string }).messageId);
   };
   const row = async (id: string) => {
     const [found] = await database.dataSource.query(
@@ -292,7 +292,7 @@ describe(`${OutboxLeases.name} on postgres, claimed by three replicas`, () => {
     const results = await enqueuer.enqueue(
       Array.from({ length: 300 }, () => ({ source: 'billing', idempotencyKey: null, mail: aMail() })),
     );
-    const ids = results.map((result) => result.messageId);
+    const ids = results.map((result) => (result as { messageId: string }).messageId);
     const replicas = [
       sut,
       ...(await Promise.all([database.openReplica(), database.openReplica()])).map(

@@ -6,6 +6,9 @@ import { insertEvents, truncate } from '../event-rows';
 import { FeedSignal } from '../feed/feed-signal';
 import { deserializeMail } from '../mail-payload';
 import { FinalStatus, MessageEventType, MessageStatus } from '../message-status';
+import { SuppressedRecipient, suppressedRecipientDetail } from '../enqueue/suppressed-recipient';
+import { applyRecipientUpdates } from '../recipients/recipient-outcomes';
+import { RecipientState } from '../recipients/recipient-state';
 import { claimDueStatement } from './claim-due-statement';
 
 /** A message claimed for one delivery attempt; leaseToken fences the attempt's outcome. */
@@ -24,7 +27,7 @@ export interface ClaimedMessage {
   readonly traceparent: string | null;
 }
 
-export type AttemptOutcome =
+export type AttemptOutcome = (
   | {
       readonly status: MessageStatus.Delivered;
       readonly provider: string;
@@ -43,10 +46,16 @@ export type AttemptOutcome =
       readonly sparesAttempt?: boolean;
     }
   | {
-      readonly status: Exclude<FinalStatus, MessageStatus.Delivered>;
+      readonly status: Exclude<FinalStatus, MessageStatus.Delivered | MessageStatus.Suppressed>;
       readonly provider: string | null;
       readonly error: string;
-    };
+    }
+  /** Every recipient is on the suppression list: never sent (suppressedRecipients lists them). */
+  | { readonly status: MessageStatus.Suppressed; readonly provider: null }
+) & {
+  /** Recipients left out of this attempt because they are on the suppression list. */
+  readonly suppressedRecipients?: readonly SuppressedRecipient[];
+};
 
 /** One recipient refused within an attempt that delivered the message to the others. */
 export interface RecipientRefusal {
@@ -55,13 +64,15 @@ export interface RecipientRefusal {
   readonly detail: string;
 }
 
-const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
+/** The message's own event for each outcome; null: the recipients' events are the whole record. */
+const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType | null> = {
   [MessageStatus.Delivered]: MessageEventType.Delivered,
   [MessageStatus.Retrying]: MessageEventType.RetryScheduled,
   [MessageStatus.Failed]: MessageEventType.Failed,
   [MessageStatus.Expired]: MessageEventType.Expired,
   [MessageStatus.Cancelled]: MessageEventType.Cancelled,
-  [MessageStatus.Suppressed]: MessageEventType.Failed,
+  // Its RECIPIENT_SUPPRESSED events say why, one per recipient, as at accept.
+  [MessageStatus.Suppressed]: null,
 };
 
 const MAX_TRANSITION_GROUP = 500;
@@ -74,11 +85,12 @@ interface Transition {
   readonly provider: string | null;
   readonly providerMessageId: string | null;
   readonly lastError: string | null;
-  readonly eventType: MessageEventType;
+  readonly eventType: MessageEventType | null;
   readonly detail: string;
   /** 1 when the attempt does not count toward the maximum. */
   readonly spared: 0 | 1;
   readonly refusedRecipients: readonly RecipientRefusal[];
+  readonly suppressedRecipients: readonly SuppressedRecipient[];
 }
 
 interface ClaimedRow {
@@ -174,12 +186,16 @@ export class OutboxLeases {
         nextAttemptAt: outcome.status === MessageStatus.Retrying ? outcome.nextAttemptAt : null,
         provider: outcome.provider,
         providerMessageId: outcome.status === MessageStatus.Delivered ? outcome.providerMessageId : null,
-        lastError: outcome.status === MessageStatus.Delivered ? null : truncate(outcome.error),
+        lastError:
+          outcome.status === MessageStatus.Delivered || outcome.status === MessageStatus.Suppressed
+            ? null
+            : truncate(outcome.error),
         eventType,
         detail,
         spared: outcome.status === MessageStatus.Retrying && outcome.sparesAttempt ? 1 : 0,
         refusedRecipients:
           outcome.status === MessageStatus.Delivered ? (outcome.refusedRecipients ?? []) : [],
+        suppressedRecipients: outcome.suppressedRecipients ?? [],
       },
     ]);
     return applied;
@@ -199,6 +215,7 @@ export class OutboxLeases {
         detail: reason,
         spared: 0,
         refusedRecipients: [],
+        suppressedRecipients: [],
       },
     ]);
     return applied;
@@ -251,6 +268,25 @@ export class OutboxLeases {
       // A cancel that came during the attempt turns "retry later" into the end of the message.
       const statusOf = new Map(changed.map((row) => [row.id, row.status]));
       const applied = new Set(statusOf.keys());
+      // Left out before the send, so recorded first; a recipient already suppressed stays as it was.
+      await applyRecipientUpdates(
+        manager,
+        this.transactions.dialect,
+        transitions
+          .filter((transition) => applied.has(transition.claim.id))
+          .flatMap(({ claim, provider, suppressedRecipients }) =>
+            suppressedRecipients.map((recipient) => ({
+              messageId: claim.id,
+              source: claim.source,
+              address: recipient.address,
+              state: RecipientState.Suppressed,
+              detail: suppressedRecipientDetail(recipient),
+              occurredAt: now,
+              provider,
+              attempt: claim.attempt,
+            })),
+          ),
+      );
       await insertEvents(
         manager,
         this.transactions.dialect,
@@ -260,15 +296,20 @@ export class OutboxLeases {
             const cancelled =
               status === MessageStatus.Retrying && statusOf.get(claim.id) === MessageStatus.Cancelled;
             const about = { messageId: claim.id, source: claim.source, attempt: claim.attempt, provider };
+            const type = cancelled ? MessageEventType.Cancelled : eventType;
             return [
-              {
-                ...about,
-                type: cancelled ? MessageEventType.Cancelled : eventType,
-                detail: cancelled
-                  ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
-                  : detail,
-                occurredAt: now,
-              },
+              ...(type === null
+                ? []
+                : [
+                    {
+                      ...about,
+                      type,
+                      detail: cancelled
+                        ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
+                        : detail,
+                      occurredAt: now,
+                    },
+                  ]),
               ...refusedRecipients.map((refusal) => ({
                 ...about,
                 type: MessageEventType.RecipientRefused,

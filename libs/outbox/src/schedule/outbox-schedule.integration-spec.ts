@@ -15,7 +15,7 @@ describe.each(DATABASE_KINDS)(`${OutboxSchedule.name} on %s`, (kind) => {
 
   const enqueue = async (sendAt: number | null = null, source = 'billing') => {
     const [result] = await enqueuer.enqueue([{ source, idempotencyKey: null, mail: aMail(), sendAt }]);
-    return result.messageId;
+    return (result as { messageId: string }).messageId;
   };
   const stateOf = async (id: string) => {
     const placeholder = kind === 'postgres' ? '$1' : '?';
