@@ -17,17 +17,20 @@ export const httpWebhookConfig = defineConfig({
       schema: z
         .string()
         .optional()
-        .transform((text) => (text ?? '').split(/[\s,]+/).filter((secret) => secret.length > 0))
-        .refine((secrets) => secrets.every((secret) => decodeSecret(secret) !== undefined), {
+        .refine((text) => splitSecrets(text).every((secret) => decodeSecret(secret) !== undefined), {
           message: 'each secret must be "whsec_" and the base64 of 24 to 64 bytes',
         }),
       sensitive: true,
     }),
   },
   build: (values): HttpWebhookConfig => ({
-    secrets: values.HTTP_WEBHOOK_SECRETS.map((secret) => decodeSecret(secret)!),
+    secrets: splitSecrets(values.HTTP_WEBHOOK_SECRETS).map((secret) => decodeSecret(secret)!),
   }),
 });
+
+function splitSecrets(text: string | undefined): string[] {
+  return (text ?? '').split(/[\s,]+/).filter((secret) => secret.length > 0);
+}
 
 /** Standard Webhooks: "whsec_" then the base64 key, 24 to 64 bytes. */
 function decodeSecret(secret: string): Buffer | undefined {
