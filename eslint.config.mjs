@@ -21,7 +21,17 @@ const MAY_IMPORT = {
   feedback: ['config', 'contracts', 'database', 'errors', 'observability', 'outbox', 'suppression'],
   // The client is its own package (@mailgateway/client): it may import no other lib.
   client: [],
-  testing: ['auth', 'config', 'contracts', 'database', 'delivery', 'errors', 'feedback', 'outbox', 'suppression'],
+  testing: [
+    'auth',
+    'config',
+    'contracts',
+    'database',
+    'delivery',
+    'errors',
+    'feedback',
+    'outbox',
+    'suppression',
+  ],
 };
 const LIBS = Object.keys(MAY_IMPORT);
 /** What each app may import; @mailgateway/gateway is the gateway app's own door for suites. */
