@@ -39,6 +39,7 @@ function post(
         port,
         path,
         method,
+        agent: false, // a connection per request, as providers make them
         headers: Array.isArray(body) ? headers : { ...headers, 'content-length': String(body.length) },
       },
       (response) => {
@@ -316,5 +317,29 @@ describe.each(DATABASE_KINDS)('Provider webhooks on %s', (kind) => {
       for (const secret of [BODY_MARKER, postmark.password, postmark.pathToken, httpKey.toString('base64')])
         expect(log).not.toContain(secret);
     });
+
+    it('stops listening when the gateway shuts down', async () => {
+      await gateway.close();
+      await expect(post(port, '/webhooks/http', {}, Buffer.from('{}'))).rejects.toMatchObject({
+        code: 'ECONNREFUSED',
+      });
+    });
+  });
+});
+
+describe('Provider webhooks without a configured provider', () => {
+  let database: TestDatabase;
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    database = await provisionTestDatabase('sqlite');
+    gateway = await startTestGateway({ ...database.env, FEEDBACK_HOST: '127.0.0.1', FEEDBACK_PORT: '0' });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await database?.drop();
+  });
+
+  it('opens no listener', () => {
+    expect(gateway.app.get(FeedbackIntakeLifecycle).port).toBeNull();
   });
 });
