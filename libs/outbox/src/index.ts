@@ -11,6 +11,7 @@ export { OutboxSchedule } from './schedule/outbox-schedule';
 export type { CancelResult, RescheduleResult, ScheduleRefusal } from './schedule/outbox-schedule';
 export { OutboxHistory } from './history/outbox-history';
 export type { MessageHistory } from './history/outbox-history';
+export type { MessageRecipient } from './history/message-recipients';
 export { OutboxMonitor } from './outbox-monitor';
 export { OutboxFeed, FEED_FLOOR_STATE, formatPosition } from './feed/outbox-feed';
 export type { FeedEventRecord, FeedFilter, FeedPage } from './feed/outbox-feed';
