@@ -31,3 +31,5 @@ export { applyRecipientUpdates } from './recipients/recipient-outcomes';
 export type { RecipientUpdate } from './recipients/recipient-outcomes';
 export { foldRecipientStates, isSticky, supersedes } from './recipients/recipient-precedence';
 export type { RecipientEventRow, RecipientOutcome } from './recipients/recipient-precedence';
+export { findFeedbackMessage } from './lookup/feedback-message-lookup';
+export type { FeedbackMessage, FeedbackMessageReference } from './lookup/feedback-message-lookup';

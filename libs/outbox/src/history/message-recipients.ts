@@ -43,7 +43,8 @@ export function listRecipients(
   });
 }
 
-function storedAddresses(payload: string): string[] {
+/** The to, cc and bcc addresses of a stored payload, lowercased, in that order (repeats kept). */
+export function storedAddresses(payload: string): string[] {
   const stored = JSON.parse(payload) as StoredAddresses;
   return [...(stored.to ?? []), ...(stored.cc ?? []), ...(stored.bcc ?? [])].map(({ address }) =>
     address.toLowerCase(),
