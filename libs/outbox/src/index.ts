@@ -33,3 +33,4 @@ export { foldRecipientStates, isSticky, supersedes } from './recipients/recipien
 export type { RecipientEventRow, RecipientOutcome } from './recipients/recipient-precedence';
 export { findFeedbackMessage } from './lookup/feedback-message-lookup';
 export type { FeedbackMessage, FeedbackMessageReference } from './lookup/feedback-message-lookup';
+export { countSoftBounceStreak } from './recipients/soft-bounce-streak';
