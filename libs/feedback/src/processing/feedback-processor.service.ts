@@ -79,9 +79,16 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
   /** One round: claims up to a batch of due notifications and processes each. Returns how many it claimed. */
   async processDue(now = Date.now()): Promise<number> {
     const claimed = await this.claim(now);
-    for (const row of claimed) {
+    // In the providers' order, so a soft-bounce streak is counted against the deliveries that came
+    // before it; a delivery reported only in a later round cannot undo a streak's suppression.
+    const inOrder = claimed
+      .map((row) => ({ row, feedback: parseFeedback(row.feedback) }))
+      .sort((a, b) => (a.feedback?.occurredAt ?? 0) - (b.feedback?.occurredAt ?? 0));
+    for (const { row, feedback } of inOrder) {
       try {
-        const processing = await this.transactions.run((manager) => this.process(manager, row, now));
+        const processing = await this.transactions.run((manager) =>
+          feedback === null ? this.setAside(manager, row, now) : this.process(manager, row, feedback, now),
+        );
         this.report(processing);
       } catch (error) {
         // The lease runs out and the notification is tried again.
@@ -130,9 +137,13 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
     );
   }
 
-  private async process(manager: EntityManager, row: ClaimedRow, now: number): Promise<Processing> {
+  private async process(
+    manager: EntityManager,
+    row: ClaimedRow,
+    feedback: ProviderFeedback,
+    now: number,
+  ): Promise<Processing> {
     const { dialect } = this.transactions;
-    const feedback = JSON.parse(row.feedback) as ProviderFeedback;
     const message = await findFeedbackMessage(manager, dialect, feedback);
     const recipient = feedback.recipient.toLowerCase();
     if (message === null || !message.recipients.includes(recipient)) {
@@ -172,6 +183,15 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
           ]);
     await this.setState(manager, row, NotificationState.Processed, message.id, now);
     return { kind: 'processed', changed, suppressed };
+  }
+
+  /** Intake stored something it could not have: kept for the record, never applied. */
+  private async setAside(manager: EntityManager, row: ClaimedRow, now: number): Promise<Processing> {
+    this.logger.error(
+      `Notification ${row.provider}:${row.event_id}: stored feedback is not readable; set aside as unmatched`,
+    );
+    await this.setState(manager, row, NotificationState.Unmatched, null, now);
+    return { kind: 'unmatched', provider: row.provider };
   }
 
   /** The notification's own reason, or a soft bounce that completes a streak. */
@@ -234,6 +254,17 @@ const BOUNCE_CLASS: Partial<Record<RecipientState, string>> = {
 
 function retryDelay(attempts: number): number {
   return Math.min(RETRY_FIRST_MS * 2 ** Math.max(0, attempts - 1), RETRY_MAX_MS);
+}
+
+function parseFeedback(json: string): ProviderFeedback | null {
+  try {
+    const feedback = JSON.parse(json) as ProviderFeedback;
+    return typeof feedback.recipient === 'string' && typeof feedback.occurredAt === 'number'
+      ? feedback
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 function describe(error: unknown): string {
