@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, LoadedConfig } from '@mailgateway/config';
 import { DatabaseModule } from '@mailgateway/database';
 import { DeliveryModule } from '@mailgateway/delivery';
+import { FeedbackModule } from '@mailgateway/feedback';
 import { Observability, ObservabilityModule } from '@mailgateway/observability';
 import { throttlingConfig } from '@mailgateway/throttling';
 import { AdminModule } from './admin/admin.module';
@@ -24,6 +25,7 @@ export class GatewayModule {
         AdminModule,
         // Upstream budgets are shared through the Redis the rate limits use, when there is one.
         DeliveryModule.forRoot({ redis: config.get(throttlingConfig).redis }),
+        FeedbackModule.forRoot(),
         OperationsModule,
       ],
     };
