@@ -111,12 +111,13 @@ describe('The mailgateway CLI against a gateway process', () => {
     it('sends a message and, with --wait, follows it to DELIVERED and prints its history', async () => {
       const stdout = await cliOk(['send', '--to', 'x@example.com', '--subject', 'CLI test', '--wait']);
 
-      const [acceptedLine, statusLine, ...events] = stdout.trimEnd().split('\n');
+      const [acceptedLine, statusLine, recipientLine, ...events] = stdout.trimEnd().split('\n');
       const accepted = /^accepted ([0-9a-f-]{36}) at (\S+)$/.exec(acceptedLine);
       expect(accepted).not.toBeNull();
       const [, id, acceptedAt] = accepted!;
       expect(new Date(acceptedAt).toISOString()).toBe(acceptedAt);
       expect(statusLine).toBe(`${id} DELIVERED (attempts: 1, provider: sandbox)`);
+      expect(recipientLine).toBe('  recipient x@example.com SENT');
       expect(events.map((line) => line.split(/\s+/)[2])).toEqual([
         'ACCEPTED',
         'ATTEMPT_STARTED',
@@ -126,7 +127,7 @@ describe('The mailgateway CLI against a gateway process', () => {
       expect(events[2]).toMatch(/^ {2}\S+ {2}DELIVERED {7}delivered by sandbox as sandbox-/);
 
       // status prints the same history the wait ended with.
-      expect(await cliOk(['status', id])).toBe([statusLine, ...events].join('\n') + '\n');
+      expect(await cliOk(['status', id])).toBe([statusLine, recipientLine, ...events].join('\n') + '\n');
     });
 
     it('prints "replayed" and the same id when an idempotency key is sent again', async () => {
@@ -208,7 +209,8 @@ describe('The mailgateway CLI against a gateway process', () => {
       expect(Date.parse(at)).toBeLessThanOrEqual(after + HOUR_MS);
       const lines = (await cliOk(['get', id])).trimEnd().split('\n');
       expect(lines[0]).toBe(`${id} SCHEDULED (attempts: 0, send at: ${at})`);
-      expect(lines.slice(1).map((line) => line.split(/\s+/)[2])).toEqual(['ACCEPTED']);
+      expect(lines[1]).toBe('  recipient x@example.com PENDING');
+      expect(lines.slice(2).map((line) => line.split(/\s+/)[2])).toEqual(['ACCEPTED']);
       expect(await cliOk(['status', id])).toBe(lines.join('\n') + '\n');
     });
 
@@ -231,7 +233,7 @@ describe('The mailgateway CLI against a gateway process', () => {
 
       const lines = (await getWhen(id, 'DELIVERED')).trimEnd().split('\n');
       expect(lines[0]).toBe(`${id} DELIVERED (attempts: 1, provider: sandbox, send at: ${now})`);
-      expect(lines.slice(1).map((line) => line.split(/\s+/)[2])).toEqual([
+      expect(lines.slice(2).map((line) => line.split(/\s+/)[2])).toEqual([
         'ACCEPTED',
         'RESCHEDULED',
         'ATTEMPT_STARTED',
@@ -258,7 +260,7 @@ describe('The mailgateway CLI against a gateway process', () => {
 
       const lines = (await cliOk(['get', id])).trimEnd().split('\n');
       expect(lines[0]).toBe(`${id} CANCELLED (attempts: 0, send at: ${at})`);
-      expect(lines.slice(1).map((line) => line.split(/\s+/)[2])).toEqual(['ACCEPTED', 'CANCELLED']);
+      expect(lines.slice(2).map((line) => line.split(/\s+/)[2])).toEqual(['ACCEPTED', 'CANCELLED']);
       // Once its send time has passed and a message sent after it was delivered, it still was not.
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(at) - Date.now())));
       expect(await deliveredSoFar()).not.toContain(id);

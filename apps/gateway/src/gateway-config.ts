@@ -18,10 +18,10 @@ export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
   outboxConfig,
   eventsConfig,
   ...DELIVERY_CONFIG_SLICES,
+  ...FEEDBACK_CONFIG_SLICES,
   authConfig,
   throttlingConfig,
   observabilityConfig,
-  ...FEEDBACK_CONFIG_SLICES,
 ];
 
 /** Every table the gateway keeps, in its one database. */

@@ -25,8 +25,8 @@ export class GatewayModule {
         AdminModule,
         // Upstream budgets are shared through the Redis the rate limits use, when there is one.
         DeliveryModule.forRoot({ redis: config.get(throttlingConfig).redis }),
+        FeedbackModule.forRoot(),
         OperationsModule,
-        FeedbackModule,
       ],
     };
   }

@@ -6,6 +6,7 @@ import { AddMessageTraceparent1795240975003 } from './migrations/1795240975003-a
 import { AddEventFeed1796140800000 } from './migrations/1796140800000-add-event-feed';
 import { AddScheduling1796227200000 } from './migrations/1796227200000-add-scheduling';
 import { AddAttemptRouting1796313600000 } from './migrations/1796313600000-add-attempt-routing';
+import { IndexProviderMessageId1796400000003 } from './migrations/1796400000003-index-provider-message-id';
 
 /** The outbox's tables. A new migration is a new file in migrations/ and a line here. */
 export const OUTBOX_SCHEMA: DatabaseSchema = {
@@ -16,5 +17,6 @@ export const OUTBOX_SCHEMA: DatabaseSchema = {
     AddEventFeed1796140800000,
     AddScheduling1796227200000,
     AddAttemptRouting1796313600000,
+    IndexProviderMessageId1796400000003,
   ],
 };

@@ -21,13 +21,22 @@ export function printAccepted(accepted: SendMailResponse, sendAt?: Date): void {
   );
 }
 
-/** The message's status line (with its send time when it has one), then one line per event. */
+/**
+ * The message's status line (with its send time when it has one), one "recipient <address>
+ * <STATE>[: <detail>]" line per recipient, then one line per event.
+ */
 export function printMessage(message: GetMessageResponse): void {
   console.log(
     `${message.messageId} ${shortName(message.status, 'MESSAGE_STATUS_')} ` +
       `(attempts: ${message.attempts}${message.provider ? `, provider: ${message.provider}` : ''}` +
       `${message.sendAt ? `, send at: ${formatTime(message.sendAt)}` : ''})`,
   );
+  for (const recipient of message.recipients) {
+    const state = shortName(recipient.state, 'RECIPIENT_STATE_');
+    console.log(
+      `  recipient ${recipient.address} ${state}${recipient.detail ? `: ${recipient.detail}` : ''}`,
+    );
+  }
   for (const event of message.events) {
     const type = shortName(event.type, 'MESSAGE_EVENT_TYPE_').padEnd(15);
     console.log(`  ${formatTime(event.occurredAt)}  ${type} ${event.detail}`);

@@ -2,10 +2,11 @@ import {
   GetMessageResponse,
   MessageEventType as ProtoEventType,
   MessageStatus as ProtoStatus,
+  RecipientState as ProtoRecipientState,
   SendMailResponse,
   Timestamp,
 } from '@mailgateway/contracts';
-import { MessageEventType, MessageHistory, MessageStatus } from '@mailgateway/outbox';
+import { MessageEventType, MessageHistory, MessageStatus, RecipientState } from '@mailgateway/outbox';
 
 export const STATUS: Record<MessageStatus, ProtoStatus> = {
   [MessageStatus.Scheduled]: ProtoStatus.MESSAGE_STATUS_SCHEDULED,
@@ -41,6 +42,21 @@ export const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.RecipientSuppressed]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED,
 };
 
+export const RECIPIENT_STATE: Record<RecipientState, ProtoRecipientState> = {
+  [RecipientState.Pending]: ProtoRecipientState.RECIPIENT_STATE_PENDING,
+  [RecipientState.Sent]: ProtoRecipientState.RECIPIENT_STATE_SENT,
+  [RecipientState.Delivered]: ProtoRecipientState.RECIPIENT_STATE_DELIVERED,
+  [RecipientState.Deferred]: ProtoRecipientState.RECIPIENT_STATE_DEFERRED,
+  [RecipientState.BouncedHard]: ProtoRecipientState.RECIPIENT_STATE_BOUNCED_HARD,
+  [RecipientState.BouncedSoft]: ProtoRecipientState.RECIPIENT_STATE_BOUNCED_SOFT,
+  [RecipientState.BouncedUndetermined]: ProtoRecipientState.RECIPIENT_STATE_BOUNCED_UNDETERMINED,
+  [RecipientState.Complained]: ProtoRecipientState.RECIPIENT_STATE_COMPLAINED,
+  [RecipientState.Unsubscribed]: ProtoRecipientState.RECIPIENT_STATE_UNSUBSCRIBED,
+  [RecipientState.Dropped]: ProtoRecipientState.RECIPIENT_STATE_DROPPED,
+  [RecipientState.Suppressed]: ProtoRecipientState.RECIPIENT_STATE_SUPPRESSED,
+  [RecipientState.Refused]: ProtoRecipientState.RECIPIENT_STATE_REFUSED,
+};
+
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A message id as SendMail answers it: a lowercase UUID. */
@@ -60,7 +76,7 @@ export function toSendMailResponse(
   return { messageId, acceptedAt: toTimestamp(acceptedAt), replayed, suppressedRecipients: [] };
 }
 
-export function toGetMessageResponse({ message, events }: MessageHistory): GetMessageResponse {
+export function toGetMessageResponse({ message, events, recipients }: MessageHistory): GetMessageResponse {
   return {
     messageId: message.id,
     status: STATUS[message.status],
@@ -70,7 +86,12 @@ export function toGetMessageResponse({ message, events }: MessageHistory): GetMe
     provider: message.provider ?? '',
     providerMessageId: message.providerMessageId ?? '',
     sendAt: message.sendAt === null ? undefined : toTimestamp(message.sendAt),
-    recipients: [],
+    recipients: recipients.map((recipient) => ({
+      address: recipient.address,
+      state: RECIPIENT_STATE[recipient.state],
+      detail: recipient.detail,
+      updatedAt: recipient.updatedAt === null ? undefined : toTimestamp(recipient.updatedAt),
+    })),
     events: events.map((event) => ({
       sequence: event.sequence,
       type: EVENT_TYPE[event.type],

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
 import { GatewayMetrics } from '@mailgateway/observability';
-import { feedbackConfig, FeedbackListenerConfig } from '../feedback.settings';
+import { feedbackListenerConfig, FeedbackListenerConfig } from '../feedback.settings';
 import { FeedbackIntakeMetrics } from './feedback-intake-metrics';
 import { FeedbackServer } from './feedback-server';
 import { ProviderNotificationRepository } from './provider-notification.repository';
@@ -18,7 +18,7 @@ export class FeedbackIntakeLifecycle implements OnApplicationBootstrap, OnModule
   private listeningPort: number | null = null;
 
   constructor(
-    @InjectConfig(feedbackConfig) private readonly config: FeedbackListenerConfig,
+    @InjectConfig(feedbackListenerConfig) private readonly config: FeedbackListenerConfig,
     @Inject(WEBHOOK_PROVIDERS) private readonly providers: WebhookProvider[],
     notifications: ProviderNotificationRepository,
     metrics: GatewayMetrics,

@@ -1,5 +1,5 @@
 import type { FactoryProvider } from '@nestjs/common';
-import { feedbackConfig, FeedbackListenerConfig } from '../feedback.settings';
+import { feedbackConfig, feedbackListenerConfig, FeedbackListenerConfig } from '../feedback.settings';
 import { HttpWebhookProvider } from '../providers/http/http-webhook.provider';
 import { HttpWebhookConfig, httpWebhookConfig } from '../providers/http/http-webhook.settings';
 import { PostmarkWebhookProvider } from '../providers/postmark/postmark-webhook.provider';
@@ -15,9 +15,10 @@ import {
 import { WEBHOOK_PROVIDERS } from './webhook-provider';
 import type { WebhookProvider } from './webhook-provider';
 
-/** Every provider's webhook settings, for the app's list of slices. */
+/** Every feedback setting (processing, the listener, each provider's webhook), for the app's list of slices. */
 export const FEEDBACK_CONFIG_SLICES = [
   feedbackConfig,
+  feedbackListenerConfig,
   sendgridWebhookConfig,
   postmarkWebhookConfig,
   httpWebhookConfig,
@@ -42,7 +43,7 @@ export const webhookProvidersProvider: FactoryProvider<WebhookProvider[]> = {
   provide: WEBHOOK_PROVIDERS,
   useFactory: configuredWebhookProviders,
   inject: [
-    feedbackConfig.token,
+    feedbackListenerConfig.token,
     sendgridWebhookConfig.token,
     postmarkWebhookConfig.token,
     httpWebhookConfig.token,

@@ -186,6 +186,35 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  // Provider feedback processing: what providers reported about recipients, counted once each.
+  readonly recipientBounces = new Counter({
+    name: 'mailgateway_recipient_bounces_total',
+    help: 'Bounces providers reported that changed a recipient, by source, provider and class (hard, soft, undetermined).',
+    labelNames: ['source', 'provider', 'class'] as const,
+    registers: [this.registry],
+  });
+
+  readonly recipientComplaints = new Counter({
+    name: 'mailgateway_recipient_complaints_total',
+    help: 'Spam complaints providers reported that changed a recipient, by source and provider.',
+    labelNames: ['source', 'provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly suppressionsAdded = new Counter({
+    name: 'mailgateway_suppressions_added_total',
+    help: 'Suppression list entries added or strengthened by provider feedback, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly feedbackUnmatched = new Counter({
+    name: 'mailgateway_feedback_unmatched_total',
+    help: 'Provider notifications given up as unmatched (no message, or an address the message was not sent to), by provider.',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
   readonly buildInfo = new Gauge({
     name: 'mailgateway_build_info',
     help: 'Always 1: the version (package.json) and git commit of the running build.',

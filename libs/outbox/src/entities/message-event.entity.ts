@@ -8,6 +8,7 @@ import { bigintAsNumber } from '@mailgateway/database';
  */
 @Entity({ name: 'message_event' })
 @Index('message_event_message_id', ['messageId', 'sequence'])
+@Index('message_event_recipient', ['recipient', 'occurredAt'], { where: 'recipient IS NOT NULL' })
 @Index('message_event_feed', ['source', 'commitXid', 'sequence'])
 export class MessageEventEntity {
   @PrimaryColumn({ type: 'bigint', generated: 'increment', transformer: bigintAsNumber })

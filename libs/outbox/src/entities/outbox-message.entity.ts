@@ -4,6 +4,7 @@ import { bigintAsNumber } from '@mailgateway/database';
 
 @Entity({ name: 'outbox_message' })
 @Index('outbox_message_source_idempotency_key', ['source', 'idempotencyKey'], { unique: true })
+@Index('outbox_message_provider_message_id', ['provider', 'providerMessageId'])
 @Index('outbox_message_due', ['nextAttemptAt'], {
   where: "status IN ('scheduled', 'queued', 'sending', 'retrying')",
 })

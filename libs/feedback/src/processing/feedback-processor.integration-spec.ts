@@ -1,0 +1,373 @@
+import { insertRows, TransactionRunner } from '@mailgateway/database';
+import { GatewayMetrics } from '@mailgateway/observability';
+import { FeedSignal, OutboxEnqueuer, OutboxHistory, RecipientState } from '@mailgateway/outbox';
+import { NewSuppression, Suppression, SuppressionList, SuppressionReason } from '@mailgateway/suppression';
+import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import type { EntityManager } from 'typeorm';
+import type { FeedbackConfig } from '../feedback.settings';
+import { NotificationState } from '../intake/provider-notification.entity';
+import type { ProviderFeedback } from '../provider-feedback';
+import { FeedbackProcessor } from './feedback-processor.service';
+
+const MATCH_WINDOW_MS = 60 * 60_000;
+const CONFIG: FeedbackConfig = {
+  processing: { matchWindowMs: MATCH_WINDOW_MS, processIntervalMs: 1_000, softBounceLimit: 3 },
+};
+
+/** The suppression list's contract (its own lib holds the real one): one entry per address, the stronger reason kept. */
+class RecordingSuppressionList extends SuppressionList {
+  readonly entries = new Map<string, Suppression>();
+  private static readonly STRENGTH = [
+    SuppressionReason.Complaint,
+    SuppressionReason.Unsubscribe,
+    SuppressionReason.HardBounce,
+  ];
+
+  override add(_manager: EntityManager, entries: readonly NewSuppression[]): Promise<Suppression[]> {
+    const added: Suppression[] = [];
+    for (const entry of entries) {
+      const current = this.entries.get(entry.address);
+      if (current && strength(current.reason) <= strength(entry.reason)) continue;
+      const suppression = { ...entry, createdAt: Date.now() };
+      this.entries.set(entry.address, suppression);
+      added.push(suppression);
+    }
+    return Promise.resolve(added);
+
+    function strength(reason: SuppressionReason): number {
+      const rank = RecordingSuppressionList.STRENGTH.indexOf(reason);
+      return rank === -1 ? RecordingSuppressionList.STRENGTH.length : rank;
+    }
+  }
+}
+
+describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
+  let database: MigratedTestDatabase;
+  let enqueuer: OutboxEnqueuer;
+  let history: OutboxHistory;
+  let suppressions: RecordingSuppressionList;
+  let metrics: GatewayMetrics;
+  let sut: FeedbackProcessor;
+  let eventIds = 0;
+
+  beforeAll(async () => {
+    database = await openMigratedTestDatabase(kind);
+    enqueuer = new OutboxEnqueuer(
+      database.transactions,
+      { maxQueuedMessages: 5_000, messageMaxAgeMs: 60_000 },
+      new FeedSignal(database.transactions),
+    );
+    history = new OutboxHistory(database.transactions);
+  });
+  beforeEach(() => {
+    suppressions = new RecordingSuppressionList();
+    metrics = new GatewayMetrics();
+    sut = processorOn(database.transactions);
+  });
+  afterAll(() => database.close());
+
+  function processorOn(transactions: TransactionRunner): FeedbackProcessor {
+    return new FeedbackProcessor(transactions, suppressions, new FeedSignal(transactions), CONFIG, metrics);
+  }
+
+  async function send(...to: string[]): Promise<string> {
+    const [result] = await enqueuer.enqueue([
+      {
+        source: 'billing',
+        idempotencyKey: null,
+        mail: aMail({ to: to.map((address) => ({ address, name: '' })) }),
+      },
+    ]);
+    if (result.kind !== 'accepted') throw new Error('not accepted');
+    return result.messageId;
+  }
+
+  /** What the delivery records: the provider and its id for the message. */
+  async function delivered(messageId: string, providerMessageId: string): Promise<void> {
+    await database.dataSource.query(
+      `UPDATE outbox_message SET status = 'delivered', provider = 'postmark', provider_message_id = '${providerMessageId}'
+        WHERE id = '${messageId}'`,
+    );
+  }
+
+  /** Stores notifications as intake does, due at once. Returns their event ids. */
+  async function stored(
+    notifications: Partial<ProviderFeedback>[],
+    receivedAt = Date.now(),
+  ): Promise<string[]> {
+    const rows = notifications.map((fields) => {
+      const feedback: ProviderFeedback = {
+        provider: 'postmark',
+        eventId: `event-${++eventIds}`,
+        kind: 'delivered',
+        recipient: 'ann@example.com',
+        detail: '',
+        occurredAt: 1_000,
+        ...fields,
+      };
+      return [
+        feedback.provider,
+        feedback.eventId,
+        JSON.stringify(feedback),
+        NotificationState.Pending,
+        0,
+        receivedAt,
+        receivedAt,
+      ];
+    });
+    await database.transactions.run((manager) =>
+      insertRows(
+        manager,
+        database.transactions.dialect,
+        'provider_notification',
+        ['provider', 'event_id', 'feedback', 'state', 'attempts', 'next_attempt_at', 'received_at'],
+        rows,
+      ),
+    );
+    return rows.map((row) => row[1] as string);
+  }
+
+  async function notification(eventId: string) {
+    const [row]: {
+      state: string;
+      attempts: number;
+      message_id: string | null;
+      next_attempt_at: string | number;
+    }[] = await database.dataSource.query(
+      `SELECT state, attempts, message_id, next_attempt_at FROM provider_notification WHERE event_id = '${eventId}'`,
+    );
+    return { ...row, next_attempt_at: Number(row.next_attempt_at) };
+  }
+
+  async function recipientsOf(messageId: string) {
+    const found = await history.find('billing', messageId);
+    return Object.fromEntries(found!.recipients.map(({ address, state }) => [address, state]));
+  }
+
+  async function recipientEventCount(messageId: string): Promise<number> {
+    return database.count('message_event', `message_id = '${messageId}' AND recipient IS NOT NULL`);
+  }
+
+  async function processAll(now?: number): Promise<void> {
+    while ((await sut.processDue(now)) > 0);
+  }
+
+  const shuffled = <T>(items: T[]): T[] =>
+    items
+      .map((item) => ({ item, key: Math.random() }))
+      .sort((a, b) => a.key - b.key)
+      .map(({ item }) => item);
+
+  it('applies shuffled and repeated notifications to the right recipients, suppressing only what warrants it', async () => {
+    const messageId = await send('ann@example.com', 'bob@example.com', 'cy@example.com', 'dee@example.com');
+    await delivered(messageId, 'pm-1');
+    const about = { providerMessageId: 'pm-1' };
+    const complaint = {
+      ...about,
+      kind: 'complaint' as const,
+      recipient: 'ann@example.com',
+      occurredAt: 2_000,
+      detail: 'abuse',
+    };
+    const eventIds = await stored(
+      shuffled([
+        complaint,
+        { ...complaint },
+        { ...about, kind: 'delivered', recipient: 'ann@example.com', occurredAt: 3_000 },
+        { ...about, kind: 'delivered', recipient: 'ann@example.com', occurredAt: 1_000 },
+        {
+          ...about,
+          kind: 'bounce',
+          bounceClass: 'hard',
+          recipient: 'Bob@Example.com',
+          detail: '550 5.1.1 no such user',
+        },
+        {
+          ...about,
+          kind: 'bounce',
+          bounceClass: 'hard',
+          recipient: 'cy@example.com',
+          detail: '550 5.7.1 blocked by policy',
+        },
+      ]),
+    );
+
+    await processAll();
+
+    expect(await recipientsOf(messageId)).toEqual({
+      'ann@example.com': RecipientState.Complained,
+      'bob@example.com': RecipientState.BouncedHard,
+      'cy@example.com': RecipientState.BouncedUndetermined,
+      'dee@example.com': RecipientState.Sent,
+    });
+    expect(
+      [...suppressions.entries.values()].map(({ address, reason, scope }) => [address, reason, scope]).sort(),
+    ).toEqual([
+      ['ann@example.com', SuppressionReason.Complaint, '*'],
+      ['bob@example.com', SuppressionReason.HardBounce, '*'],
+    ]);
+    expect(suppressions.entries.get('bob@example.com')?.origin).toMatch(
+      new RegExp(`^postmark:event-\\d+ \\(message ${messageId}\\)$`),
+    );
+    for (const eventId of eventIds) {
+      expect(await notification(eventId)).toMatchObject({
+        state: NotificationState.Processed,
+        message_id: messageId,
+      });
+    }
+    const complaints = await metrics.recipientComplaints.get();
+    expect(complaints.values).toEqual([{ labels: { source: 'billing', provider: 'postmark' }, value: 1 }]);
+    const bounces = await metrics.recipientBounces.get();
+    expect(bounces.values.map(({ labels, value }) => [labels.class, value]).sort()).toEqual([
+      ['hard', 1],
+      ['undetermined', 1],
+    ]);
+
+    // Processing every notification again changes nothing.
+    const events = await recipientEventCount(messageId);
+    await database.dataSource.query(
+      `UPDATE provider_notification SET state = 'pending', next_attempt_at = 0 WHERE message_id = '${messageId}'`,
+    );
+    await processAll();
+    expect(await recipientEventCount(messageId)).toBe(events);
+    expect(suppressions.entries.size).toBe(2);
+    expect(
+      (await metrics.suppressionsAdded.get()).values
+        .map(({ labels, value }) => [labels.reason, value])
+        .sort(),
+    ).toEqual([
+      [SuppressionReason.Complaint, 1],
+      [SuppressionReason.HardBounce, 1],
+    ]);
+  });
+
+  it("keeps a notification that comes before the provider's id waiting, then applies it once the id is recorded", async () => {
+    const messageId = await send('ann@example.com', 'bob@example.com');
+    const now = Date.now();
+    const [eventId] = await stored(
+      [{ providerMessageId: 'pm-early', kind: 'deferred', detail: '421 try later' }],
+      now,
+    );
+
+    await processAll(now);
+
+    const waiting = await notification(eventId);
+    expect(waiting).toMatchObject({ state: NotificationState.Pending, attempts: 1, message_id: null });
+    expect(waiting.next_attempt_at).toBeGreaterThan(now);
+    expect(await recipientEventCount(messageId)).toBe(0);
+
+    await delivered(messageId, 'pm-early');
+    await processAll(waiting.next_attempt_at);
+
+    expect(await notification(eventId)).toMatchObject({
+      state: NotificationState.Processed,
+      message_id: messageId,
+    });
+    expect(await recipientsOf(messageId)).toEqual({
+      'ann@example.com': RecipientState.Deferred,
+      'bob@example.com': RecipientState.Sent,
+    });
+  });
+
+  it('gives up on a notification that matched nothing within the window, and on one for an address the message did not have', async () => {
+    const messageId = await send('ann@example.com');
+    const now = Date.now();
+    const [late] = await stored([{ providerMessageId: 'pm-never' }], now - MATCH_WINDOW_MS - 1);
+    const [stranger] = await stored([{ gatewayMessageId: messageId, recipient: 'zed@example.com' }], now);
+
+    await processAll(now);
+
+    expect(await notification(late)).toMatchObject({ state: NotificationState.Unmatched, message_id: null });
+    expect(await notification(stranger)).toMatchObject({
+      state: NotificationState.Unmatched,
+      message_id: messageId,
+    });
+    expect(await recipientEventCount(messageId)).toBe(0);
+    expect((await metrics.feedbackUnmatched.get()).values).toEqual([
+      { labels: { provider: 'postmark' }, value: 2 },
+    ]);
+  });
+
+  it('sets aside a stored notification it cannot read, and processes the rest of its batch', async () => {
+    const messageId = await send('ann@example.com');
+    await database.dataSource.query(
+      `INSERT INTO provider_notification (provider, event_id, feedback, state, attempts, next_attempt_at, received_at)
+       VALUES ('postmark', 'unreadable', 'not json', 'pending', 0, 0, 0)`,
+    );
+    await stored([{ gatewayMessageId: messageId }]);
+
+    await processAll();
+
+    expect(await notification('unreadable')).toMatchObject({ state: NotificationState.Unmatched });
+    expect(await recipientsOf(messageId)).toEqual({ 'ann@example.com': RecipientState.Delivered });
+  });
+
+  it('matches by the gateway id the provider echoed, before any provider id is recorded', async () => {
+    const messageId = await send('ann@example.com');
+
+    await stored([{ gatewayMessageId: messageId, kind: 'unsubscribe', detail: 'list-unsubscribe' }]);
+    await processAll();
+
+    expect(await recipientsOf(messageId)).toEqual({ 'ann@example.com': RecipientState.Unsubscribed });
+    expect(suppressions.entries.get('ann@example.com')?.reason).toBe(SuppressionReason.Unsubscribe);
+  });
+
+  it('suppresses an address after three soft bounces on different messages with no delivery in between', async () => {
+    const address = 'sue@example.com';
+    const ids = [
+      await send(address),
+      await send(address),
+      await send(address),
+      await send(address),
+      await send(address),
+    ];
+    const softBounce = (messageId: string, occurredAt: number) => ({
+      gatewayMessageId: messageId,
+      recipient: address,
+      kind: 'bounce' as const,
+      bounceClass: 'soft' as const,
+      detail: '452 4.2.2 mailbox full',
+      occurredAt,
+    });
+
+    await stored([
+      softBounce(ids[0], 1_000),
+      softBounce(ids[1], 2_000),
+      { gatewayMessageId: ids[2], recipient: address, kind: 'delivered', occurredAt: 3_000 },
+      softBounce(ids[3], 4_000),
+      softBounce(ids[4], 5_000),
+    ]);
+    await processAll();
+    expect(suppressions.entries.has(address)).toBe(false);
+
+    const sixth = await send(address);
+    await stored([softBounce(sixth, 6_000)]);
+    await processAll();
+    expect(suppressions.entries.get(address)?.reason).toBe(SuppressionReason.SoftBounces);
+  });
+
+  if (kind === 'postgres') {
+    it('shares due notifications between replicas without processing any twice', async () => {
+      const messageId = await send('ann@example.com');
+      const eventIds = await stored(
+        Array.from({ length: 150 }, (_, index) => ({
+          gatewayMessageId: messageId,
+          kind: 'deferred' as const,
+          occurredAt: index,
+        })),
+      );
+      const replica = processorOn((await database.openReplica()).transactions);
+
+      const [here, there] = await Promise.all([sut.processDue(), replica.processDue()]);
+
+      expect(here + there).toBe(150);
+      expect(Math.min(here, there)).toBeGreaterThan(0);
+      for (const eventId of eventIds) {
+        expect(await notification(eventId)).toMatchObject({
+          state: NotificationState.Processed,
+          attempts: 1,
+        });
+      }
+    });
+  }
+});

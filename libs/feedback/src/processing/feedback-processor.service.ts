@@ -1,0 +1,272 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectConfig } from '@mailgateway/config';
+import { runStatement, TransactionRunner } from '@mailgateway/database';
+import { GatewayMetrics } from '@mailgateway/observability';
+import {
+  applyRecipientUpdates,
+  countSoftBounceStreak,
+  FeedSignal,
+  findFeedbackMessage,
+  RecipientState,
+  RecipientUpdate,
+} from '@mailgateway/outbox';
+import {
+  ALL_SOURCES,
+  NewSuppression,
+  Suppression,
+  SuppressionList,
+  SuppressionReason,
+} from '@mailgateway/suppression';
+import type { EntityManager } from 'typeorm';
+import { FeedbackConfig, feedbackConfig } from '../feedback.settings';
+import { NotificationState } from '../intake/provider-notification.entity';
+import type { ProviderFeedback } from '../provider-feedback';
+import { recipientStateOf, suppressionReasonOf } from './feedback-outcome';
+
+/** Notifications claimed per round. */
+const BATCH_SIZE = 100;
+/** A claimed notification is not due again for this long: no other replica takes it meanwhile. */
+const CLAIM_LEASE_MS = 60_000;
+/** An unmatched notification is tried again after 5 s, then twice as long each time, up to 10 min. */
+const RETRY_FIRST_MS = 5_000;
+const RETRY_MAX_MS = 600_000;
+
+interface ClaimedRow {
+  provider: string;
+  event_id: string;
+  feedback: string;
+  attempts: number;
+  received_at: number | string;
+}
+
+/** What became of one notification. */
+type Processing =
+  | { readonly kind: 'processed'; readonly changed: RecipientUpdate[]; readonly suppressed: Suppression[] }
+  | { readonly kind: 'waiting' }
+  | { readonly kind: 'unmatched'; readonly provider: string };
+
+/**
+ * The way back, after intake: applies stored provider notifications to their messages'
+ * recipients and feeds the suppression list. Every replica runs it; a claim takes due rows with
+ * SKIP LOCKED on PostgreSQL, so replicas share them, and a lease keeps a claimed row from being
+ * taken again while it is processed. Each notification is applied in one transaction that also
+ * marks it processed; doing so twice changes nothing the second time.
+ */
+@Injectable()
+export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(FeedbackProcessor.name);
+  private readonly idle = new AbortController();
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly suppressions: SuppressionList,
+    private readonly feedSignal: FeedSignal,
+    @InjectConfig(feedbackConfig) private readonly config: FeedbackConfig,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.loop ??= this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.idle.abort();
+    await this.loop;
+  }
+
+  /** One round: claims up to a batch of due notifications and processes each. Returns how many it claimed. */
+  async processDue(now = Date.now()): Promise<number> {
+    const claimed = await this.claim(now);
+    // In the providers' order, so a soft-bounce streak is counted against the deliveries that came
+    // before it; a delivery reported only in a later round cannot undo a streak's suppression.
+    const inOrder = claimed
+      .map((row) => ({ row, feedback: parseFeedback(row.feedback) }))
+      .sort((a, b) => (a.feedback?.occurredAt ?? 0) - (b.feedback?.occurredAt ?? 0));
+    for (const { row, feedback } of inOrder) {
+      try {
+        const processing = await this.transactions.run((manager) =>
+          feedback === null ? this.setAside(manager, row, now) : this.process(manager, row, feedback, now),
+        );
+        this.report(processing);
+      } catch (error) {
+        // The lease runs out and the notification is tried again.
+        this.logger.warn(
+          `Notification ${row.provider}:${row.event_id}: processing failed: ${describe(error)}`,
+        );
+      }
+    }
+    return claimed.length;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.idle.signal.aborted) {
+      let claimed = 0;
+      try {
+        claimed = await this.processDue();
+      } catch (error) {
+        this.logger.warn(`Claiming provider notifications failed: ${describe(error)}`);
+      }
+      if (claimed < BATCH_SIZE) {
+        await sleep(this.config.processing.processIntervalMs, undefined, { signal: this.idle.signal }).catch(
+          () => undefined,
+        );
+      }
+    }
+  }
+
+  private claim(now: number): Promise<ClaimedRow[]> {
+    const { dialect } = this.transactions;
+    const parameters = this.transactions.parameters();
+    const skipLocked = dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+    return this.transactions.run((manager) =>
+      runStatement<ClaimedRow>(
+        manager,
+        `UPDATE provider_notification
+            SET attempts = attempts + 1, next_attempt_at = ${parameters.add(now + CLAIM_LEASE_MS)}
+          WHERE (provider, event_id) IN (
+                SELECT provider, event_id FROM provider_notification
+                 WHERE state = ${parameters.add(NotificationState.Pending)}
+                   AND next_attempt_at <= ${parameters.add(now)}
+                 ORDER BY next_attempt_at
+                 LIMIT ${parameters.add(BATCH_SIZE)}${skipLocked})
+      RETURNING provider, event_id, feedback, attempts, received_at`,
+        parameters.values,
+      ),
+    );
+  }
+
+  private async process(
+    manager: EntityManager,
+    row: ClaimedRow,
+    feedback: ProviderFeedback,
+    now: number,
+  ): Promise<Processing> {
+    const { dialect } = this.transactions;
+    const message = await findFeedbackMessage(manager, dialect, feedback);
+    const recipient = feedback.recipient.toLowerCase();
+    if (message === null || !message.recipients.includes(recipient)) {
+      // Before its delivery recorded the provider's id, a notification matches nothing yet.
+      if (message === null && Number(row.received_at) + this.config.processing.matchWindowMs > now) {
+        await this.setState(manager, row, NotificationState.Pending, null, now + retryDelay(row.attempts));
+        return { kind: 'waiting' };
+      }
+      await this.setState(manager, row, NotificationState.Unmatched, message?.id ?? null, now);
+      return { kind: 'unmatched', provider: row.provider };
+    }
+
+    const state = recipientStateOf(feedback);
+    const changed = await applyRecipientUpdates(manager, dialect, [
+      {
+        messageId: message.id,
+        source: message.source,
+        address: recipient,
+        state,
+        detail: feedback.detail,
+        occurredAt: feedback.occurredAt,
+        provider: feedback.provider,
+      },
+    ]);
+    const reason = await this.suppressionReason(manager, state, recipient, changed.length > 0);
+    const suppressed =
+      reason === null
+        ? []
+        : await this.suppressions.add(manager, [
+            {
+              address: recipient,
+              scope: ALL_SOURCES,
+              reason,
+              origin: `${feedback.provider}:${feedback.eventId} (message ${message.id})`,
+              expiresAt: null,
+            } satisfies NewSuppression,
+          ]);
+    await this.setState(manager, row, NotificationState.Processed, message.id, now);
+    return { kind: 'processed', changed, suppressed };
+  }
+
+  /** Intake stored something it could not have: kept for the record, never applied. */
+  private async setAside(manager: EntityManager, row: ClaimedRow, now: number): Promise<Processing> {
+    this.logger.error(
+      `Notification ${row.provider}:${row.event_id}: stored feedback is not readable; set aside as unmatched`,
+    );
+    await this.setState(manager, row, NotificationState.Unmatched, null, now);
+    return { kind: 'unmatched', provider: row.provider };
+  }
+
+  /** The notification's own reason, or a soft bounce that completes a streak. */
+  private async suppressionReason(
+    manager: EntityManager,
+    state: RecipientState,
+    address: string,
+    changed: boolean,
+  ): Promise<SuppressionReason | null> {
+    const reason = suppressionReasonOf(state);
+    if (reason !== null) return reason;
+    const { softBounceLimit } = this.config.processing;
+    if (state !== RecipientState.BouncedSoft || !changed || softBounceLimit === 0) return null;
+    const streak = await countSoftBounceStreak(manager, this.transactions.dialect, address, softBounceLimit);
+    return streak >= softBounceLimit ? SuppressionReason.SoftBounces : null;
+  }
+
+  private async setState(
+    manager: EntityManager,
+    row: ClaimedRow,
+    state: NotificationState,
+    messageId: string | null,
+    at: number,
+  ): Promise<void> {
+    const parameters = this.transactions.parameters();
+    const processedAt = state === NotificationState.Pending ? null : at;
+    await runStatement(
+      manager,
+      `UPDATE provider_notification
+          SET state = ${parameters.add(state)}, message_id = ${parameters.add(messageId)},
+              next_attempt_at = ${parameters.add(at)}, processed_at = ${parameters.add(processedAt)}
+        WHERE provider = ${parameters.add(row.provider)} AND event_id = ${parameters.add(row.event_id)}`,
+      parameters.values,
+    );
+  }
+
+  /** After the commit: wake the feed's readers and count what changed. */
+  private report(processing: Processing): void {
+    if (processing.kind === 'waiting') return;
+    if (processing.kind === 'unmatched') {
+      this.metrics.feedbackUnmatched.inc({ provider: processing.provider });
+      return;
+    }
+    this.feedSignal.published(processing.changed.map(({ source }) => source));
+    for (const { source, provider, state } of processing.changed) {
+      const labels = { source, provider: provider ?? 'none' };
+      if (state === RecipientState.Complained) this.metrics.recipientComplaints.inc(labels);
+      const bounceClass = BOUNCE_CLASS[state];
+      if (bounceClass) this.metrics.recipientBounces.inc({ ...labels, class: bounceClass });
+    }
+    for (const { reason } of processing.suppressed) this.metrics.suppressionsAdded.inc({ reason });
+  }
+}
+
+const BOUNCE_CLASS: Partial<Record<RecipientState, string>> = {
+  [RecipientState.BouncedHard]: 'hard',
+  [RecipientState.BouncedSoft]: 'soft',
+  [RecipientState.BouncedUndetermined]: 'undetermined',
+};
+
+function retryDelay(attempts: number): number {
+  return Math.min(RETRY_FIRST_MS * 2 ** Math.max(0, attempts - 1), RETRY_MAX_MS);
+}
+
+function parseFeedback(json: string): ProviderFeedback | null {
+  try {
+    const feedback = JSON.parse(json) as ProviderFeedback;
+    return typeof feedback.recipient === 'string' && typeof feedback.occurredAt === 'number'
+      ? feedback
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
