@@ -2,7 +2,7 @@ import { AUTH_SCHEMA, authConfig } from '@mailgateway/auth';
 import { ConfigSlice, LoadedConfig } from '@mailgateway/config';
 import { combineSchemas, databaseConfig } from '@mailgateway/database';
 import { DELIVERY_CONFIG_SLICES, DELIVERY_SCHEMA } from '@mailgateway/delivery';
-import { FEEDBACK_SCHEMA, feedbackConfig } from '@mailgateway/feedback';
+import { FEEDBACK_CONFIG_SLICES, FEEDBACK_SCHEMA } from '@mailgateway/feedback';
 import { observabilityConfig } from '@mailgateway/observability';
 import { OUTBOX_SCHEMA, outboxConfig } from '@mailgateway/outbox';
 import { SUPPRESSION_SCHEMA } from '@mailgateway/suppression';
@@ -19,7 +19,7 @@ export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
   outboxConfig,
   eventsConfig,
   ...DELIVERY_CONFIG_SLICES,
-  feedbackConfig,
+  ...FEEDBACK_CONFIG_SLICES,
   authConfig,
   throttlingConfig,
   observabilityConfig,

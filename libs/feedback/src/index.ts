@@ -1,9 +1,13 @@
 export type { BounceClass, FeedbackKind, ProviderFeedback } from './provider-feedback';
 export { FEEDBACK_SCHEMA } from './feedback.schema';
+export { FeedbackModule } from './feedback.module';
+export { feedbackConfig, feedbackListenerConfig } from './feedback.settings';
+export type { FeedbackConfig, FeedbackListenerConfig, FeedbackProcessingConfig } from './feedback.settings';
 export { NotificationState, ProviderNotificationEntity } from './intake/provider-notification.entity';
 export { WEBHOOK_PROVIDERS } from './intake/webhook-provider';
 export type { InboundRequest, RefusalReason, Verification, WebhookProvider } from './intake/webhook-provider';
-export { FeedbackModule } from './feedback.module';
-export { feedbackConfig } from './feedback.settings';
-export type { FeedbackConfig, FeedbackProcessingConfig } from './feedback.settings';
+export { FeedbackIntakeLifecycle } from './intake/feedback-intake.lifecycle';
+export { FEEDBACK_CONFIG_SLICES } from './intake/webhook-providers.factory';
+export { ProviderNotificationRepository } from './intake/provider-notification.repository';
+export type { StoreResult } from './intake/provider-notification.repository';
 export { FeedbackProcessor } from './processing/feedback-processor.service';

@@ -18,7 +18,8 @@ export type RefusalReason =
   | 'stale' // timestamp outside the replay window
   | 'malformed' // not the provider's documented shape
   | 'untrusted-certificate' // SNS: signing certificate URL not on the provider's hosts
-  | 'method'; // not POST
+  | 'method' // not POST
+  | 'too-large'; // body over FEEDBACK_MAX_BODY_BYTES (the listener's own refusal)
 
 export type Verification =
   | {

@@ -1,9 +1,8 @@
 import { insertRows, TransactionRunner } from '@mailgateway/database';
 import { GatewayMetrics } from '@mailgateway/observability';
 import { FeedSignal, OutboxEnqueuer, OutboxHistory, RecipientState } from '@mailgateway/outbox';
-import { NewSuppression, Suppression, SuppressionList, SuppressionReason } from '@mailgateway/suppression';
+import { Suppression, SuppressionList, SuppressionReason } from '@mailgateway/suppression';
 import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
-import type { EntityManager } from 'typeorm';
 import type { FeedbackConfig } from '../feedback.settings';
 import { NotificationState } from '../intake/provider-notification.entity';
 import type { ProviderFeedback } from '../provider-feedback';
@@ -14,38 +13,18 @@ const CONFIG: FeedbackConfig = {
   processing: { matchWindowMs: MATCH_WINDOW_MS, processIntervalMs: 1_000, softBounceLimit: 3 },
 };
 
-/** The suppression list's contract (its own lib holds the real one): one entry per address, the stronger reason kept. */
-class RecordingSuppressionList extends SuppressionList {
-  readonly entries = new Map<string, Suppression>();
-  private static readonly STRENGTH = [
-    SuppressionReason.Complaint,
-    SuppressionReason.Unsubscribe,
-    SuppressionReason.HardBounce,
-  ];
-
-  override add(_manager: EntityManager, entries: readonly NewSuppression[]): Promise<Suppression[]> {
-    const added: Suppression[] = [];
-    for (const entry of entries) {
-      const current = this.entries.get(entry.address);
-      if (current && strength(current.reason) <= strength(entry.reason)) continue;
-      const suppression = { ...entry, createdAt: Date.now() };
-      this.entries.set(entry.address, suppression);
-      added.push(suppression);
-    }
-    return Promise.resolve(added);
-
-    function strength(reason: SuppressionReason): number {
-      const rank = RecordingSuppressionList.STRENGTH.indexOf(reason);
-      return rank === -1 ? RecordingSuppressionList.STRENGTH.length : rank;
-    }
-  }
+/** What the suppression list holds, by address. */
+async function suppressionEntries(database: MigratedTestDatabase): Promise<Map<string, Suppression>> {
+  const rows: { address: string; scope: string; reason: SuppressionReason; origin: string }[] =
+    await database.dataSource.query('SELECT address, scope, reason, origin FROM suppression_entry');
+  return new Map(rows.map((row) => [row.address, { ...row, createdAt: 0, expiresAt: null }] as const));
 }
 
 describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
   let database: MigratedTestDatabase;
   let enqueuer: OutboxEnqueuer;
   let history: OutboxHistory;
-  let suppressions: RecordingSuppressionList;
+  let suppressions: SuppressionList;
   let metrics: GatewayMetrics;
   let sut: FeedbackProcessor;
   let eventIds = 0;
@@ -59,8 +38,9 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
     );
     history = new OutboxHistory(database.transactions);
   });
-  beforeEach(() => {
-    suppressions = new RecordingSuppressionList();
+  beforeEach(async () => {
+    await database.dataSource.query('DELETE FROM suppression_entry');
+    suppressions = new SuppressionList(database.transactions);
     metrics = new GatewayMetrics();
     sut = processorOn(database.transactions);
   });
@@ -201,12 +181,14 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
       'dee@example.com': RecipientState.Sent,
     });
     expect(
-      [...suppressions.entries.values()].map(({ address, reason, scope }) => [address, reason, scope]).sort(),
+      [...(await suppressionEntries(database)).values()]
+        .map(({ address, reason, scope }) => [address, reason, scope])
+        .sort(),
     ).toEqual([
       ['ann@example.com', SuppressionReason.Complaint, '*'],
       ['bob@example.com', SuppressionReason.HardBounce, '*'],
     ]);
-    expect(suppressions.entries.get('bob@example.com')?.origin).toMatch(
+    expect((await suppressionEntries(database)).get('bob@example.com')?.origin).toMatch(
       new RegExp(`^postmark:event-\\d+ \\(message ${messageId}\\)$`),
     );
     for (const eventId of eventIds) {
@@ -230,7 +212,7 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
     );
     await processAll();
     expect(await recipientEventCount(messageId)).toBe(events);
-    expect(suppressions.entries.size).toBe(2);
+    expect((await suppressionEntries(database)).size).toBe(2);
     expect(
       (await metrics.suppressionsAdded.get()).values
         .map(({ labels, value }) => [labels.reason, value])
@@ -309,7 +291,9 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
     await processAll();
 
     expect(await recipientsOf(messageId)).toEqual({ 'ann@example.com': RecipientState.Unsubscribed });
-    expect(suppressions.entries.get('ann@example.com')?.reason).toBe(SuppressionReason.Unsubscribe);
+    expect((await suppressionEntries(database)).get('ann@example.com')?.reason).toBe(
+      SuppressionReason.Unsubscribe,
+    );
   });
 
   it('suppresses an address after three soft bounces on different messages with no delivery in between', async () => {
@@ -338,12 +322,12 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
       softBounce(ids[4], 5_000),
     ]);
     await processAll();
-    expect(suppressions.entries.has(address)).toBe(false);
+    expect((await suppressionEntries(database)).has(address)).toBe(false);
 
     const sixth = await send(address);
     await stored([softBounce(sixth, 6_000)]);
     await processAll();
-    expect(suppressions.entries.get(address)?.reason).toBe(SuppressionReason.SoftBounces);
+    expect((await suppressionEntries(database)).get(address)?.reason).toBe(SuppressionReason.SoftBounces);
   });
 
   if (kind === 'postgres') {
