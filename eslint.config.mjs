@@ -18,10 +18,29 @@ const MAY_IMPORT = {
   outbox: ['config', 'contracts', 'database', 'errors'],
   suppression: ['config', 'contracts', 'database', 'errors'],
   delivery: ['auth', 'config', 'contracts', 'database', 'errors', 'observability', 'outbox', 'suppression'],
-  feedback: ['config', 'contracts', 'database', 'delivery', 'errors', 'observability', 'outbox', 'suppression'],
+  feedback: [
+    'config',
+    'contracts',
+    'database',
+    'delivery',
+    'errors',
+    'observability',
+    'outbox',
+    'suppression',
+  ],
   // The client is its own package (@mailgateway/client): it may import no other lib.
   client: [],
-  testing: ['auth', 'config', 'contracts', 'database', 'delivery', 'errors', 'feedback', 'outbox', 'suppression'],
+  testing: [
+    'auth',
+    'config',
+    'contracts',
+    'database',
+    'delivery',
+    'errors',
+    'feedback',
+    'outbox',
+    'suppression',
+  ],
 };
 const LIBS = Object.keys(MAY_IMPORT);
 /** What each app may import; @mailgateway/gateway is the gateway app's own door for suites. */
