@@ -18,7 +18,16 @@ const MAY_IMPORT = {
   outbox: ['config', 'contracts', 'database', 'errors'],
   suppression: ['config', 'contracts', 'database', 'errors'],
   delivery: ['auth', 'config', 'contracts', 'database', 'errors', 'observability', 'outbox', 'suppression'],
-  feedback: ['config', 'contracts', 'database', 'errors', 'observability', 'outbox', 'suppression'],
+  feedback: [
+    'config',
+    'contracts',
+    'database',
+    'delivery',
+    'errors',
+    'observability',
+    'outbox',
+    'suppression',
+  ],
   // The client is its own package (@mailgateway/client): it may import no other lib.
   client: [],
   testing: [

@@ -9,3 +9,8 @@ export * from './upstream';
 export * from './mime';
 export { DeliveryRoutes } from './routing/delivery-routes';
 export { MailDriverSet } from './routing/mail-driver-set';
+export { ClientCredentialsToken } from './oauth/client-credentials-token';
+export type { ClientCredentialsSettings } from './oauth/client-credentials-token';
+export { TokenRequestException } from './oauth/token-request.exception';
+export { flowmailerConfig } from './drivers/flowmailer/flowmailer.settings';
+export type { FlowmailerConfig } from './drivers/flowmailer/flowmailer.settings';

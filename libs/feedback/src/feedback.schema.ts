@@ -1,9 +1,11 @@
 import type { DatabaseSchema } from '@mailgateway/database';
 import { ProviderNotificationEntity } from './intake/provider-notification.entity';
 import { CreateProviderNotifications1796400000000 } from './intake/migrations/1796400000000-create-provider-notifications';
+import { FeedbackPositionEntity } from './providers/flowmailer/feedback-position.entity';
+import { CreateFeedbackPositions1796500000000 } from './providers/flowmailer/migrations/1796500000000-create-feedback-positions';
 
 /** Provider feedback's tables. A new migration is a new file in a migrations/ folder and a line here. */
 export const FEEDBACK_SCHEMA: DatabaseSchema = {
-  entities: [ProviderNotificationEntity],
-  migrations: [CreateProviderNotifications1796400000000],
+  entities: [ProviderNotificationEntity, FeedbackPositionEntity],
+  migrations: [CreateProviderNotifications1796400000000, CreateFeedbackPositions1796500000000],
 };

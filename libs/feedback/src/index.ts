@@ -11,3 +11,6 @@ export { FEEDBACK_CONFIG_SLICES } from './intake/webhook-providers.factory';
 export { ProviderNotificationRepository } from './intake/provider-notification.repository';
 export type { StoreResult } from './intake/provider-notification.repository';
 export { FeedbackProcessor } from './processing/feedback-processor.service';
+export * from './providers/ses';
+export * from './providers/flowmailer';
+export { FEEDBACK_PROVIDER_CONFIG_SLICES } from './providers/provider-config-slices';

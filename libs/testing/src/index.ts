@@ -24,3 +24,4 @@ export * from './table-write-lock';
 export * from './settled-outbox';
 export * from './canary-mail';
 export * from './test-smtp-server';
+export * from './sns-signer';

@@ -481,6 +481,7 @@ describe(MailValidator.name, () => {
       'Content-Disposition',
       'Content-ID',
       'DKIM-Signature',
+      'X-Mailgateway-Message-Id',
     ])('refuses the reserved header %s in any case', (name) => {
       for (const spelling of [name, name.toLowerCase(), name.toUpperCase()]) {
         expectRefused(
@@ -649,6 +650,17 @@ describe(MailValidator.name, () => {
     it('allows an empty value', () => {
       expect(() => sut.validate(validRequest({ metadata: { orderId: '' } }))).not.toThrow();
     });
+
+    it.each(['mailgateway_message_id', 'MailGateway_Message_Id'])(
+      'refuses the key the gateway tells providers its message id under (%s)',
+      (key) => {
+        expectRefused(
+          validRequest({ metadata: { [key]: 'forged' } }),
+          `mail.metadata["${key}"]`,
+          'mailgateway_message_id is set by the gateway and cannot be a metadata key',
+        );
+      },
+    );
   });
 
   describe('total size', () => {

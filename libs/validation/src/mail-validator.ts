@@ -1,7 +1,15 @@
 import { domainToASCII } from 'node:url';
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
-import type { Attachment, EmailAddress, Header, SendMailRequest, Timestamp } from '@mailgateway/contracts';
+import {
+  GATEWAY_MESSAGE_ID_HEADER,
+  GATEWAY_MESSAGE_ID_METADATA_KEY,
+  type Attachment,
+  type EmailAddress,
+  type Header,
+  type SendMailRequest,
+  type Timestamp,
+} from '@mailgateway/contracts';
 import { ValidationException } from './validation.exception';
 import { validationConfig } from './validation.settings';
 
@@ -50,6 +58,7 @@ const RESERVED_HEADERS = new Map(
     'Content-Disposition',
     'Content-ID',
     'DKIM-Signature',
+    GATEWAY_MESSAGE_ID_HEADER,
   ].map((name) => [name.toLowerCase(), name]),
 );
 
@@ -382,6 +391,10 @@ function checkMetadata(entries: readonly [string, string][]): void {
     // JSON quoting keeps the path readable and unambiguous whatever the key holds.
     const path = `mail.metadata[${JSON.stringify(key)}]`;
     if (key === '') fail(path, 'metadata key is empty');
+    // Compared without case: Postmark refuses keys that differ only in case.
+    if (key.toLowerCase() === GATEWAY_MESSAGE_ID_METADATA_KEY) {
+      fail(path, `${GATEWAY_MESSAGE_ID_METADATA_KEY} is set by the gateway and cannot be a metadata key`);
+    }
     checkLength(key, MAX_METADATA_KEY_CHARS, 'metadata key', path);
     const bad = METADATA_KEY_FORBIDDEN.exec(key);
     if (bad) {

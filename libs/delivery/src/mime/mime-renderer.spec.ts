@@ -38,6 +38,14 @@ describe(MimeRenderer.name, () => {
     ]);
   });
 
+  it("writes the gateway's message id in X-Mailgateway-Message-Id too, once", async () => {
+    const rendered = await sut.render({ id: '0b0e4c47-7c55-4b8e-9f69-0a4f1f6b2c11', mail: aMail() });
+    const parsed = await simpleParser(rendered);
+
+    expect(parsed.headers.get('x-mailgateway-message-id')).toBe('0b0e4c47-7c55-4b8e-9f69-0a4f1f6b2c11');
+    expect(rendered.toString().match(/^x-mailgateway-message-id:/gim)).toHaveLength(1);
+  });
+
   it('keeps a header value that names another header inside that header', async () => {
     const mail = aMail({ headers: [{ name: 'X-Note', value: 'Bcc: attacker@example.net' }] });
 

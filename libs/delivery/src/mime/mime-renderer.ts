@@ -1,4 +1,4 @@
-import type { EmailAddress, Mail } from '@mailgateway/contracts';
+import { GATEWAY_MESSAGE_ID_HEADER, type EmailAddress, type Mail } from '@mailgateway/contracts';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Address } from 'nodemailer/lib/mailer';
 
@@ -26,7 +26,12 @@ export class MimeRenderer {
       subject: mail.subject,
       text: mail.textBody || undefined,
       html: mail.htmlBody || undefined,
-      headers: mail.headers.map(({ name, value }) => ({ key: name, value })),
+      // The id again on its own: relays such as SES may replace the Message-ID, and they report
+      // the original headers with their feedback.
+      headers: [
+        ...mail.headers.map(({ name, value }) => ({ key: name, value })),
+        { key: GATEWAY_MESSAGE_ID_HEADER, value: id },
+      ],
       attachments: mail.attachments.map(({ fileName, contentType, content }) => ({
         filename: fileName,
         contentType,

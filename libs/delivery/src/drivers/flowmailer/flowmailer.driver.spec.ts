@@ -141,11 +141,31 @@ describe(FlowmailerDriver.name, () => {
         headers: [
           { name: 'X-Campaign', value: 'march' },
           { name: 'X-Priority', value: '1' },
+          { name: 'X-Mailgateway-Message-Id', value: 'message-1' },
           { name: 'Reply-To', value: '"Help, Desk" <help@example.com>, sales@example.com' },
         ],
         tags: ['invoice', 'march'],
-        data: { customer: '42' },
+        data: { customer: '42', mailgateway_message_id: 'message-1' },
       });
+    });
+
+    it("tells Flowmailer the gateway's message id in a header and in data, on every recipient's copy", async () => {
+      login.reply(grant('token-1'));
+      api.reply(created('m1'), created('m2'));
+      const id = '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90';
+
+      await sut.send(
+        anOutboundMessage({ id, mail: aMail({ cc: [{ address: 'grace@example.org', name: '' }] }) }),
+        signal,
+      );
+
+      expect(api.requests).toHaveLength(2);
+      for (const request of api.requests) {
+        expect(JSON.parse(request.body as string)).toMatchObject({
+          headers: [{ name: 'X-Mailgateway-Message-Id', value: id }],
+          data: { mailgateway_message_id: id },
+        });
+      }
     });
 
     it('submits once per envelope recipient, in order, each address once', async () => {

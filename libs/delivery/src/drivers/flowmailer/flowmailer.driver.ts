@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
-import type { EmailAddress, Mail } from '@mailgateway/contracts';
+import {
+  GATEWAY_MESSAGE_ID_HEADER,
+  GATEWAY_MESSAGE_ID_METADATA_KEY,
+  type EmailAddress,
+  type Mail,
+} from '@mailgateway/contracts';
 import { ClientCredentialsToken } from '../../oauth/client-credentials-token';
 import { TokenRequestException } from '../../oauth/token-request.exception';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
@@ -81,9 +86,9 @@ export class FlowmailerDriver implements MailDriver {
     });
   }
 
-  async send({ mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
+  async send({ id, mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
     const submissions = envelope(mail);
-    const common = commonFields(mail);
+    const common = commonFields(id, mail);
     const ids: string[] = [];
     let submitted = 0;
     for (const { recipientAddress, headerTo } of submissions) {
@@ -161,9 +166,14 @@ function envelope(mail: Mail): Submission[] {
   return submissions;
 }
 
-/** The SubmitMessage fields shared by every recipient's copy (attachments are encoded once). */
-function commonFields(mail: Mail): Record<string, unknown> {
+/**
+ * The SubmitMessage fields shared by every recipient's copy (attachments are encoded once). The
+ * gateway's id travels as a header (kept in the message's headersIn, which the event poller reads)
+ * and in data (shown with the message in Flowmailer's dashboard); validation reserves both.
+ */
+function commonFields(id: string, mail: Mail): Record<string, unknown> {
   const headers = mail.headers.map(({ name, value }) => ({ name, value }));
+  headers.push({ name: GATEWAY_MESSAGE_ID_HEADER, value: id });
   // SubmitMessage has no reply-to field: it travels as a header.
   if (mail.replyTo.length > 0)
     headers.push({ name: 'Reply-To', value: mail.replyTo.map(formatMailbox).join(', ') });
@@ -184,9 +194,9 @@ function commonFields(mail: Mail): Record<string, unknown> {
             disposition: 'attachment',
           }))
         : undefined,
-    headers: headers.length > 0 ? headers : undefined,
+    headers,
     tags: mail.tags.length > 0 ? mail.tags : undefined,
-    data: Object.keys(mail.metadata).length > 0 ? mail.metadata : undefined,
+    data: { ...mail.metadata, [GATEWAY_MESSAGE_ID_METADATA_KEY]: id },
   };
 }
 

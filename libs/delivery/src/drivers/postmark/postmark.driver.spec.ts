@@ -107,7 +107,7 @@ describe(PostmarkDriver.name, () => {
         ],
         Attachments: [{ Name: 'invoice.pdf', Content: 'JVBERi0xLjc=', ContentType: 'application/pdf' }],
         Tag: 'invoice',
-        Metadata: { customer: '42' },
+        Metadata: { customer: '42', mailgateway_message_id: 'message-1' },
         MessageStream: 'transactional',
       });
     });
@@ -122,7 +122,18 @@ describe(PostmarkDriver.name, () => {
         To: 'Ada Lovelace <ada@example.org>',
         Subject: 'Your invoice',
         TextBody: 'Hello Ada, your invoice is attached.',
+        Metadata: { mailgateway_message_id: 'message-1' },
         MessageStream: 'transactional',
+      });
+    });
+
+    it("tells Postmark the gateway's message id in Metadata, echoed in its webhooks", async () => {
+      api.reply({ statusCode: 200, body: { ErrorCode: 0 } });
+
+      await sut.send(anOutboundMessage({ id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' }), signal);
+
+      expect(api.json()).toMatchObject({
+        Metadata: { mailgateway_message_id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' },
       });
     });
   });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
-import type { Mail } from '@mailgateway/contracts';
+import { GATEWAY_MESSAGE_ID_METADATA_KEY, type Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
 import {
   accepted,
@@ -76,7 +76,7 @@ export class PostmarkDriver implements MailDriver {
     this.messageStream = config.messageStream;
   }
 
-  async send({ mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
+  async send({ id, mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
     const request = {
       method: 'POST' as const,
       path: this.path,
@@ -85,14 +85,14 @@ export class PostmarkDriver implements MailDriver {
         'Content-Type': 'application/json',
         Accept: 'application/json',
       },
-      body: JSON.stringify(this.toEmail(mail)),
+      body: JSON.stringify(this.toEmail(id, mail)),
       idempotent: this.forwardsIdempotencyKey,
       signal,
     };
     return requestOutcome(this.client, request, classify);
   }
 
-  private toEmail(mail: Mail): Record<string, unknown> {
+  private toEmail(id: string, mail: Mail): Record<string, unknown> {
     const list = (addresses: Mail['to']) =>
       addresses.length > 0 ? addresses.map(formatMailbox).join(', ') : undefined;
     return {
@@ -118,7 +118,9 @@ export class PostmarkDriver implements MailDriver {
           : undefined,
       // Postmark keeps one tag per message: the first one is sent, the others are dropped.
       Tag: mail.tags[0],
-      Metadata: Object.keys(mail.metadata).length > 0 ? mail.metadata : undefined,
+      // Echoed in every webhook; validation reserves the key. Postmark limits metadata (how many
+      // fields, key and value lengths): the caller's metadata may be refused there with 422.
+      Metadata: { ...mail.metadata, [GATEWAY_MESSAGE_ID_METADATA_KEY]: id },
       MessageStream: this.messageStream,
     };
   }

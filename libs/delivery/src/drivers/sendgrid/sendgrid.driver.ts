@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
-import type { EmailAddress, Mail } from '@mailgateway/contracts';
+import { GATEWAY_MESSAGE_ID_METADATA_KEY, type EmailAddress, type Mail } from '@mailgateway/contracts';
 import { UpstreamRegistry, type UpstreamHttpClient, type UpstreamResponse } from '../../upstream';
 import {
   accepted,
@@ -55,7 +55,7 @@ export class SendgridDriver implements MailDriver {
     this.authorization = `Bearer ${apiKey}`;
   }
 
-  async send({ mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
+  async send({ id, mail }: OutboundMessage, signal: AbortSignal): Promise<DeliveryOutcome> {
     const request = {
       method: 'POST' as const,
       path: this.path,
@@ -64,7 +64,7 @@ export class SendgridDriver implements MailDriver {
         'Content-Type': 'application/json',
         Accept: 'application/json',
       },
-      body: JSON.stringify(toMailSend(mail)),
+      body: JSON.stringify(toMailSend(id, mail)),
       idempotent: this.forwardsIdempotencyKey,
       signal,
     };
@@ -73,11 +73,12 @@ export class SendgridDriver implements MailDriver {
 }
 
 /**
- * The Mail Send body. One personalization carries the envelope; SendGrid refuses empty arrays, so
+ * The Mail Send body, with the gateway's id in custom_args (SendGrid echoes custom_args in every
+ * event webhook). Validation reserves the key, so no caller's metadata is overwritten. One personalization carries the envelope; SendGrid refuses empty arrays, so
  * empty lists are left out. Its `to` is required: a message with only cc/bcc recipients is refused
  * (400) rather than rewritten here.
  */
-function toMailSend(mail: Mail): Record<string, unknown> {
+function toMailSend(id: string, mail: Mail): Record<string, unknown> {
   const personalization: Record<string, unknown> = { to: mail.to.map(toAddress) };
   if (mail.cc.length > 0) personalization.cc = mail.cc.map(toAddress);
   if (mail.bcc.length > 0) personalization.bcc = mail.bcc.map(toAddress);
@@ -105,7 +106,7 @@ function toMailSend(mail: Mail): Record<string, unknown> {
   if (mail.headers.length > 0)
     body.headers = Object.fromEntries(mail.headers.map(({ name, value }) => [name, value]));
   if (mail.tags.length > 0) body.categories = mail.tags;
-  if (Object.keys(mail.metadata).length > 0) body.custom_args = mail.metadata;
+  body.custom_args = { ...mail.metadata, [GATEWAY_MESSAGE_ID_METADATA_KEY]: id };
   return body;
 }
 

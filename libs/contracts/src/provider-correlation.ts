@@ -1,0 +1,7 @@
+/**
+ * How a driver tells the provider the gateway's message id, so that the provider's feedback can be
+ * matched to the message even before the provider's own id is recorded. Reserved: callers may not
+ * set this metadata key or this header themselves.
+ */
+export const GATEWAY_MESSAGE_ID_METADATA_KEY = 'mailgateway_message_id';
+export const GATEWAY_MESSAGE_ID_HEADER = 'X-Mailgateway-Message-Id';
