@@ -209,7 +209,7 @@ describe.each(DATABASE_KINDS)('Provider webhooks on %s', (kind) => {
         Email: 'carol@example.com',
         Details: BODY_MARKER,
         BouncedAt: '2026-12-01T10:00:00Z',
-        Metadata: { mailgateway_message_id: 'gw-1' },
+        Metadata: { mailgateway_id: 'gw-1' },
       }),
     );
     const headers = (authorization = postmarkAuthorization()) => ({

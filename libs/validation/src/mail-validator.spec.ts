@@ -651,13 +651,13 @@ describe(MailValidator.name, () => {
       expect(() => sut.validate(validRequest({ metadata: { orderId: '' } }))).not.toThrow();
     });
 
-    it.each(['mailgateway_message_id', 'MailGateway_Message_Id'])(
+    it.each(['mailgateway_id', 'MailGateway_Message_Id'])(
       'refuses the key the gateway tells providers its message id under (%s)',
       (key) => {
         expectRefused(
           validRequest({ metadata: { [key]: 'forged' } }),
           `mail.metadata["${key}"]`,
-          'mailgateway_message_id is set by the gateway and cannot be a metadata key',
+          'mailgateway_id is set by the gateway and cannot be a metadata key',
         );
       },
     );

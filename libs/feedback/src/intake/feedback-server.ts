@@ -112,8 +112,9 @@ export class FeedbackServer {
     try {
       verification = await provider.verify(inbound);
     } catch (error) {
-      this.options.logger.error(`webhook ${name}: verification failed: ${describe(error)}`);
-      return this.answer(response, 500, 'verification failed');
+      // E.g. SNS's signing certificate could not be fetched: the provider retries on a 5xx.
+      this.options.logger.error(`webhook ${name}: could not be verified now: ${describe(error)}`);
+      return this.answer(response, 503, 'could not be verified now; retry later');
     }
     if (verification.kind === 'refused') {
       const { status, reason, explanation } = verification;

@@ -1,4 +1,5 @@
 import type { FactoryProvider } from '@nestjs/common';
+import { UpstreamRegistry } from '@mailgateway/delivery';
 import { feedbackConfig, feedbackListenerConfig, FeedbackListenerConfig } from '../feedback.settings';
 import { HttpWebhookProvider } from '../providers/http/http-webhook.provider';
 import { HttpWebhookConfig, httpWebhookConfig } from '../providers/http/http-webhook.settings';
@@ -12,6 +13,10 @@ import {
   SendgridWebhookConfig,
   sendgridWebhookConfig,
 } from '../providers/sendgrid/sendgrid-webhook.settings';
+import { FEEDBACK_PROVIDER_CONFIG_SLICES } from '../providers/provider-config-slices';
+import { SesWebhookProvider } from '../providers/ses/ses-webhook.provider';
+import { SesConfig, sesConfig } from '../providers/ses/ses.settings';
+import { UpstreamSnsFetcher } from '../providers/ses/upstream-sns-fetcher';
 import { WEBHOOK_PROVIDERS } from './webhook-provider';
 import type { WebhookProvider } from './webhook-provider';
 
@@ -22,6 +27,7 @@ export const FEEDBACK_CONFIG_SLICES = [
   sendgridWebhookConfig,
   postmarkWebhookConfig,
   httpWebhookConfig,
+  ...FEEDBACK_PROVIDER_CONFIG_SLICES,
 ];
 
 /** The only place that knows every webhook provider: one line each, on when its settings are there. */
@@ -30,11 +36,18 @@ export function configuredWebhookProviders(
   { publicKey }: SendgridWebhookConfig,
   { credentials }: PostmarkWebhookConfig,
   { secrets }: HttpWebhookConfig,
+  ses: SesConfig,
+  registry: UpstreamRegistry,
 ): WebhookProvider[] {
   const providers: WebhookProvider[] = [];
   if (publicKey) providers.push(new SendgridWebhookProvider(publicKey, replayWindowMs));
   if (credentials) providers.push(new PostmarkWebhookProvider(credentials));
   if (secrets.length > 0) providers.push(new HttpWebhookProvider(secrets, replayWindowMs));
+  if (ses.topicArns.length > 0) {
+    providers.push(
+      new SesWebhookProvider(ses, { replayWindowMs, fetcher: new UpstreamSnsFetcher(registry) }),
+    );
+  }
   return providers;
 }
 
@@ -47,5 +60,7 @@ export const webhookProvidersProvider: FactoryProvider<WebhookProvider[]> = {
     sendgridWebhookConfig.token,
     postmarkWebhookConfig.token,
     httpWebhookConfig.token,
+    sesConfig.token,
+    UpstreamRegistry,
   ],
 };

@@ -145,7 +145,7 @@ describe(FlowmailerDriver.name, () => {
           { name: 'Reply-To', value: '"Help, Desk" <help@example.com>, sales@example.com' },
         ],
         tags: ['invoice', 'march'],
-        data: { customer: '42', mailgateway_message_id: 'message-1' },
+        data: { customer: '42', mailgateway_id: 'message-1' },
       });
     });
 
@@ -163,7 +163,7 @@ describe(FlowmailerDriver.name, () => {
       for (const request of api.requests) {
         expect(JSON.parse(request.body as string)).toMatchObject({
           headers: [{ name: 'X-Mailgateway-Message-Id', value: id }],
-          data: { mailgateway_message_id: id },
+          data: { mailgateway_id: id },
         });
       }
     });

@@ -107,7 +107,7 @@ describe(PostmarkDriver.name, () => {
         ],
         Attachments: [{ Name: 'invoice.pdf', Content: 'JVBERi0xLjc=', ContentType: 'application/pdf' }],
         Tag: 'invoice',
-        Metadata: { customer: '42', mailgateway_message_id: 'message-1' },
+        Metadata: { customer: '42', mailgateway_id: 'message-1' },
         MessageStream: 'transactional',
       });
     });
@@ -122,7 +122,7 @@ describe(PostmarkDriver.name, () => {
         To: 'Ada Lovelace <ada@example.org>',
         Subject: 'Your invoice',
         TextBody: 'Hello Ada, your invoice is attached.',
-        Metadata: { mailgateway_message_id: 'message-1' },
+        Metadata: { mailgateway_id: 'message-1' },
         MessageStream: 'transactional',
       });
     });
@@ -133,7 +133,7 @@ describe(PostmarkDriver.name, () => {
       await sut.send(anOutboundMessage({ id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' }), signal);
 
       expect(api.json()).toMatchObject({
-        Metadata: { mailgateway_message_id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' },
+        Metadata: { mailgateway_id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' },
       });
     });
   });

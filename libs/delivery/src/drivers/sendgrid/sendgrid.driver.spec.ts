@@ -115,7 +115,7 @@ describe(SendgridDriver.name, () => {
         ],
         headers: { 'X-Campaign': 'march', 'X-Priority': '1' },
         categories: ['invoice', 'march'],
-        custom_args: { customer: '42', mailgateway_message_id: 'message-1' },
+        custom_args: { customer: '42', mailgateway_id: 'message-1' },
       });
     });
 
@@ -129,7 +129,7 @@ describe(SendgridDriver.name, () => {
         from: { email: 'billing@example.com', name: 'Billing' },
         subject: 'Your invoice',
         content: [{ type: 'text/html', value: '<p>Hi</p>' }],
-        custom_args: { mailgateway_message_id: 'message-1' },
+        custom_args: { mailgateway_id: 'message-1' },
       });
     });
 
@@ -139,7 +139,7 @@ describe(SendgridDriver.name, () => {
       await sut.send(anOutboundMessage({ id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' }), signal);
 
       expect(api.json()).toMatchObject({
-        custom_args: { mailgateway_message_id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' },
+        custom_args: { mailgateway_id: '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90' },
       });
     });
 

@@ -1,9 +1,10 @@
+import { GATEWAY_MESSAGE_ID_METADATA_KEY } from '@mailgateway/contracts';
 import { createHash } from 'node:crypto';
 import type { BounceClass, FeedbackKind, ProviderFeedback } from '../../provider-feedback';
 import { detailText, isRecord, nonEmptyString } from '../../intake/verification';
 
 /** The Metadata key the postmark driver sends with each message: Postmark echoes it in webhooks. */
-export const GATEWAY_ID_METADATA_KEY = 'mailgateway_message_id';
+export const GATEWAY_ID_METADATA_KEY = GATEWAY_MESSAGE_ID_METADATA_KEY;
 
 export type ParsedRecord = { readonly feedback: ProviderFeedback[] } | { readonly problem: string };
 
@@ -44,7 +45,7 @@ const BOUNCE_TYPES: Readonly<Record<string, { kind: FeedbackKind; bounceClass?: 
  *   after a hard bounce or complaint, or a person did). A reactivation (false) changes nothing here.
  * - Open, Click and record types Postmark adds later: ignored.
  * Records without an ID (or with one past 2^53, which JSON numbers cannot hold exactly) get a sha256 of RecordType, MessageID, recipient, time (and the change).
- * Matching: Metadata.mailgateway_message_id, else MessageID (the id recorded at delivery).
+ * Matching: Metadata.mailgateway_id, else MessageID (the id recorded at delivery).
  */
 export function parsePostmarkRecord(json: unknown): ParsedRecord {
   if (!isRecord(json)) return { problem: 'the body is not a JSON object' };

@@ -181,7 +181,7 @@ describe(PostmarkWebhookProvider.name, () => {
   });
 
   it("matches by the gateway's id in Metadata when Postmark echoes it", async () => {
-    const [feedback] = await feedbackOf({ ...DELIVERY, Metadata: { mailgateway_message_id: 'gw-1' } });
+    const [feedback] = await feedbackOf({ ...DELIVERY, Metadata: { mailgateway_id: 'gw-1' } });
     expect(feedback).toMatchObject({ gatewayMessageId: 'gw-1', providerMessageId: DELIVERY.MessageID });
   });
 

@@ -1,8 +1,9 @@
+import { GATEWAY_MESSAGE_ID_METADATA_KEY } from '@mailgateway/contracts';
 import type { BounceClass, FeedbackKind, ProviderFeedback } from '../../provider-feedback';
 import { detailText, isRecord, nonEmptyString } from '../../intake/verification';
 
 /** The custom arg the sendgrid driver sends with each message: SendGrid echoes it in every event. */
-export const GATEWAY_ID_CUSTOM_ARG = 'mailgateway_message_id';
+export const GATEWAY_ID_CUSTOM_ARG = GATEWAY_MESSAGE_ID_METADATA_KEY;
 
 /** Engagement and bookkeeping events: nothing about the recipient's outcome. */
 const IGNORED_EVENTS = new Set(['processed', 'open', 'click', 'group_resubscribe']);
@@ -20,7 +21,7 @@ export type ParsedEvents = { readonly feedback: ProviderFeedback[] } | { readonl
  * - spamreport → complaint; unsubscribe and group_unsubscribe → unsubscribe.
  * - processed, open, click, group_resubscribe, and event types SendGrid adds later: ignored.
  *
- * Matching: the `mailgateway_message_id` custom arg is the gateway's id; sg_message_id is the
+ * Matching: the `mailgateway_id` custom arg is the gateway's id; sg_message_id is the
  * X-Message-Id recorded at delivery followed by "." and SendGrid's filter suffix, which is cut.
  */
 export function parseSendgridEvents(json: unknown): ParsedEvents {

@@ -209,7 +209,7 @@ describe(SendgridWebhookProvider.name, () => {
           event: 'delivered',
           email: 'a@example.com',
           sg_event_id: 'e1',
-          mailgateway_message_id: 'gw-1',
+          mailgateway_id: 'gw-1',
         },
       ]);
       expect(feedback).toMatchObject({ gatewayMessageId: 'gw-1', providerMessageId: 'x-msg-1' });
