@@ -57,7 +57,7 @@ export interface TestGateway {
   count(table: 'outbox_message' | 'message_event' | 'api_key' | 'api_source'): Promise<number>;
   /** Resolves once `expected` messages are in a final state, checking the database (cheaper than polling RPCs). */
   waitForFinalStates(expected: number, timeoutMs?: number): Promise<void>;
-  /** Polls GetMessage until the message is delivered, failed or expired, and returns it. */
+  /** Polls GetMessage until the message is final (delivered, failed, expired, cancelled, suppressed), and returns it. */
   finalState(messageId: string, timeoutMs?: number): Promise<GetMessageResponse>;
   /** Closes the clients and the app; a second call waits for the first. */
   close(): Promise<void>;
@@ -73,6 +73,8 @@ const FINAL_STATES = new Set<MessageStatus>([
   MessageStatus.MESSAGE_STATUS_DELIVERED,
   MessageStatus.MESSAGE_STATUS_FAILED,
   MessageStatus.MESSAGE_STATUS_EXPIRED,
+  MessageStatus.MESSAGE_STATUS_CANCELLED,
+  MessageStatus.MESSAGE_STATUS_SUPPRESSED,
 ]);
 
 /**

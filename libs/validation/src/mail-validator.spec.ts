@@ -651,7 +651,7 @@ describe(MailValidator.name, () => {
       expect(() => sut.validate(validRequest({ metadata: { orderId: '' } }))).not.toThrow();
     });
 
-    it.each(['mailgateway_id', 'MailGateway_Message_Id'])(
+    it.each(['mailgateway_id', 'MailGateway_Id'])(
       'refuses the key the gateway tells providers its message id under (%s)',
       (key) => {
         expectRefused(

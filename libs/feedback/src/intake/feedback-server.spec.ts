@@ -129,10 +129,10 @@ describe(FeedbackServer.name, () => {
     ]);
   });
 
-  it('answers 500 when a provider fails, storing nothing', async () => {
-    provider.answer = new Error('bug');
+  it('answers 503 when a provider cannot verify now (e.g. a certificate fetch failed), storing nothing', async () => {
+    provider.answer = new Error('certificate fetch failed');
     const before = stored.length;
-    expect((await post(port, '/webhooks/test', '[]')).status).toBe(500);
+    expect((await post(port, '/webhooks/test', '[]')).status).toBe(503);
     expect(stored.length).toBe(before);
   });
 
