@@ -111,6 +111,19 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
       expect((await sut.find('billing', ['lapsing@example.com'], undefined, NOW + 1)).size).toBe(0);
     });
 
+    it('looks up more addresses than one statement takes parameters', async () => {
+      // 70,000 is past PostgreSQL's 65,535 bind parameters and SQLite's 32,766.
+      const addresses = Array.from({ length: 70_000 }, (_, index) => `many-${index}@example.com`);
+      await add([
+        entry(addresses[3], SuppressionReason.Manual),
+        entry(addresses[68_999], SuppressionReason.HardBounce),
+      ]);
+
+      const found = await sut.find('billing', addresses, undefined, NOW);
+
+      expect([...found.keys()].sort()).toEqual([addresses[3], addresses[68_999]].sort());
+    });
+
     it('finds nothing for no addresses', async () => {
       expect((await sut.find('billing', [], undefined, NOW)).size).toBe(0);
     });

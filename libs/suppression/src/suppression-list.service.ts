@@ -61,6 +61,9 @@ export interface SuppressionRemoval {
  * written by provider feedback (in the feedback's own transaction) and by the admin RPCs. Every
  * read and write leaves expired entries out, as if they were not there.
  */
+/** Addresses per lookup statement: well under SQLite's and PostgreSQL's parameter limits. */
+const FIND_CHUNK = 1000;
+
 @Injectable()
 export class SuppressionList {
   private readonly logger = new Logger('SuppressionList');
@@ -70,7 +73,8 @@ export class SuppressionList {
   /**
    * The entries that stop `source` from sending to any of `addresses`, one per address (keyed by
    * the lowercased address): the source's own before ALL_SOURCES; expired entries do not count.
-   * One indexed statement, whatever the number of addresses.
+   * One indexed statement per FIND_CHUNK addresses (a batch of 500 messages may name thousands,
+   * more than a statement takes parameters).
    */
   async find(
     source: string,
@@ -80,17 +84,19 @@ export class SuppressionList {
   ): Promise<Map<string, Suppression>> {
     const found = new Map<string, Suppression>();
     const wanted = [...new Set(addresses.map((address) => address.toLowerCase()))];
-    if (wanted.length === 0) return found;
-    const parameters = this.transactions.parameters();
-    const sql =
-      `SELECT ${SELECTED} FROM ${TABLE}` +
-      ` WHERE address IN (${wanted.map((address) => parameters.add(address)).join(', ')})` +
-      ` AND scope IN (${parameters.add(ALL_SOURCES)}, ${parameters.add(source)})` +
-      ` AND ${notExpired(parameters, now)}`;
-    const query = (on: EntityManager) => on.query(sql, parameters.values) as Promise<SuppressionRow[]>;
-    const rows = manager ? await query(manager) : await this.transactions.read(query);
-    for (const row of rows) {
-      if (!found.has(row.address) || row.scope !== ALL_SOURCES) found.set(row.address, toSuppression(row));
+    for (let start = 0; start < wanted.length; start += FIND_CHUNK) {
+      const chunk = wanted.slice(start, start + FIND_CHUNK);
+      const parameters = this.transactions.parameters();
+      const sql =
+        `SELECT ${SELECTED} FROM ${TABLE}` +
+        ` WHERE address IN (${chunk.map((address) => parameters.add(address)).join(', ')})` +
+        ` AND scope IN (${parameters.add(ALL_SOURCES)}, ${parameters.add(source)})` +
+        ` AND ${notExpired(parameters, now)}`;
+      const query = (on: EntityManager) => on.query(sql, parameters.values) as Promise<SuppressionRow[]>;
+      const rows = manager ? await query(manager) : await this.transactions.read(query);
+      for (const row of rows) {
+        if (!found.has(row.address) || row.scope !== ALL_SOURCES) found.set(row.address, toSuppression(row));
+      }
     }
     return found;
   }
