@@ -284,6 +284,36 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
     expect(await recipientsOf(messageId)).toEqual({ 'ann@example.com': RecipientState.Delivered });
   });
 
+  it('retries a notification whose processing fails, and sets it aside once it has failed on 300 claims', async () => {
+    class BrokenSuppressionList extends SuppressionList {
+      override add(): Promise<Suppression[]> {
+        return Promise.reject(new Error('suppression list broken'));
+      }
+    }
+    sut = new FeedbackProcessor(
+      database.transactions,
+      new BrokenSuppressionList(database.transactions),
+      new FeedSignal(database.transactions),
+      CONFIG,
+      metrics,
+    );
+    const messageId = await send('ann@example.com', 'bob@example.com');
+    const [fresh, worn] = await stored([
+      { gatewayMessageId: messageId, kind: 'complaint', recipient: 'ann@example.com' },
+      { gatewayMessageId: messageId, kind: 'complaint', recipient: 'bob@example.com' },
+    ]);
+    await database.dataSource.query(
+      `UPDATE provider_notification SET attempts = 299 WHERE event_id = '${worn}'`,
+    );
+
+    await sut.processDue();
+
+    expect(await notification(fresh)).toMatchObject({ state: NotificationState.Pending, attempts: 1 });
+    expect(await notification(worn)).toMatchObject({ state: NotificationState.Unmatched, attempts: 300 });
+    // Each failure rolled back its notification's whole transaction: no recipient changed.
+    expect(await recipientEventCount(messageId)).toBe(0);
+  });
+
   it('matches by the gateway id the provider echoed, before any provider id is recorded', async () => {
     const messageId = await send('ann@example.com');
 

@@ -31,6 +31,12 @@ const CLAIM_LEASE_MS = 60_000;
 /** An unmatched notification is tried again after 5 s, then twice as long each time, up to 10 min. */
 const RETRY_FIRST_MS = 5_000;
 const RETRY_MAX_MS = 600_000;
+/**
+ * Claims of one notification before it is set aside as unmatched when processing keeps failing
+ * (a bug, data the database refuses). Waiting for a match takes far fewer: about 150 rounds in a
+ * day at the 10-minute cap.
+ */
+const MAX_ATTEMPTS = 300;
 
 interface ClaimedRow {
   provider: string;
@@ -91,10 +97,11 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
         );
         this.report(processing);
       } catch (error) {
-        // The lease runs out and the notification is tried again.
+        // The lease runs out and the notification is tried again, up to MAX_ATTEMPTS claims.
         this.logger.warn(
-          `Notification ${row.provider}:${row.event_id}: processing failed: ${describe(error)}`,
+          `Notification ${row.provider}:${row.event_id}: processing failed (claim ${row.attempts}): ${describe(error)}`,
         );
+        if (row.attempts >= MAX_ATTEMPTS) await this.giveUp(row, now);
       }
     }
     return claimed.length;
@@ -185,6 +192,21 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
     return { kind: 'processed', changed, suppressed };
   }
 
+  /** Processing failed on every claim: kept for the record, never applied, counted as unmatched. */
+  private async giveUp(row: ClaimedRow, now: number): Promise<void> {
+    try {
+      await this.transactions.run((manager) =>
+        this.setState(manager, row, NotificationState.Unmatched, null, now),
+      );
+      this.logger.error(
+        `Notification ${row.provider}:${row.event_id}: failed on ${row.attempts} claims; set aside as unmatched`,
+      );
+      this.report({ kind: 'unmatched', provider: row.provider });
+    } catch {
+      // Still failing (the database is away): the next claim tries again.
+    }
+  }
+
   /** Intake stored something it could not have: kept for the record, never applied. */
   private async setAside(manager: EntityManager, row: ClaimedRow, now: number): Promise<Processing> {
     this.logger.error(
@@ -205,6 +227,10 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
     if (reason !== null) return reason;
     const { softBounceLimit } = this.config.processing;
     if (state !== RecipientState.BouncedSoft || !changed || softBounceLimit === 0) return null;
+    // Two replicas counting one address's streak at once would each miss the other's bounce.
+    if (this.transactions.dialect === 'postgres') {
+      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`soft-bounce-streak:${address}`]);
+    }
     const streak = await countSoftBounceStreak(manager, this.transactions.dialect, address, softBounceLimit);
     return streak >= softBounceLimit ? SuppressionReason.SoftBounces : null;
   }
