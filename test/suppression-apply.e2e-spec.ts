@@ -111,6 +111,7 @@ describe.each(DATABASE_KINDS)('Suppressed recipients at accept and at claim on %
         MessageEventType.MESSAGE_EVENT_TYPE_ACCEPTED,
         MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED,
         MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED,
+        MessageEventType.MESSAGE_EVENT_TYPE_SUPPRESSED,
       ].sort(),
     );
     expect(
@@ -165,6 +166,7 @@ describe.each(DATABASE_KINDS)('Suppressed recipients at accept and at claim on %
       { recipient: 'ada-4@example.org', detail: 'suppressed (complaint, scope *)', attempt: 1 },
     ]);
     expect(final.events.map(({ type }) => type)).not.toContain(MessageEventType.MESSAGE_EVENT_TYPE_FAILED);
+    expect(final.events.at(-1)?.type).toBe(MessageEventType.MESSAGE_EVENT_TYPE_SUPPRESSED);
   });
 
   it("ignores another source's entry", async () => {

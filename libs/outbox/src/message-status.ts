@@ -46,6 +46,7 @@ export enum MessageEventType {
   RecipientUnsubscribed = 'recipient_unsubscribed',
   RecipientDropped = 'recipient_dropped',
   RecipientSuppressed = 'recipient_suppressed',
+  Suppressed = 'suppressed',
 }
 
 /** Active and not held by an attempt: what a cancel or a new send time may still change. */

@@ -40,6 +40,7 @@ export const EVENT_TYPE: Record<MessageEventType, ProtoEventType> = {
   [MessageEventType.RecipientUnsubscribed]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_UNSUBSCRIBED,
   [MessageEventType.RecipientDropped]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED,
   [MessageEventType.RecipientSuppressed]: ProtoEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED,
+  [MessageEventType.Suppressed]: ProtoEventType.MESSAGE_EVENT_TYPE_SUPPRESSED,
 };
 
 export const RECIPIENT_STATE: Record<RecipientState, ProtoRecipientState> = {

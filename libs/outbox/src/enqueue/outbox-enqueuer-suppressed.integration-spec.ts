@@ -39,7 +39,7 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} with suppressed recipients
   const eventsOf = (id: string) =>
     database.dataSource.query(
       `SELECT type, attempt, detail, recipient FROM message_event
-        WHERE message_id = ${kind === 'postgres' ? '$1' : '?'} ORDER BY recipient IS NULL, recipient`,
+        WHERE message_id = ${kind === 'postgres' ? '$1' : '?'} ORDER BY sequence`,
       [id],
     );
 
@@ -69,6 +69,7 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} with suppressed recipients
     // The hash is the caller's own mail's: a retry under the same key replays whatever the list says then.
     expect(row.content_hash).toBe(mailFingerprint(mail));
     expect(await eventsOf(messageId)).toEqual([
+      { type: MessageEventType.Accepted, attempt: 0, detail: 'accepted', recipient: null },
       {
         type: MessageEventType.RecipientSuppressed,
         attempt: 0,
@@ -81,7 +82,6 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} with suppressed recipients
         detail: 'suppressed (hard_bounce, scope billing)',
         recipient: 'bob@example.org',
       },
-      { type: MessageEventType.Accepted, attempt: 0, detail: 'accepted', recipient: null },
     ]);
   });
 
@@ -94,8 +94,9 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} with suppressed recipients
 
     expect((await rowOf(messageId)).status).toBe(MessageStatus.Suppressed);
     expect((await eventsOf(messageId)).map(({ type }: { type: string }) => type)).toEqual([
-      MessageEventType.RecipientSuppressed,
       MessageEventType.Accepted,
+      MessageEventType.RecipientSuppressed,
+      MessageEventType.Suppressed,
     ]);
   });
 

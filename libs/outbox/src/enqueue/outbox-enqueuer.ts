@@ -169,7 +169,8 @@ export class OutboxEnqueuer {
       if (suppressed.length > 0 && request.refuseSuppressed)
         return { kind: 'suppressed-refused', suppressed };
       const id = randomUUID();
-      rows.push(this.newRow(id, request, contentHash, now));
+      const row = this.newRow(id, request, contentHash, now);
+      rows.push(row);
       for (const recipient of suppressed) {
         suppressedEvents.push({
           messageId: id,
@@ -179,6 +180,16 @@ export class OutboxEnqueuer {
           detail: suppressedRecipientDetail(recipient),
           occurredAt: now,
           recipient: recipient.address,
+        });
+      }
+      if (row[MESSAGE_COLUMNS.indexOf('status')] === MessageStatus.Suppressed) {
+        suppressedEvents.push({
+          messageId: id,
+          source: request.source,
+          type: MessageEventType.Suppressed,
+          attempt: 0,
+          detail: 'every recipient is on the suppression list: never sent',
+          occurredAt: now,
         });
       }
       // A later item of the same group with the same source and key replays this one.

@@ -52,7 +52,7 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name}, suppressed recipients at cl
   });
   afterEach(() => database.close());
 
-  it("ends a message whose every recipient is suppressed SUPPRESSED, its recipients' events its only record", async () => {
+  it('ends a message whose every recipient is suppressed SUPPRESSED, after an event for each recipient', async () => {
     const id = await enqueueOne();
     const [claim] = await sut.claimDue(1, LEASE_MS);
 
@@ -83,6 +83,7 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name}, suppressed recipients at cl
         detail: 'suppressed (hard_bounce, scope billing)',
         recipient: 'bob@example.org',
       },
+      { type: MessageEventType.Suppressed, attempt: 1, detail: 'suppressed: not sent', recipient: null },
     ]);
     expect(await sut.claimDue(10, LEASE_MS)).toEqual([]);
   });

@@ -64,15 +64,15 @@ export interface RecipientRefusal {
   readonly detail: string;
 }
 
-/** The message's own event for each outcome; null: the recipients' events are the whole record. */
-const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType | null> = {
+/** The message's own event for each outcome. */
+const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
   [MessageStatus.Delivered]: MessageEventType.Delivered,
   [MessageStatus.Retrying]: MessageEventType.RetryScheduled,
   [MessageStatus.Failed]: MessageEventType.Failed,
   [MessageStatus.Expired]: MessageEventType.Expired,
   [MessageStatus.Cancelled]: MessageEventType.Cancelled,
-  // Its RECIPIENT_SUPPRESSED events say why, one per recipient, as at accept.
-  [MessageStatus.Suppressed]: null,
+  // After its RECIPIENT_SUPPRESSED events, which say why, one per recipient, as at accept.
+  [MessageStatus.Suppressed]: MessageEventType.Suppressed,
 };
 
 const MAX_TRANSITION_GROUP = 500;
@@ -85,7 +85,7 @@ interface Transition {
   readonly provider: string | null;
   readonly providerMessageId: string | null;
   readonly lastError: string | null;
-  readonly eventType: MessageEventType | null;
+  readonly eventType: MessageEventType;
   readonly detail: string;
   /** 1 when the attempt does not count toward the maximum. */
   readonly spared: 0 | 1;
@@ -298,18 +298,14 @@ export class OutboxLeases {
             const about = { messageId: claim.id, source: claim.source, attempt: claim.attempt, provider };
             const type = cancelled ? MessageEventType.Cancelled : eventType;
             return [
-              ...(type === null
-                ? []
-                : [
-                    {
-                      ...about,
-                      type,
-                      detail: cancelled
-                        ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
-                        : detail,
-                      occurredAt: now,
-                    },
-                  ]),
+              {
+                ...about,
+                type,
+                detail: cancelled
+                  ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
+                  : detail,
+                occurredAt: now,
+              },
               ...refusedRecipients.map((refusal) => ({
                 ...about,
                 type: MessageEventType.RecipientRefused,

@@ -126,6 +126,11 @@ export const MessageEventType = {
    * an attempt was due). detail names the suppression's reason.
    */
   MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED: 'MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED',
+  /**
+   * MESSAGE_EVENT_TYPE_SUPPRESSED - Every recipient is on the suppression list (each has its RECIPIENT_SUPPRESSED event just
+   * before): the message is SUPPRESSED, never sent. Final.
+   */
+  MESSAGE_EVENT_TYPE_SUPPRESSED: 'MESSAGE_EVENT_TYPE_SUPPRESSED',
   UNRECOGNIZED: 'UNRECOGNIZED',
 } as const;
 
@@ -161,6 +166,7 @@ export namespace MessageEventType {
     typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_DROPPED;
   export type MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED =
     typeof MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED;
+  export type MESSAGE_EVENT_TYPE_SUPPRESSED = typeof MessageEventType.MESSAGE_EVENT_TYPE_SUPPRESSED;
   export type UNRECOGNIZED = typeof MessageEventType.UNRECOGNIZED;
 }
 
