@@ -211,6 +211,8 @@ describe.each(DATABASE_KINDS)('Delivery to real HTTPS upstreams on %s', (kind) =
       FLOWMAILER_ACCOUNT_ID: 'acme',
       FLOWMAILER_CLIENT_ID: 'client',
       FLOWMAILER_CLIENT_SECRET: 'secret',
+      // Delivery alone: the event poller (its own token, its own requests) is tested on its own.
+      FLOWMAILER_EVENTS_POLL_MS: '0',
       DELIVERY_CONCURRENCY: '20',
     });
 

@@ -158,6 +158,8 @@ function allowedHeaders(mail: Mail): Set<string> {
     'reply-to',
     'subject',
     'message-id',
+    // The gateway's own, for matching provider feedback (callers may not set it).
+    'x-mailgateway-message-id',
     'date',
     'mime-version',
     'content-type',
