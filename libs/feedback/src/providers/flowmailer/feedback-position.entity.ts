@@ -3,7 +3,8 @@ import { bigintAsNumber } from '@mailgateway/database';
 
 /**
  * How far one polled event feed (a provider's event API) has been read: the provider's own
- * reference, saved in the transaction that stores the events read up to it.
+ * reference, saved in the transaction that stores the events read up to it, and the lease of
+ * the replica reading it now.
  */
 @Entity({ name: 'feedback_position' })
 export class FeedbackPositionEntity {
@@ -16,4 +17,8 @@ export class FeedbackPositionEntity {
 
   @Column({ name: 'updated_at', type: 'bigint', transformer: bigintAsNumber })
   updatedAt!: number;
+
+  /** Until when (epoch ms) a replica's poll holds the feed; null when no poll is running. */
+  @Column({ name: 'leased_until', type: 'bigint', nullable: true, transformer: bigintAsNumber })
+  leasedUntil!: number | null;
 }

@@ -37,7 +37,9 @@ class FakeFlowmailer {
   readonly events: FakeEvent[] = [];
   readonly ranges: string[] = [];
   failMessageLookups = false;
-  slowPagesMs = 0;
+  readonly goneMessages = new Set<string>();
+  private holding = false;
+  private readonly heldPages: (() => void)[] = [];
 
   constructor(readonly upstream: FakeUpstream) {
     upstream.handler = (request, response) => this.handle(request, response);
@@ -58,12 +60,13 @@ class FakeFlowmailer {
       const [, reference, count] = /^items=([^:]*):(\d+)$/.exec(range) ?? [];
       const start = reference ? Number(reference.replace('ref-', '')) : 0;
       const page = this.events.slice(start, start + Number(count));
-      if (this.slowPagesMs > 0) await sleep(this.slowPagesMs);
+      if (this.holding) await new Promise<void>((resolve) => this.heldPages.push(resolve));
       return json(206, page, { 'next-range': `items=ref-${start + page.length}:${count}` });
     }
     const message = /^\/520\/messages\/([^/?]+)$/.exec(request.path);
     if (message) {
       if (this.failMessageLookups) return json(503, {});
+      if (this.goneMessages.has(message[1])) return json(404, {});
       const recipient = message[1].replace('fm-', '');
       return json(200, {
         id: message[1],
@@ -72,6 +75,28 @@ class FakeFlowmailer {
       });
     }
     return json(404, {});
+  }
+
+  /** Holds the answer of every page asked for from now on, until it is released. */
+  holdPages(): void {
+    this.holding = true;
+  }
+
+  /** Answers the `index`th held page (in the order they were asked for). */
+  releasePage(index: number): void {
+    this.heldPages[index]();
+  }
+
+  /** Answers every held page, and holds no more. */
+  releasePages(): void {
+    this.holding = false;
+    for (const release of this.heldPages) release();
+  }
+
+  /** Resolves once `count` pages were asked for. */
+  async pagesAsked(count: number): Promise<void> {
+    for (let tries = 0; this.ranges.length < count && tries < 500; tries++) await sleep(10);
+    expect(this.ranges.length).toBeGreaterThanOrEqual(count);
   }
 
   add(...events: Omit<FakeEvent, 'received'>[]): void {
@@ -224,21 +249,83 @@ describe.each(DATABASE_KINDS)(`${FlowmailerEventsPoller.name} on %s`, (kind) => 
     expect((await stored()).map(({ eventId }: { eventId: string }) => eventId)).toEqual(['e1', 'e2', 'e3']);
   });
 
+  it('passes over the events of a message Flowmailer no longer has, and moves the position on', async () => {
+    flowmailer.add(
+      { id: 'e1', messageId: 'fm-gone', type: 'DELIVERED' },
+      { id: 'e2', messageId: 'fm-bob', type: 'DELIVERED' },
+    );
+    flowmailer.goneMessages.add('fm-gone');
+
+    await expect(pollerFor().poll()).resolves.toEqual([
+      { polled: true, eventsRead: 2 },
+      { polled: true, eventsRead: 0 },
+    ]);
+    expect((await stored()).map(({ eventId }: { eventId: string }) => eventId)).toEqual(['e2']);
+    expect(await position()).toEqual([{ feed: 'flowmailer:520', position: 'ref-2' }]);
+  });
+
+  it('takes over a lease that ran out, and the poll that lost it stores nothing over it', async () => {
+    flowmailer.add({ id: 'e1', messageId: 'fm-ada', type: 'DELIVERED' });
+    flowmailer.holdPages();
+    const first = pollerFor().pollPage();
+    await flowmailer.pagesAsked(1);
+    // The first poll stalled past its lease; Flowmailer has a new event by the time another polls.
+    await database.dataSource.query(`UPDATE feedback_position SET leased_until = 1`);
+    flowmailer.add({ id: 'e2', messageId: 'fm-bob', type: 'DELIVERED' });
+    const second = pollerFor().pollPage();
+    await flowmailer.pagesAsked(2);
+
+    flowmailer.releasePage(1);
+    await expect(second).resolves.toEqual({ polled: true, eventsRead: 2 });
+    // The first poll's page ends at ref-1: it must not move the position back there.
+    flowmailer.releasePages();
+    await expect(first).resolves.toEqual({ polled: false, eventsRead: 0 });
+    expect(flowmailer.ranges).toEqual(['items=:2', 'items=:2']);
+    expect((await stored()).map(({ eventId }: { eventId: string }) => eventId)).toEqual(['e1', 'e2']);
+    expect(await position()).toEqual([{ feed: 'flowmailer:520', position: 'ref-2' }]);
+  });
+
+  it('releases the lease when the poll ends, so the next poll reads at once', async () => {
+    flowmailer.add({ id: 'e1', messageId: 'fm-ada', type: 'DELIVERED' });
+    await pollerFor().poll();
+
+    expect(
+      await database.dataSource.query(`SELECT leased_until AS "leasedUntil" FROM feedback_position`),
+    ).toEqual([{ leasedUntil: null }]);
+    flowmailer.add({ id: 'e2', messageId: 'fm-bob', type: 'DELIVERED' });
+    await expect(pollerFor().poll()).resolves.toEqual([{ polled: true, eventsRead: 1 }]);
+  });
+
   if (kind === 'postgres') {
-    it('lets one replica poll at a time: the other skips while the position is held', async () => {
+    it('lets one replica poll at a time: the other skips while the first holds the lease', async () => {
       flowmailer.add({ id: 'e1', messageId: 'fm-ada', type: 'DELIVERED' });
       const replica = await database.openReplica();
-      flowmailer.slowPagesMs = 500;
+      flowmailer.holdPages();
       const first = pollerFor().pollPage();
-      // The first replica holds the row once it has asked for the page.
-      for (let tries = 0; flowmailer.ranges.length === 0 && tries < 200; tries++) await sleep(10);
+      await flowmailer.pagesAsked(1);
 
       await expect(pollerFor(replica.transactions).pollPage()).resolves.toEqual({
         polled: false,
         eventsRead: 0,
       });
+      flowmailer.releasePages();
       await expect(first).resolves.toEqual({ polled: true, eventsRead: 1 });
       expect(flowmailer.ranges).toEqual(['items=:2']);
+    });
+
+    it('keeps no transaction open while it waits for Flowmailer', async () => {
+      flowmailer.add({ id: 'e1', messageId: 'fm-ada', type: 'DELIVERED' });
+      flowmailer.holdPages();
+      const polling = pollerFor().pollPage();
+      await flowmailer.pagesAsked(1);
+
+      const [{ open }] = await database.dataSource.query(
+        `SELECT count(*)::int AS open FROM pg_stat_activity
+          WHERE state LIKE 'idle in transaction%' AND datname = current_database()`,
+      );
+      flowmailer.releasePages();
+      await expect(polling).resolves.toEqual({ polled: true, eventsRead: 1 });
+      expect(open).toBe(0);
     });
   }
 });

@@ -1,5 +1,5 @@
 import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { TransactionRunner } from '@mailgateway/database';
+import { runStatement, type TransactionRunner } from '@mailgateway/database';
 import type { EntityManager } from 'typeorm';
 import { NotificationState, ProviderNotificationEntity } from '../../intake/provider-notification.entity';
 import type { ProviderFeedback } from '../../provider-feedback';
@@ -8,8 +8,12 @@ import type { FlowmailerEventApi } from './flowmailer-event-api';
 import { flowmailerFeedback, isFeedbackEvent } from './flowmailer-feedback';
 import type { FlowmailerMessage } from './flowmailer-message-event';
 
-// A long backlog is read in several polls, so one poll never holds the position for long.
+// A long backlog is read in several polls, so one poll never holds the feed for long.
 const MAX_PAGES_PER_POLL = 10;
+// A lease covers one page (its GET and one GET per message) several times over; each stored page
+// renews it. A replica that dies mid-poll holds the feed no longer than this.
+const MIN_LEASE_MS = 60_000;
+const LEASE_POLL_INTERVALS = 4;
 
 export interface FlowmailerEventsPollerOptions {
   /** The feed's row in feedback_position: one per Flowmailer account. */
@@ -20,22 +24,33 @@ export interface FlowmailerEventsPollerOptions {
 
 /** What one page's poll did. */
 export interface PagePoll {
-  /** False when another replica holds the feed's position right now. */
+  /** False when another replica holds the feed's lease, or took it over during this page. */
   readonly polled: boolean;
   readonly eventsRead: number;
+}
+
+/** What one page read from Flowmailer gave. */
+interface PageRead {
+  readonly feedback: ProviderFeedback[];
+  readonly events: number;
+  readonly next: string;
 }
 
 /**
  * Reads Flowmailer's message events from the stored position and stores those that say what
  * became of a recipient as provider_notification rows (once each: INSERT ... ON CONFLICT DO
- * NOTHING on the event id), with the new position, in one transaction per page. On PostgreSQL the
- * transaction holds the position row (FOR UPDATE SKIP LOCKED) while it reads the page, so one
- * replica polls at a time and the others skip; SQLite serves one process, so the page is read
- * before its transaction and the database is never held during the HTTP calls.
+ * NOTHING on the event id). No transaction is open during the HTTP calls: an open one would hold
+ * back the event feed of every source (OutboxFeed waits for transactions older than it) and a pool
+ * connection. Instead a short transaction takes a lease on the feed's position row (leased_until),
+ * so one replica polls at a time and the others skip that round; the page is read outside any
+ * transaction; a second short one stores its notifications and moves the position only if it is
+ * still where this poll read it from (compare-and-set), so a replica that lost its lease (it ran
+ * out and another took over) stores nothing and stops.
  */
 export class FlowmailerEventsPoller implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(FlowmailerEventsPoller.name);
   private readonly stopped = new AbortController();
+  private readonly leaseMs: number;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
 
@@ -44,7 +59,9 @@ export class FlowmailerEventsPoller implements OnApplicationBootstrap, OnModuleD
     private readonly api: FlowmailerEventApi,
     private readonly transactions: TransactionRunner,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.leaseMs = Math.max(MIN_LEASE_MS, LEASE_POLL_INTERVALS * options.pollMs);
+  }
 
   onApplicationBootstrap(): void {
     if (this.options.pollMs > 0) this.schedule(0);
@@ -57,29 +74,47 @@ export class FlowmailerEventsPoller implements OnApplicationBootstrap, OnModuleD
   }
 
   /** Reads pages until the feed is caught up (a short page) or MAX_PAGES_PER_POLL were read. */
-  async poll(): Promise<PagePoll[]> {
-    const pages: PagePoll[] = [];
-    for (let page = 0; page < MAX_PAGES_PER_POLL && !this.stopped.signal.aborted; page++) {
-      const result = await this.pollPage();
-      pages.push(result);
-      if (!result.polled || result.eventsRead < this.options.pageSize) break;
-    }
-    return pages;
+  poll(): Promise<PagePoll[]> {
+    return this.pollPages(MAX_PAGES_PER_POLL);
   }
 
   /** One page: read from the stored position, store its notifications and the next position. */
   async pollPage(): Promise<PagePoll> {
-    await this.ensurePositionRow();
-    if (this.transactions.dialect === 'sqlite') {
-      const position = await this.transactions.read((manager) => this.position(manager, false));
-      const read = await this.read(position ?? '');
-      return this.transactions.run((manager) => this.store(manager, position ?? '', read));
+    const [page] = await this.pollPages(1);
+    return page;
+  }
+
+  private async pollPages(maxPages: number): Promise<PagePoll[]> {
+    const lease = await this.takeLease();
+    if (!lease) return [{ polled: false, eventsRead: 0 }];
+    let { position, leasedUntil } = lease;
+    let held = true;
+    const pages: PagePoll[] = [];
+    try {
+      for (let page = 0; page < maxPages && !this.stopped.signal.aborted; page++) {
+        const read = await this.read(position);
+        const last = page + 1 === maxPages || read.events < this.options.pageSize;
+        const renewedUntil = last ? null : this.now() + this.leaseMs;
+        const stored = await this.transactions.run((manager) =>
+          this.store(manager, position, read, renewedUntil),
+        );
+        if (!stored) {
+          held = false;
+          pages.push({ polled: false, eventsRead: 0 });
+          break;
+        }
+        pages.push({ polled: true, eventsRead: read.events });
+        if (renewedUntil === null) {
+          held = false;
+          break;
+        }
+        position = read.next;
+        leasedUntil = renewedUntil;
+      }
+    } finally {
+      if (held) await this.releaseLease(leasedUntil);
     }
-    return this.transactions.run(async (manager) => {
-      const position = await this.position(manager, true);
-      if (position === undefined) return { polled: false, eventsRead: 0 };
-      return this.store(manager, position, await this.read(position));
-    });
+    return pages;
   }
 
   private schedule(delayMs: number): void {
@@ -101,32 +136,54 @@ export class FlowmailerEventsPoller implements OnApplicationBootstrap, OnModuleD
     this.timer.unref();
   }
 
-  private async ensurePositionRow(): Promise<void> {
-    await this.transactions.run((manager) =>
-      manager
+  /**
+   * Makes sure the feed's row exists and leases it, unless another replica's lease still runs:
+   * the position to read from and the lease's end, or undefined to skip this round.
+   */
+  private async takeLease(): Promise<{ position: string; leasedUntil: number } | undefined> {
+    const now = this.now();
+    const leasedUntil = now + this.leaseMs;
+    const rows = await this.transactions.run(async (manager) => {
+      await manager
         .createQueryBuilder()
         .insert()
         .into(FeedbackPositionEntity)
-        .values({ feed: this.options.feed, position: '', updatedAt: this.now() })
+        .values({ feed: this.options.feed, position: '', updatedAt: now, leasedUntil: null })
         .orIgnore()
-        .execute(),
-    );
+        .execute();
+      const parameters = this.transactions.parameters();
+      return runStatement<{ position: string }>(
+        manager,
+        `UPDATE feedback_position SET leased_until = ${parameters.add(leasedUntil)}
+          WHERE feed = ${parameters.add(this.options.feed)}
+            AND (leased_until IS NULL OR leased_until < ${parameters.add(now)})
+      RETURNING position`,
+        parameters.values,
+      );
+    });
+    return rows.length === 0 ? undefined : { position: rows[0].position, leasedUntil };
   }
 
-  /** The stored position; undefined when another replica holds it (PostgreSQL, `lock`). */
-  private async position(manager: EntityManager, lock: boolean): Promise<string | undefined> {
-    const parameters = this.transactions.parameters();
-    const feed = parameters.add(this.options.feed);
-    const rows: { position: string }[] = await manager.query(
-      `SELECT position FROM feedback_position WHERE feed = ${feed}${lock ? ' FOR UPDATE SKIP LOCKED' : ''}`,
-      parameters.values,
-    );
-    return rows[0]?.position;
+  /** Best effort: a lease that stays behind runs out by itself. Only this poll's own lease. */
+  private async releaseLease(leasedUntil: number): Promise<void> {
+    try {
+      await this.transactions.run((manager) => {
+        const parameters = this.transactions.parameters();
+        return manager.query(
+          `UPDATE feedback_position SET leased_until = NULL
+            WHERE feed = ${parameters.add(this.options.feed)}
+              AND leased_until = ${parameters.add(leasedUntil)}`,
+          parameters.values,
+        );
+      });
+    } catch (error) {
+      this.logger.warn(
+        `Flowmailer events lease not released (it runs out by itself): ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
-  private async read(
-    position: string,
-  ): Promise<{ feedback: ProviderFeedback[]; events: number; next: string }> {
+  private async read(position: string): Promise<PageRead> {
     const signal = this.stopped.signal;
     const page = await this.api.page(position, this.options.pageSize, signal);
     const messages = new Map<string, FlowmailerMessage | undefined>();
@@ -134,8 +191,13 @@ export class FlowmailerEventsPoller implements OnApplicationBootstrap, OnModuleD
     const readAt = this.now();
     for (const event of page.events) {
       if (!isFeedbackEvent(event)) continue;
-      if (!messages.has(event.messageId))
-        messages.set(event.messageId, await this.api.message(event.messageId, signal));
+      if (!messages.has(event.messageId)) {
+        const found = await this.api.message(event.messageId, signal);
+        // Flowmailer no longer has the message: its events are passed over, the position moves on.
+        if (!found)
+          this.logger.warn(`Flowmailer message ${event.messageId} not found (404): its events are skipped`);
+        messages.set(event.messageId, found);
+      }
       const message = messages.get(event.messageId);
       const found = message && flowmailerFeedback(event, message, readAt);
       if (found) feedback.push(found);
@@ -143,12 +205,30 @@ export class FlowmailerEventsPoller implements OnApplicationBootstrap, OnModuleD
     return { feedback, events: page.events.length, next: page.nextPosition ?? position };
   }
 
+  /**
+   * Moves the position from where this poll read the page to the page's end, keeping the lease for
+   * the next page (or ending it), then stores the page's notifications. False, storing nothing,
+   * when the position is no longer where this poll read it from: another replica took over.
+   */
   private async store(
     manager: EntityManager,
     position: string,
-    read: { feedback: ProviderFeedback[]; events: number; next: string },
-  ): Promise<PagePoll> {
+    read: PageRead,
+    leasedUntil: number | null,
+  ): Promise<boolean> {
     const now = this.now();
+    const parameters = this.transactions.parameters();
+    // position is NOT NULL, so a plain = compares the same on both databases.
+    const moved = await runStatement<{ feed: string }>(
+      manager,
+      `UPDATE feedback_position
+          SET position = ${parameters.add(read.next)}, leased_until = ${parameters.add(leasedUntil)},
+              updated_at = ${parameters.add(now)}
+        WHERE feed = ${parameters.add(this.options.feed)} AND position = ${parameters.add(position)}
+    RETURNING feed`,
+      parameters.values,
+    );
+    if (moved.length === 0) return false;
     if (read.feedback.length > 0) {
       await manager
         .createQueryBuilder()
@@ -170,14 +250,6 @@ export class FlowmailerEventsPoller implements OnApplicationBootstrap, OnModuleD
         .orIgnore()
         .execute();
     }
-    if (read.next !== position) {
-      await manager
-        .createQueryBuilder()
-        .update(FeedbackPositionEntity)
-        .set({ position: read.next, updatedAt: now })
-        .where('feed = :feed', { feed: this.options.feed })
-        .execute();
-    }
-    return { polled: true, eventsRead: read.events };
+    return true;
   }
 }

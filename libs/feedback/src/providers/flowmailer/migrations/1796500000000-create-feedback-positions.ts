@@ -9,7 +9,8 @@ export class CreateFeedbackPositions1796500000000 implements MigrationInterface 
       `CREATE TABLE feedback_position (
          feed varchar(64) NOT NULL PRIMARY KEY,
          position text NOT NULL,
-         updated_at bigint NOT NULL
+         updated_at bigint NOT NULL,
+         leased_until bigint
        )`,
     );
   }
