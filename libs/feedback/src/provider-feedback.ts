@@ -10,6 +10,14 @@ export type FeedbackKind = 'delivered' | 'deferred' | 'bounce' | 'complaint' | '
 export type BounceClass = 'hard' | 'soft' | 'undetermined';
 
 /**
+ * Why the provider dropped an address without trying. provider-list: the address is on the
+ * provider's own suppression list (it bounced or complained there), unsubscribed: the recipient
+ * unsubscribed at the provider; other: anything else (an invalid address, ...), which suppresses
+ * nothing.
+ */
+export type DropReason = 'provider-list' | 'unsubscribed' | 'other';
+
+/**
  * One provider notification, verified and normalised: the unit of intake. Stored once per
  * (provider, eventId); processed later, idempotently.
  */
@@ -21,6 +29,8 @@ export interface ProviderFeedback {
   readonly kind: FeedbackKind;
   /** For a bounce. */
   readonly bounceClass?: BounceClass;
+  /** For a drop; absent counts as other. */
+  readonly dropReason?: DropReason;
   /** Lowercased. */
   readonly recipient: string;
   /** The gateway's message id, when the provider echoes what the driver sent (custom args, metadata, header). */
