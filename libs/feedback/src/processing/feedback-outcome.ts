@@ -1,12 +1,7 @@
 import { RecipientState } from '@mailgateway/outbox';
 import { SuppressionReason } from '@mailgateway/suppression';
-import type { ProviderFeedback } from '../provider-feedback';
+import { POLICY_REFUSAL_STATUS, type ProviderFeedback } from '../provider-feedback';
 
-/**
- * An enhanced status code of class 7 (security or policy: reputation, authentication, spam
- * filters), permanent or temporary: a refusal of the sender, not of the address.
- */
-export const POLICY_REFUSAL = /(?:^|[^\d.])[245]\.7\.\d{1,3}(?![\d.])/;
 const SPAM_NOTIFICATION = /spam notification/i;
 
 /**
@@ -16,7 +11,7 @@ const SPAM_NOTIFICATION = /spam notification/i;
  * this holds should one not.
  */
 function isPolicyRefusal(feedback: ProviderFeedback): boolean {
-  return POLICY_REFUSAL.test(feedback.detail) || SPAM_NOTIFICATION.test(feedback.detail);
+  return POLICY_REFUSAL_STATUS.test(feedback.detail) || SPAM_NOTIFICATION.test(feedback.detail);
 }
 
 /** The state a notification puts its recipient in. */

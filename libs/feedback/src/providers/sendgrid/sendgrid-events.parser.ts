@@ -1,5 +1,11 @@
 import { GATEWAY_MESSAGE_ID_METADATA_KEY } from '@mailgateway/contracts';
-import type { BounceClass, DropReason, FeedbackKind, ProviderFeedback } from '../../provider-feedback';
+import {
+  POLICY_REFUSAL_STATUS,
+  type BounceClass,
+  type DropReason,
+  type FeedbackKind,
+  type ProviderFeedback,
+} from '../../provider-feedback';
 import { detailText, isRecord, nonEmptyString } from '../../intake/verification';
 
 /** The custom arg the sendgrid driver sends with each message: SendGrid echoes it in every event. */
@@ -7,9 +13,6 @@ export const GATEWAY_ID_CUSTOM_ARG = GATEWAY_MESSAGE_ID_METADATA_KEY;
 
 /** Engagement and bookkeeping events: nothing about the recipient's outcome. */
 const IGNORED_EVENTS = new Set(['processed', 'open', 'click', 'group_resubscribe']);
-
-/** A class 7 enhanced status code (4.7.28, 5.7.1): a policy or reputation refusal. */
-const POLICY_STATUS = /(?:^|[^\d.])[45]\.7\.\d{1,3}(?![\d.])/;
 
 /** Drop reasons SendGrid gives for its own suppression lists. */
 const DROP_REASONS: Readonly<Record<string, DropReason | undefined>> = {
@@ -113,7 +116,7 @@ export function bounceClassOf(event: Record<string, unknown>): BounceClass {
   const classification = typeof event.bounce_classification === 'string' ? event.bounce_classification : '';
   const reason = typeof event.reason === 'string' ? event.reason : '';
   if (
-    POLICY_STATUS.test(` ${status} ${reason}`) ||
+    POLICY_REFUSAL_STATUS.test(` ${status} ${reason}`) ||
     classification === 'Reputation' ||
     classification === 'Content' ||
     classification === 'Frequency or Volume'
