@@ -1,4 +1,4 @@
-export type { BounceClass, FeedbackKind, ProviderFeedback } from './provider-feedback';
+export type { BounceClass, DropReason, FeedbackKind, ProviderFeedback } from './provider-feedback';
 export { FEEDBACK_SCHEMA } from './feedback.schema';
 export { FeedbackModule } from './feedback.module';
 export { feedbackConfig, feedbackListenerConfig } from './feedback.settings';

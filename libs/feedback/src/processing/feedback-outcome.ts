@@ -1,22 +1,17 @@
 import { RecipientState } from '@mailgateway/outbox';
 import { SuppressionReason } from '@mailgateway/suppression';
-import type { ProviderFeedback } from '../provider-feedback';
+import { POLICY_REFUSAL_STATUS, type ProviderFeedback } from '../provider-feedback';
 
-/** An enhanced status code of class 5.7 (policy, reputation): a refusal of the sender, not of the address. */
-const POLICY_REFUSAL = /\b5\.7\.\d{1,3}\b/;
 const SPAM_NOTIFICATION = /spam notification/i;
 
 /**
- * Whether a bounce the provider calls hard is one: a policy or reputation refusal (5.7.x) or a
- * "spam notification" says nothing about the address, and must never suppress it. The parsers
- * already classify those as undetermined; this holds should one not.
+ * Whether a bounce is a policy or reputation refusal (x.7.x) or a "spam notification": it says
+ * nothing about the address, so it is never hard nor soft (a soft one would count toward a
+ * soft-bounce streak) and never suppresses. The parsers already classify those as undetermined;
+ * this holds should one not.
  */
-function isHardBounce(feedback: ProviderFeedback): boolean {
-  return (
-    feedback.bounceClass === 'hard' &&
-    !POLICY_REFUSAL.test(feedback.detail) &&
-    !SPAM_NOTIFICATION.test(feedback.detail)
-  );
+function isPolicyRefusal(feedback: ProviderFeedback): boolean {
+  return POLICY_REFUSAL_STATUS.test(feedback.detail) || SPAM_NOTIFICATION.test(feedback.detail);
 }
 
 /** The state a notification puts its recipient in. */
@@ -27,10 +22,10 @@ export function recipientStateOf(feedback: ProviderFeedback): RecipientState {
     case 'deferred':
       return RecipientState.Deferred;
     case 'bounce':
-      if (isHardBounce(feedback)) return RecipientState.BouncedHard;
-      return feedback.bounceClass === 'soft'
-        ? RecipientState.BouncedSoft
-        : RecipientState.BouncedUndetermined;
+      if (isPolicyRefusal(feedback)) return RecipientState.BouncedUndetermined;
+      if (feedback.bounceClass === 'hard') return RecipientState.BouncedHard;
+      if (feedback.bounceClass === 'soft') return RecipientState.BouncedSoft;
+      return RecipientState.BouncedUndetermined;
     case 'complaint':
       return RecipientState.Complained;
     case 'unsubscribe':
@@ -43,10 +38,17 @@ export function recipientStateOf(feedback: ProviderFeedback): RecipientState {
 /**
  * Why the notification by itself puts its recipient on the suppression list, or null. Soft
  * bounces suppress only as a streak (SUPPRESSION_SOFT_BOUNCE_LIMIT), which the processor counts.
+ * A drop suppresses only when the provider dropped the address for its own list (an unsubscribe
+ * there counts as one); a drop for any other reason (an invalid address, ...) suppresses nothing.
  */
-export function suppressionReasonOf(state: RecipientState): SuppressionReason | null {
+export function suppressionReasonOf(
+  state: RecipientState,
+  dropReason?: ProviderFeedback['dropReason'],
+): SuppressionReason | null {
   if (state === RecipientState.BouncedHard) return SuppressionReason.HardBounce;
   if (state === RecipientState.Complained) return SuppressionReason.Complaint;
   if (state === RecipientState.Unsubscribed) return SuppressionReason.Unsubscribe;
+  if (state === RecipientState.Dropped && dropReason === 'provider-list') return SuppressionReason.Provider;
+  if (state === RecipientState.Dropped && dropReason === 'unsubscribed') return SuppressionReason.Unsubscribe;
   return null;
 }

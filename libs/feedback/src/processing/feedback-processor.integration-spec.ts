@@ -326,6 +326,54 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
     );
   });
 
+  it("suppresses a drop for the provider's own list as PROVIDER (its unsubscribes as UNSUBSCRIBE), and no other drop", async () => {
+    const messageId = await send('ann@example.com', 'bob@example.com', 'cy@example.com');
+
+    await stored([
+      { gatewayMessageId: messageId, kind: 'dropped', dropReason: 'provider-list' },
+      {
+        gatewayMessageId: messageId,
+        recipient: 'bob@example.com',
+        kind: 'dropped',
+        dropReason: 'unsubscribed',
+      },
+      { gatewayMessageId: messageId, recipient: 'cy@example.com', kind: 'dropped', dropReason: 'other' },
+    ]);
+    await processAll();
+
+    expect(await recipientsOf(messageId)).toEqual({
+      'ann@example.com': RecipientState.Dropped,
+      'bob@example.com': RecipientState.Dropped,
+      'cy@example.com': RecipientState.Dropped,
+    });
+    const entries = await suppressionEntries(database);
+    expect(entries.get('ann@example.com')).toMatchObject({ reason: SuppressionReason.Provider, scope: '*' });
+    expect(entries.get('bob@example.com')?.reason).toBe(SuppressionReason.Unsubscribe);
+    expect(entries.has('cy@example.com')).toBe(false);
+  });
+
+  it('never counts policy or reputation refusals (x.7.x) toward a soft-bounce streak', async () => {
+    const address = 'sue@example.com';
+    const refused = async (occurredAt: number) => {
+      const messageId = await send(address);
+      await stored([
+        {
+          gatewayMessageId: messageId,
+          recipient: address,
+          kind: 'bounce',
+          bounceClass: 'soft',
+          detail: '421-4.7.28 unusual rate of unsolicited mail',
+          occurredAt,
+        },
+      ]);
+    };
+
+    for (const occurredAt of [1_000, 2_000, 3_000, 4_000]) await refused(occurredAt);
+    await processAll();
+
+    expect((await suppressionEntries(database)).has(address)).toBe(false);
+  });
+
   it('suppresses an address after three soft bounces on different messages with no delivery in between', async () => {
     const address = 'sue@example.com';
     const ids = [

@@ -175,7 +175,7 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
         provider: feedback.provider,
       },
     ]);
-    const reason = await this.suppressionReason(manager, state, recipient, changed.length > 0);
+    const reason = await this.suppressionReason(manager, feedback, state, recipient, changed.length > 0);
     const suppressed =
       reason === null
         ? []
@@ -219,11 +219,12 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
   /** The notification's own reason, or a soft bounce that completes a streak. */
   private async suppressionReason(
     manager: EntityManager,
+    feedback: ProviderFeedback,
     state: RecipientState,
     address: string,
     changed: boolean,
   ): Promise<SuppressionReason | null> {
-    const reason = suppressionReasonOf(state);
+    const reason = suppressionReasonOf(state, feedback.dropReason);
     if (reason !== null) return reason;
     const { softBounceLimit } = this.config.processing;
     if (state !== RecipientState.BouncedSoft || !changed || softBounceLimit === 0) return null;

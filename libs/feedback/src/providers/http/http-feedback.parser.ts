@@ -1,4 +1,9 @@
-import type { BounceClass, FeedbackKind, ProviderFeedback } from '../../provider-feedback';
+import {
+  POLICY_REFUSAL_STATUS,
+  type BounceClass,
+  type FeedbackKind,
+  type ProviderFeedback,
+} from '../../provider-feedback';
 import { detailText, isRecord, nonEmptyString } from '../../intake/verification';
 
 const KIND_OF_TYPE: Readonly<Record<string, FeedbackKind | undefined>> = {
@@ -24,7 +29,9 @@ export type ParsedHttpFeedback = { readonly feedback: ProviderFeedback } | { rea
  *     "data": {
  *       "messageId": "<the gateway's messageId the driver sent>",
  *       "recipient": "ada@example.com",
- *       "bounceClass": "hard" | "soft" | "undetermined",   // message.bounced only; default undetermined
+ *       "bounceClass": "hard" | "soft" | "undetermined",   // message.bounced only; default undetermined;
+ *                                                          // undetermined whatever it says when the
+ *                                                          // detail has a 4.7.x/5.7.x status
  *       "detail": "550 5.1.1 no such user"                 // optional, up to 500 characters kept
  *     }
  *   }
@@ -47,13 +54,19 @@ export function parseHttpFeedback(json: unknown, eventId: string): ParsedHttpFee
   if (bounceClass !== undefined && (kind !== 'bounce' || !BOUNCE_CLASSES.includes(bounceClass as string)))
     return { problem: '"data.bounceClass" must be hard, soft or undetermined, and only on message.bounced' };
   if (detail !== undefined && typeof detail !== 'string') return { problem: '"data.detail" is not a string' };
+  // A policy or reputation refusal says nothing about the address, whatever class the upstream gave.
+  const policyRefusal = typeof detail === 'string' && POLICY_REFUSAL_STATUS.test(detail);
   return {
     feedback: {
       provider: 'http',
       eventId,
       kind,
       ...(kind === 'bounce'
-        ? { bounceClass: (bounceClass as BounceClass | undefined) ?? 'undetermined' }
+        ? {
+            bounceClass: policyRefusal
+              ? 'undetermined'
+              : ((bounceClass as BounceClass | undefined) ?? 'undetermined'),
+          }
         : {}),
       recipient: recipient.toLowerCase(),
       gatewayMessageId: messageId,

@@ -112,6 +112,22 @@ describe(HttpWebhookProvider.name, () => {
       ['message.deferred', { detail: '451 greylisted' }, { kind: 'deferred', detail: '451 greylisted' }],
       ['message.bounced', { bounceClass: 'hard' }, { kind: 'bounce', bounceClass: 'hard' }],
       ['message.bounced', {}, { kind: 'bounce', bounceClass: 'undetermined' }],
+      // a policy or reputation refusal is neither soft nor hard, whatever the upstream says
+      [
+        'message.bounced',
+        { bounceClass: 'soft', detail: '550 5.7.1 rejected by policy' },
+        { kind: 'bounce', bounceClass: 'undetermined', detail: '550 5.7.1 rejected by policy' },
+      ],
+      [
+        'message.bounced',
+        { bounceClass: 'hard', detail: '421 4.7.0 try later' },
+        { kind: 'bounce', bounceClass: 'undetermined', detail: '421 4.7.0 try later' },
+      ],
+      [
+        'message.bounced',
+        { bounceClass: 'soft', detail: '452 4.2.2 mailbox full' },
+        { kind: 'bounce', bounceClass: 'soft', detail: '452 4.2.2 mailbox full' },
+      ],
       ['message.complained', {}, { kind: 'complaint' }],
       ['message.unsubscribed', {}, { kind: 'unsubscribe' }],
       ['message.dropped', {}, { kind: 'dropped' }],

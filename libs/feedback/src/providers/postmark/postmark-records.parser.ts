@@ -1,10 +1,18 @@
 import { GATEWAY_MESSAGE_ID_METADATA_KEY } from '@mailgateway/contracts';
 import { createHash } from 'node:crypto';
-import type { BounceClass, FeedbackKind, ProviderFeedback } from '../../provider-feedback';
+import {
+  POLICY_REFUSAL_STATUS,
+  type BounceClass,
+  type DropReason,
+  type FeedbackKind,
+  type ProviderFeedback,
+} from '../../provider-feedback';
 import { detailText, isRecord, nonEmptyString } from '../../intake/verification';
 
 /** The Metadata key the postmark driver sends with each message: Postmark echoes it in webhooks. */
 export const GATEWAY_ID_METADATA_KEY = GATEWAY_MESSAGE_ID_METADATA_KEY;
+
+type Outcome = { kind: FeedbackKind; bounceClass?: BounceClass; dropReason?: DropReason };
 
 export type ParsedRecord = { readonly feedback: ProviderFeedback[] } | { readonly problem: string };
 
@@ -12,37 +20,40 @@ export type ParsedRecord = { readonly feedback: ProviderFeedback[] } | { readonl
  * Bounce types (Postmark's Bounce API reference, "Bounce types"), and why:
  * - HardBounce, BadEmailAddress: hard. The address does not exist or cannot be one.
  * - SoftBounce, Transient, DnsError: soft. Temporary; Postmark keeps trying or the next message may pass.
+ *   But any bounce whose Details carry a 4.7.x or 5.7.x status (a policy or reputation refusal) is
+ *   undetermined: it must not count toward a soft-bounce streak.
  * - Unsubscribe (a list-unsubscribe reply): unsubscribe. SpamComplaint: complaint.
- * - ManuallyDeactivated: dropped. Postmark did not send, the address being inactive there.
+ * - ManuallyDeactivated: dropped, for Postmark's own list. Postmark did not send, the address being
+ *   inactive there: the address is suppressed (reason PROVIDER).
  * - AutoResponder, AddressChange, Subscribe, OpenRelayTest, ChallengeVerification: ignored. Replies,
  *   not refusals: the message was delivered.
  * - Everything else (SpamNotification, Blocked, DMARCPolicy, VirusNotification, Unknown, ...):
  *   undetermined. The refusal is about the message or the sender, not the address.
  */
-const BOUNCE_TYPES: Readonly<Record<string, { kind: FeedbackKind; bounceClass?: BounceClass } | 'ignored'>> =
-  {
-    HardBounce: { kind: 'bounce', bounceClass: 'hard' },
-    BadEmailAddress: { kind: 'bounce', bounceClass: 'hard' },
-    SoftBounce: { kind: 'bounce', bounceClass: 'soft' },
-    Transient: { kind: 'bounce', bounceClass: 'soft' },
-    DnsError: { kind: 'bounce', bounceClass: 'soft' },
-    Unsubscribe: { kind: 'unsubscribe' },
-    SpamComplaint: { kind: 'complaint' },
-    ManuallyDeactivated: { kind: 'dropped' },
-    AutoResponder: 'ignored',
-    AddressChange: 'ignored',
-    Subscribe: 'ignored',
-    OpenRelayTest: 'ignored',
-    ChallengeVerification: 'ignored',
-  };
+const BOUNCE_TYPES: Readonly<Record<string, Outcome | 'ignored'>> = {
+  HardBounce: { kind: 'bounce', bounceClass: 'hard' },
+  BadEmailAddress: { kind: 'bounce', bounceClass: 'hard' },
+  SoftBounce: { kind: 'bounce', bounceClass: 'soft' },
+  Transient: { kind: 'bounce', bounceClass: 'soft' },
+  DnsError: { kind: 'bounce', bounceClass: 'soft' },
+  Unsubscribe: { kind: 'unsubscribe' },
+  SpamComplaint: { kind: 'complaint' },
+  ManuallyDeactivated: { kind: 'dropped', dropReason: 'provider-list' },
+  AutoResponder: 'ignored',
+  AddressChange: 'ignored',
+  Subscribe: 'ignored',
+  OpenRelayTest: 'ignored',
+  ChallengeVerification: 'ignored',
+};
 
 /**
  * One Postmark webhook record (a JSON object per request), by RecordType:
  * - Bounce: by Type (BOUNCE_TYPES). SpamComplaint: complaint. Both carry the bounce ID: the event id.
  * - Delivery: delivered.
  * - SubscriptionChange with SuppressSending true: unsubscribe when the recipient asked for it
- *   (ManualSuppression from Origin "Recipient"), otherwise dropped (Postmark suppressed the address
- *   after a hard bounce or complaint, or a person did). A reactivation (false) changes nothing here.
+ *   (ManualSuppression from Origin "Recipient"), otherwise dropped for Postmark's own list (Postmark
+ *   suppressed the address after a hard bounce or complaint, or a person did), which suppresses the
+ *   address with reason PROVIDER. A reactivation (false) changes nothing here.
  * - Open, Click and record types Postmark adds later: ignored.
  * Records without an ID (or with one past 2^53, which JSON numbers cannot hold exactly) get a sha256 of RecordType, MessageID, recipient, time (and the change).
  * Matching: Metadata.mailgateway_id, else MessageID (the id recorded at delivery).
@@ -71,7 +82,8 @@ function bounce(type: 'Bounce' | 'SpamComplaint', record: Record<string, unknown
   if (!recipient) return { problem: '"Email" is not an address' };
   const occurredAt = time(at);
   if (occurredAt === undefined) return { problem: '"BouncedAt" is not an ISO 8601 time' };
-  const outcome = type === 'SpamComplaint' ? { kind: 'complaint' as const } : outcomeOfBounce(bounceType);
+  const outcome =
+    type === 'SpamComplaint' ? { kind: 'complaint' as const } : outcomeOfBounce(bounceType, record.Details);
   if (outcome === 'ignored') return { feedback: [] };
   return {
     feedback: [
@@ -87,9 +99,19 @@ function bounce(type: 'Bounce' | 'SpamComplaint', record: Record<string, unknown
   };
 }
 
-function outcomeOfBounce(bounceType: unknown): { kind: FeedbackKind; bounceClass?: BounceClass } | 'ignored' {
-  if (!nonEmptyString(bounceType)) return { kind: 'bounce', bounceClass: 'undetermined' };
-  return BOUNCE_TYPES[bounceType] ?? { kind: 'bounce', bounceClass: 'undetermined' };
+function outcomeOfBounce(bounceType: unknown, details: unknown): Outcome | 'ignored' {
+  const outcome = (nonEmptyString(bounceType) ? BOUNCE_TYPES[bounceType] : undefined) ?? {
+    kind: 'bounce',
+    bounceClass: 'undetermined',
+  };
+  if (
+    outcome !== 'ignored' &&
+    outcome.kind === 'bounce' &&
+    typeof details === 'string' &&
+    POLICY_REFUSAL_STATUS.test(details)
+  )
+    return { kind: 'bounce', bounceClass: 'undetermined' };
+  return outcome;
 }
 
 function delivery(record: Record<string, unknown>): ParsedRecord {
@@ -129,7 +151,7 @@ function subscriptionChange(record: Record<string, unknown>): ParsedRecord {
           record.ChangedAt,
           String(suppress),
         ),
-        kind: unsubscribed ? 'unsubscribe' : 'dropped',
+        ...(unsubscribed ? { kind: 'unsubscribe' } : { kind: 'dropped', dropReason: 'provider-list' }),
         recipient,
         detail: detailText('suppressed', reason, origin && `(origin ${String(origin)})`),
         occurredAt,

@@ -116,12 +116,21 @@ describe(PostmarkWebhookProvider.name, () => {
     ['SpamNotification', { kind: 'bounce', bounceClass: 'undetermined' }],
     ['Blocked', { kind: 'bounce', bounceClass: 'undetermined' }],
     ['DMARCPolicy', { kind: 'bounce', bounceClass: 'undetermined' }],
-    ['ManuallyDeactivated', { kind: 'dropped' }],
+    ['ManuallyDeactivated', { kind: 'dropped', dropReason: 'provider-list' }],
     ['Unsubscribe', { kind: 'unsubscribe' }],
   ])('a %s bounce is %j', async (type, expected) => {
     const [feedback] = await feedbackOf({ ...BOUNCE, Type: type });
     expect(feedback).toMatchObject(expected);
     if (expected.kind !== 'bounce') expect(feedback).not.toHaveProperty('bounceClass');
+  });
+
+  it.each([
+    ['SoftBounce', 'smtp;550 5.7.1 Message rejected due to content restrictions'],
+    ['SoftBounce', '421 4.7.0 Try again later, closing connection'],
+    ['HardBounce', '550 5.7.26 unauthenticated mail is prohibited'],
+  ])('a %s whose details say %s is undetermined: a policy refusal', async (type, details) => {
+    const [feedback] = await feedbackOf({ ...BOUNCE, Type: type, Details: details });
+    expect(feedback).toMatchObject({ kind: 'bounce', bounceClass: 'undetermined' });
   });
 
   it('stores nothing for an auto-responder reply, an open or a click', async () => {
@@ -163,6 +172,7 @@ describe(PostmarkWebhookProvider.name, () => {
     expect(await feedbackOf(SUBSCRIPTION_CHANGE)).toMatchObject([
       {
         kind: 'dropped',
+        dropReason: 'provider-list',
         recipient: 'bounced-address@wildbit.com',
         detail: 'suppressed HardBounce (origin Recipient)',
       },
@@ -171,12 +181,15 @@ describe(PostmarkWebhookProvider.name, () => {
       await feedbackOf({ ...SUBSCRIPTION_CHANGE, SuppressionReason: 'ManualSuppression' }),
     ).toMatchObject([{ kind: 'unsubscribe' }]);
     expect(
+      (await feedbackOf({ ...SUBSCRIPTION_CHANGE, SuppressionReason: 'ManualSuppression' }))[0],
+    ).not.toHaveProperty('dropReason');
+    expect(
       await feedbackOf({
         ...SUBSCRIPTION_CHANGE,
         SuppressionReason: 'ManualSuppression',
         Origin: 'Customer',
       }),
-    ).toMatchObject([{ kind: 'dropped' }]);
+    ).toMatchObject([{ kind: 'dropped', dropReason: 'provider-list' }]);
     expect(await feedbackOf({ ...SUBSCRIPTION_CHANGE, SuppressSending: false })).toEqual([]);
   });
 

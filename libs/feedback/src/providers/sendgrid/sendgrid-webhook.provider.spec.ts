@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 import type { InboundRequest } from '../../intake/webhook-provider';
 import { readPublicKey } from './sendgrid-webhook.settings';
@@ -61,6 +62,7 @@ describe(SendgridWebhookProvider.name, () => {
             provider: 'sendgrid',
             eventId: 'ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA',
             kind: 'dropped',
+            dropReason: 'provider-list',
             recipient: 'hello@world.com',
             providerMessageId: 'LRzXl_NHStOGhQ4kofSm_A',
             detail: 'Bounced Address',
@@ -222,7 +224,10 @@ describe(SendgridWebhookProvider.name, () => {
       ['bounce', '5.0.0', 'Reputation', 'undetermined'],
       ['bounce', '5.0.0', 'Content', 'undetermined'],
       ['bounce', '5.2.2', 'Mailbox Unavailable', 'soft'],
-      ['blocked', '4.7.0', 'Frequency or Volume', 'soft'],
+      ['blocked', '4.7.0', 'Frequency or Volume', 'undetermined'],
+      ['blocked', '4.0.0', 'Frequency or Volume', 'undetermined'],
+      ['blocked', '4.7.28', undefined, 'undetermined'],
+      ['bounce', '5.7.26', undefined, 'undetermined'],
       ['blocked', '4.2.1', undefined, 'soft'],
       ['blocked', '5.0.0', 'Technical', 'soft'],
       ['bounce', '5.0.0', 'Unclassified', 'undetermined'],
@@ -243,21 +248,74 @@ describe(SendgridWebhookProvider.name, () => {
       expect(feedback.detail).toContain('550 no such user');
     });
 
-    it('refuses a signed body that is not JSON or not the documented shape, naming the problem', async () => {
+    it("reads a class 7 code in the reason (Gmail's 421-4.7.28) as undetermined, not soft", async () => {
+      const [feedback] = await feedbackOf([
+        {
+          ...base,
+          event: 'bounce',
+          type: 'blocked',
+          email: 'a@example.com',
+          sg_event_id: 'b1',
+          reason: '421-4.7.28 Our system has detected an unusual rate of unsolicited mail',
+        },
+      ]);
+      expect(feedback).toMatchObject({ kind: 'bounce', bounceClass: 'undetermined' });
+    });
+
+    it('refuses a signed body that is not JSON or not a JSON array, naming the problem', async () => {
       for (const [body, problem] of [
         ['{"not": "an array"}', 'not a JSON array'],
         ['[{"event": "delivered"', 'not JSON'],
-        ['[{"event": "delivered", "email": "a@example.com", "timestamp": 1}]', '"sg_event_id" is missing'],
-        [
-          '[{"event": "delivered", "email": "nobody", "sg_event_id": "x", "timestamp": 1}]',
-          '"email" is not an address',
-        ],
-        ['[7]', 'event [0] is not an object'],
       ]) {
         const result = await sut.verify(request(body, signed(privateKey, body, now / 1000), now));
         expect(result).toMatchObject({ kind: 'refused', status: 400, reason: 'malformed' });
         expect(result.kind === 'refused' && result.explanation).toContain(problem);
       }
+    });
+
+    it('skips malformed events alone, keeping the rest of the batch, and logs only their count', async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      try {
+        const feedback = await feedbackOf([
+          7,
+          { ...base, email: 'a@example.com', sg_event_id: 'no-type' },
+          { ...base, event: 'delivered', email: 'a@example.com' },
+          { ...base, event: 'delivered', email: 'nobody', sg_event_id: 'x1' },
+          { ...base, event: 'delivered', email: 'b@example.com', sg_event_id: 'x2', timestamp: 'soon' },
+          { ...base, event: 'spamreport', email: 'c@example.com', sg_event_id: 'kept-1' },
+          { ...base, event: 'open', email: 'nobody' },
+          { ...base, event: 'bounce', email: 'd@example.com', sg_event_id: 'kept-2', status: '5.1.1' },
+        ]);
+        expect(feedback.map(({ eventId, kind }) => [eventId, kind])).toEqual([
+          ['kept-1', 'complaint'],
+          ['kept-2', 'bounce'],
+        ]);
+        expect(warn).toHaveBeenCalledTimes(1);
+        const [line] = warn.mock.calls[0] as [string];
+        expect(line).toContain('Skipped 5 malformed');
+        expect(line).not.toMatch(/@|nobody/);
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
+    it.each([
+      ['Bounced Address', 'provider-list'],
+      ['Spam Reporting Address', 'provider-list'],
+      ['Unsubscribed Address', 'unsubscribed'],
+      ['Invalid', 'other'],
+      [undefined, 'other'],
+    ])('a drop for %s has drop reason %s', async (reason, dropReason) => {
+      const [feedback] = await feedbackOf([
+        {
+          ...base,
+          event: 'dropped',
+          email: 'a@example.com',
+          sg_event_id: 'd1',
+          ...(reason ? { reason } : {}),
+        },
+      ]);
+      expect(feedback).toMatchObject({ kind: 'dropped', dropReason });
     });
 
     it('refuses a timestamp ahead of the clock by more than the window', async () => {

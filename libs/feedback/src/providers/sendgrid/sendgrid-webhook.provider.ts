@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { KeyObject, verify } from 'node:crypto';
 import type { InboundRequest, Verification, WebhookProvider } from '../../intake/webhook-provider';
 import {
@@ -19,10 +20,13 @@ export const SENDGRID_TIMESTAMP_HEADER = 'X-Twilio-Email-Event-Webhook-Timestamp
  * SendGrid's Signed Event Webhook: an ECDSA P-256 / SHA-256 signature (base64 of DER) over the
  * timestamp header followed by the raw body, exactly as sent (its trailing CRLF included). The
  * signature is checked first, then the timestamp against the replay window, and only then is the
- * body parsed.
+ * body parsed. A body that is not a JSON array is refused; within it, an event that is not
+ * SendGrid's documented shape is skipped (and counted in the log), the others kept: refusing the
+ * batch would make SendGrid retry it and then drop it whole.
  */
 export class SendgridWebhookProvider implements WebhookProvider {
   readonly name = 'sendgrid';
+  private readonly logger = new Logger(SendgridWebhookProvider.name);
 
   constructor(
     private readonly publicKey: KeyObject,
@@ -47,7 +51,11 @@ export class SendgridWebhookProvider implements WebhookProvider {
     const json = parseJsonBody(body);
     if (json === undefined) return malformed('the body is not JSON');
     const parsed = parseSendgridEvents(json);
-    return 'problem' in parsed ? malformed(parsed.problem) : verified(parsed.feedback);
+    if ('problem' in parsed) return malformed(parsed.problem);
+    // The count only: a skipped event's fields may hold addresses.
+    if (parsed.skipped > 0)
+      this.logger.warn(`Skipped ${parsed.skipped} malformed event(s) of a signed batch; kept the others`);
+    return verified(parsed.feedback);
   }
 
   private signatureMatches(signed: Buffer, signature: string): boolean {

@@ -1,13 +1,18 @@
 import { GATEWAY_MESSAGE_ID_HEADER } from '@mailgateway/contracts';
-import type { BounceClass, FeedbackKind, ProviderFeedback } from '../../provider-feedback';
+import { createHash } from 'node:crypto';
+import {
+  POLICY_REFUSAL_STATUS,
+  type BounceClass,
+  type DropReason,
+  type FeedbackKind,
+  type ProviderFeedback,
+} from '../../provider-feedback';
 
 /** The driver SES feedback is about: the gateway sends through SES's SMTP interface. */
 export const SES_FEEDBACK_PROVIDER = 'smtp';
 
 const GATEWAY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MESSAGE_ID = /^<([^@>]+)@[^>]+>$/;
-// An enhanced status code 5.7.x: a policy or reputation refusal, not a dead address.
-const POLICY_STATUS = /(?:^|\D)5\.7\.\d{1,3}(?:\D|$)/;
 const SUPPRESSED_SUBTYPES = new Set(['OnAccountSuppressionList', 'Suppressed']);
 const MAX_DETAIL_LENGTH = 500;
 
@@ -17,6 +22,7 @@ interface Outcome {
   readonly recipient: string;
   readonly kind: FeedbackKind;
   readonly bounceClass?: BounceClass;
+  readonly dropReason?: DropReason;
   readonly detail: string;
   readonly occurredAt?: string;
 }
@@ -39,11 +45,12 @@ export function sesFeedback(
   if (!type || !mail) return undefined;
   const outcomes = outcomesOf(type, notification, mail);
   const { gatewayMessageId, providerMessageId } = correlation(mail);
-  return outcomes.map(({ recipient, kind, bounceClass, detail, occurredAt }) => ({
+  return outcomes.map(({ recipient, kind, bounceClass, dropReason, detail, occurredAt }) => ({
     provider: SES_FEEDBACK_PROVIDER,
-    eventId: `${snsMessageId}:${recipient}`,
+    eventId: eventIdOf(snsMessageId, recipient),
     kind,
     ...(bounceClass ? { bounceClass } : {}),
+    ...(dropReason ? { dropReason } : {}),
     recipient,
     ...(gatewayMessageId ? { gatewayMessageId } : {}),
     ...(providerMessageId ? { providerMessageId } : {}),
@@ -65,7 +72,16 @@ function outcomesOf(type: string, notification: Json, mail: Json): Outcome[] {
         const diagnostic = text(entry.diagnosticCode) ?? '';
         const detail = join(`SES bounce ${bounceType}/${subType}`, status, diagnostic);
         if (bounceType === 'Permanent' && SUPPRESSED_SUBTYPES.has(subType)) {
-          return [{ recipient, kind: 'dropped', detail, occurredAt: text(bounce.timestamp) }];
+          // SES did not try: the address is on its suppression list (the account's or SES's own).
+          return [
+            {
+              recipient,
+              kind: 'dropped',
+              dropReason: 'provider-list',
+              detail,
+              occurredAt: text(bounce.timestamp),
+            },
+          ];
         }
         return [
           {
@@ -138,8 +154,17 @@ function outcomesOf(type: string, notification: Json, mail: Json): Outcome[] {
   }
 }
 
+/**
+ * `<MessageId>:<first 16 hex of sha256(recipient)>`: one id per recipient of the notification,
+ * the same on every retry, and bounded (an address may be 254 octets, event_id holds 255).
+ */
+function eventIdOf(snsMessageId: string, recipient: string): string {
+  const digest = createHash('sha256').update(recipient.toLowerCase(), 'utf8').digest('hex');
+  return `${snsMessageId}:${digest.slice(0, 16)}`;
+}
+
 function bounceClass(bounceType: string, codes: string): BounceClass {
-  if (POLICY_STATUS.test(codes)) return 'undetermined';
+  if (POLICY_REFUSAL_STATUS.test(codes)) return 'undetermined';
   if (bounceType === 'Permanent') return 'hard';
   if (bounceType === 'Transient') return 'soft';
   return 'undetermined';

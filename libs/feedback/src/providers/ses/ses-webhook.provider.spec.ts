@@ -3,6 +3,7 @@
 // eventType, mail.commonHeaders, mail.headers, bounce.bounceType/bounceSubType/bouncedRecipients,
 // complaint.complaintFeedbackType, delivery.recipients, deliveryDelay.delayedRecipients, reject);
 // the SNS envelope and its string to sign from "Verifying the signatures of Amazon SNS messages".
+import { createHash } from 'node:crypto';
 import { loadConfigSlice } from '@mailgateway/config';
 import { SnsSigner, type SnsMessageFields } from '@mailgateway/testing';
 import type { InboundRequest } from '../../intake/webhook-provider';
@@ -15,6 +16,12 @@ const CERT_URL = 'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 const WINDOW_MS = 300_000;
 const GATEWAY_ID = '0b6e4a52-9d2f-4c55-a0c4-3c1f7d1e2a90';
+const SNS_MESSAGE_ID = '5d2f8c1e-7b7a-5a3e-9c1d-6f0e4b2a1c00';
+const CN_TOPIC = 'arn:aws-cn:sns:cn-north-1:123456789012:ses-feedback';
+
+/** The event id of one recipient of an SNS notification: MessageId and a short digest of the address. */
+const eventIdOf = (recipient: string, messageId = SNS_MESSAGE_ID) =>
+  `${messageId}:${createHash('sha256').update(recipient).digest('hex').slice(0, 16)}`;
 
 class FakeSnsFetcher implements SnsFetcher {
   readonly fetched: string[] = [];
@@ -55,7 +62,9 @@ describe(SesWebhookProvider.name, () => {
     fetcher = new FakeSnsFetcher();
     fetcher.documents.set(CERT_URL, signer.certificatePem);
     sut = new SesWebhookProvider(
-      loadConfigSlice(sesConfig, { SES_SNS_TOPIC_ARNS: `${TOPIC},arn:aws:sns:us-east-1:123456789012:other` }),
+      loadConfigSlice(sesConfig, {
+        SES_SNS_TOPIC_ARNS: `${TOPIC},arn:aws:sns:us-east-1:123456789012:other,${CN_TOPIC}`,
+      }),
       {
         replayWindowMs: WINDOW_MS,
         fetcher,
@@ -65,7 +74,7 @@ describe(SesWebhookProvider.name, () => {
 
   const envelope = (message: unknown, overrides: SnsMessageFields = {}): SnsMessageFields => ({
     Type: 'Notification',
-    MessageId: '5d2f8c1e-7b7a-5a3e-9c1d-6f0e4b2a1c00',
+    MessageId: SNS_MESSAGE_ID,
     TopicArn: TOPIC,
     Message: typeof message === 'string' ? message : JSON.stringify(message),
     Timestamp: '2026-12-01T11:59:58.000Z',
@@ -113,7 +122,7 @@ describe(SesWebhookProvider.name, () => {
         feedback: [
           {
             provider: 'smtp',
-            eventId: '5d2f8c1e-7b7a-5a3e-9c1d-6f0e4b2a1c00:ada@example.org',
+            eventId: eventIdOf('ada@example.org'),
             kind: 'bounce',
             bounceClass: 'hard',
             recipient: 'ada@example.org',
@@ -123,7 +132,7 @@ describe(SesWebhookProvider.name, () => {
             occurredAt: Date.parse('2026-12-01T11:59:55.000Z'),
           },
           expect.objectContaining({
-            eventId: '5d2f8c1e-7b7a-5a3e-9c1d-6f0e4b2a1c00:charles@example.org',
+            eventId: eventIdOf('charles@example.org'),
             recipient: 'charles@example.org',
             bounceClass: 'hard',
           }),
@@ -132,8 +141,9 @@ describe(SesWebhookProvider.name, () => {
     });
 
     it.each([
-      ['Permanent', 'OnAccountSuppressionList', '5.1.1', { kind: 'dropped' }],
-      ['Permanent', 'Suppressed', '5.1.1', { kind: 'dropped' }],
+      ['Permanent', 'OnAccountSuppressionList', '5.1.1', { kind: 'dropped', dropReason: 'provider-list' }],
+      ['Permanent', 'Suppressed', '5.1.1', { kind: 'dropped', dropReason: 'provider-list' }],
+      ['Transient', 'General', '4.7.0', { kind: 'bounce', bounceClass: 'undetermined' }],
       ['Transient', 'MailboxFull', '4.2.2', { kind: 'bounce', bounceClass: 'soft' }],
       ['Undetermined', 'Undetermined', '', { kind: 'bounce', bounceClass: 'undetermined' }],
       ['Permanent', 'General', '5.7.1', { kind: 'bounce', bounceClass: 'undetermined' }],
@@ -168,6 +178,49 @@ describe(SesWebhookProvider.name, () => {
       });
 
       expect(verification).toMatchObject({ feedback: [{ kind: 'bounce', bounceClass: 'undetermined' }] });
+    });
+
+    it('keeps event ids within 255 characters for the longest addresses, the same on every retry', async () => {
+      const longest = `${'a'.repeat(64)}@${'b'.repeat(185)}.org`; // 254 octets
+      const bounce = (emailAddress: string) => ({
+        notificationType: 'Bounce',
+        bounce: {
+          bounceType: 'Permanent',
+          bouncedRecipients: [{ emailAddress }, { emailAddress: 'ada@example.org' }],
+        },
+        mail: mail(),
+      });
+
+      const first = await verifySigned(bounce(longest));
+      const retry = await verifySigned(bounce(longest.toUpperCase()));
+
+      if (first.kind !== 'verified' || retry.kind !== 'verified') throw new Error('refused');
+      const [long, short] = first.feedback;
+      expect(long).toMatchObject({ recipient: longest, eventId: eventIdOf(longest) });
+      expect(long.eventId.length).toBeLessThanOrEqual(255);
+      expect(retry.feedback.map(({ eventId }) => eventId)).toEqual(
+        first.feedback.map(({ eventId }) => eventId),
+      );
+      expect(short.eventId).not.toBe(long.eventId);
+    });
+
+    it('skips a recipient that is not an address and keeps the others', async () => {
+      const verification = await verifySigned({
+        notificationType: 'Bounce',
+        bounce: {
+          bounceType: 'Permanent',
+          bouncedRecipients: [
+            { emailAddress: 'nobody' },
+            { status: '5.1.1' },
+            7,
+            { emailAddress: 'ada@example.org' },
+          ],
+        },
+        mail: mail(),
+      });
+
+      expect(verification).toMatchObject({ kind: 'verified', feedback: [{ recipient: 'ada@example.org' }] });
+      expect(verification).toMatchObject({ feedback: { length: 1 } });
     });
 
     it('turns a complaint into one complaint per complained recipient, and ignores "not-spam"', async () => {
@@ -304,7 +357,37 @@ describe(SesWebhookProvider.name, () => {
       ['a host below an SNS host', 'https://x.sns.eu-west-1.amazonaws.com/cert.pem', 'is not an SNS host'],
       ['a port', 'https://sns.eu-west-1.amazonaws.com:8443/cert.pem', 'names a port'],
       ['credentials', 'https://user@sns.eu-west-1.amazonaws.com/cert.pem', 'credentials'],
-      ['not a .pem', 'https://sns.eu-west-1.amazonaws.com/cert.txt', 'does not name a .pem file'],
+      ['not a .pem', 'https://sns.eu-west-1.amazonaws.com/cert.txt', 'SimpleNotificationService-<hex>.pem'],
+      [
+        'another path',
+        'https://sns.eu-west-1.amazonaws.com/other/SimpleNotificationService-0123456789abcdef.pem',
+        'SimpleNotificationService-<hex>.pem',
+      ],
+      [
+        'a query on the path',
+        'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123.pem.evil?x=.pem',
+        'SimpleNotificationService-<hex>.pem',
+      ],
+      [
+        'another region than the topic',
+        'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem',
+        "not in the topic's region (eu-west-1)",
+      ],
+      [
+        'an uppercase host',
+        'https://SNS.EU-WEST-1.AMAZONAWS.COM/SimpleNotificationService-0123456789abcdef.pem',
+        'not written as SNS writes it',
+      ],
+      [
+        'a trailing dot on the host',
+        'https://sns.eu-west-1.amazonaws.com./SimpleNotificationService-0123456789abcdef.pem',
+        'is not an SNS host',
+      ],
+      [
+        'an explicit :443',
+        'https://sns.eu-west-1.amazonaws.com:443/SimpleNotificationService-0123456789abcdef.pem',
+        'not written as SNS writes it',
+      ],
     ])('refuses a SigningCertURL with %s, fetching nothing', async (_case, url, explanation) => {
       const verification = await verifySigned(delivery, { SigningCertURL: url });
 
@@ -317,19 +400,43 @@ describe(SesWebhookProvider.name, () => {
       const url = 'https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-1.pem';
       fetcher.documents.set(url, signer.certificatePem);
 
-      await expect(verifySigned(delivery, { SigningCertURL: url })).resolves.toMatchObject({
+      await expect(
+        verifySigned(delivery, { SigningCertURL: url, TopicArn: CN_TOPIC }),
+      ).resolves.toMatchObject({
         kind: 'verified',
       });
+      // the same host for a topic elsewhere is refused
+      await expect(verifySigned(delivery, { SigningCertURL: url })).resolves.toMatchObject({ status: 403 });
     });
 
     it.each([
-      ['too old', '2026-12-01T11:54:59.999Z'],
-      ['too far ahead', '2026-12-01T12:05:00.001Z'],
-    ])('refuses a Timestamp %s with 401 stale', async (_case, timestamp) => {
+      ['older than SNS retries (1 h)', '2026-12-01T10:59:59.999Z'],
+      ['too far ahead (the replay window)', '2026-12-01T12:05:00.001Z'],
+    ])('refuses a signed Timestamp %s with 401 stale', async (_case, timestamp) => {
       await expect(verifySigned(delivery, { Timestamp: timestamp })).resolves.toMatchObject({
         kind: 'refused',
         status: 401,
         reason: 'stale',
+      });
+    });
+
+    it.each([
+      ['past the replay window', '2026-12-01T11:30:00.000Z'],
+      ['just within SNS retries (1 h)', '2026-12-01T11:00:00.000Z'],
+    ])('accepts a validly signed SNS retry %s: it keeps its original Timestamp', async (_case, timestamp) => {
+      await expect(verifySigned(delivery, { Timestamp: timestamp })).resolves.toMatchObject({
+        kind: 'verified',
+        feedback: [{ kind: 'delivered', recipient: 'ada@example.org' }],
+      });
+    });
+
+    it('checks the signature before the Timestamp: an old forged message is unauthenticated', async () => {
+      const signed = signer.sign(envelope(delivery, { Timestamp: '2026-12-01T09:00:00.000Z' }));
+      const tampered = { ...signed, Message: signed.Message.replace('ada@', 'eve@') };
+
+      await expect(sut.verify(request(tampered))).resolves.toMatchObject({
+        status: 401,
+        reason: 'unauthenticated',
       });
     });
 
@@ -390,13 +497,14 @@ describe(SesWebhookProvider.name, () => {
       expect(fetcher.fetched).toEqual([CERT_URL, subscribeUrl]);
     });
 
-    it('never calls a SubscribeURL off SNS hosts', async () => {
-      const verification = await sut.verify(
-        request(confirmation({ SubscribeURL: 'https://attacker.example/?Action=ConfirmSubscription' })),
-      );
+    it.each([
+      ['off SNS hosts', 'https://attacker.example/?Action=ConfirmSubscription'],
+      ['in another region than the topic', 'https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription'],
+    ])('never calls a SubscribeURL %s, nor fetches a certificate for it', async (_case, subscribeURL) => {
+      const verification = await sut.verify(request(confirmation({ SubscribeURL: subscribeURL })));
 
       expect(verification).toMatchObject({ kind: 'refused', status: 403 });
-      expect(fetcher.fetched).toEqual([CERT_URL]);
+      expect(fetcher.fetched).toEqual([]);
     });
 
     it('refuses a confirmation whose signature does not match, without confirming', async () => {

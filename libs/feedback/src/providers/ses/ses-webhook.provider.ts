@@ -7,8 +7,17 @@ import { hasValidSignature, isKnownSignatureVersion } from './sns-signature';
 import { SnsSigningKeys } from './sns-signing-keys';
 import { snsUrlProblem } from './sns-urls';
 
+/**
+ * How old a validly signed SNS message may be: SNS's default HTTP(S) delivery policy retries a
+ * notification for about an hour, keeping its original Timestamp.
+ */
+export const SNS_MAX_RETRY_SPAN_MS = 60 * 60 * 1000;
+
 export interface SesWebhookOptions {
-  /** How far a notification's Timestamp may be from its arrival (FEEDBACK_REPLAY_WINDOW_MS). */
+  /**
+   * How far ahead of its arrival a message's Timestamp may be (FEEDBACK_REPLAY_WINDOW_MS); how far
+   * behind, SNS_MAX_RETRY_SPAN_MS (or this, when longer).
+   */
   readonly replayWindowMs: number;
   readonly fetcher: SnsFetcher;
 }
@@ -16,11 +25,12 @@ export interface SesWebhookOptions {
 /**
  * Amazon SES feedback through an SNS HTTPS subscription, /webhooks/ses. Checked in this order,
  * each before anything is fetched: POST, SNS's JSON, an allowed TopicArn (SES_SNS_TOPIC_ARNS, else
- * 403), the Timestamp within the replay window, a SigningCertURL on SNS's own hosts; then the
- * signature (SignatureVersion 1 SHA1withRSA, 2 SHA256withRSA) with the certificate's key, fetched
- * once per URL. A SubscriptionConfirmation is confirmed by a GET of its SubscribeURL (same host
- * rule) and stores nothing. verify() rejects when a certificate or the confirmation cannot be
- * fetched: SNS should hear a 5xx and retry.
+ * 403), a SigningCertURL (and a confirmation's SubscribeURL) on SNS's own host for the topic's
+ * region; then the signature (SignatureVersion 1 SHA1withRSA, 2 SHA256withRSA) with the
+ * certificate's key, fetched once per URL; then the Timestamp: up to SNS_MAX_RETRY_SPAN_MS old
+ * (SNS retries keep it) and FEEDBACK_REPLAY_WINDOW_MS ahead. A SubscriptionConfirmation is
+ * confirmed by a GET of its SubscribeURL and stores nothing. verify() rejects when a certificate
+ * or the confirmation cannot be fetched: SNS should hear a 5xx and retry.
  */
 export class SesWebhookProvider implements WebhookProvider {
   readonly name = 'ses';
@@ -46,12 +56,13 @@ export class SesWebhookProvider implements WebhookProvider {
     }
     const sentAt = Date.parse(message.Timestamp);
     if (Number.isNaN(sentAt)) return refused(400, 'malformed', 'Timestamp is not a date');
-    if (Math.abs(request.receivedAt - sentAt) > this.options.replayWindowMs) {
-      return refused(401, 'stale', `Timestamp ${message.Timestamp} is outside the replay window`);
-    }
-    const certificateProblem = snsUrlProblem(message.SigningCertURL, 'certificate');
+    const certificateProblem = snsUrlProblem(message.SigningCertURL, 'certificate', message.TopicArn);
     if (certificateProblem) {
       return refused(403, 'untrusted-certificate', `SigningCertURL ${certificateProblem}`);
+    }
+    if (message.Type === 'SubscriptionConfirmation') {
+      const problem = snsUrlProblem(message.SubscribeURL ?? '', 'subscribe', message.TopicArn);
+      if (problem) return refused(403, 'untrusted-certificate', `SubscribeURL ${problem}`);
     }
     if (!isKnownSignatureVersion(message.SignatureVersion)) {
       return refused(400, 'malformed', `SignatureVersion ${message.SignatureVersion} is not 1 or 2`);
@@ -60,12 +71,15 @@ export class SesWebhookProvider implements WebhookProvider {
     if (!hasValidSignature(message, key)) {
       return refused(401, 'unauthenticated', 'the signature does not match the message');
     }
+    // Only now: SNS retries keep the original Timestamp, so a validly signed retry may be up to
+    // SNS's retry span old. Replaying it is harmless: notifications are stored once per MessageId.
+    const oldestAllowed = request.receivedAt - Math.max(SNS_MAX_RETRY_SPAN_MS, this.options.replayWindowMs);
+    if (sentAt < oldestAllowed || sentAt > request.receivedAt + this.options.replayWindowMs) {
+      return refused(401, 'stale', `Timestamp ${message.Timestamp} is outside the window SNS retries within`);
+    }
     switch (message.Type) {
       case 'SubscriptionConfirmation': {
-        const subscribeUrl = message.SubscribeURL ?? '';
-        const problem = snsUrlProblem(subscribeUrl, 'subscribe');
-        if (problem) return refused(403, 'untrusted-certificate', `SubscribeURL ${problem}`);
-        await this.options.fetcher.get(subscribeUrl);
+        await this.options.fetcher.get(message.SubscribeURL ?? '');
         return { kind: 'verified', feedback: [] };
       }
       case 'UnsubscribeConfirmation':

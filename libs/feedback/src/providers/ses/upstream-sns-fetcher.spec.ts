@@ -133,7 +133,9 @@ describeAsRoot(`${UpstreamSnsFetcher.name} against an HTTPS server named ${HOST}
   it('rejects when the certificate is not there, and verifies nothing', async () => {
     await serve(await authority.issue(HOST));
 
-    await expect(provider().verify(request(notification('m-4', '/missing.pem')))).rejects.toThrow('HTTP 404');
+    await expect(
+      provider().verify(request(notification('m-4', '/SimpleNotificationService-0000.pem'))),
+    ).rejects.toThrow('HTTP 404');
   });
 
   it('never trusts a server whose certificate the trusted authorities did not sign', async () => {
