@@ -1,8 +1,7 @@
+import { POLICY_REFUSAL_STATUS } from '../../provider-feedback';
 import type { BounceClass, FeedbackKind, ProviderFeedback } from '../../provider-feedback';
 import type { FlowmailerMessage, FlowmailerMessageEvent } from './flowmailer-message-event';
 
-// An enhanced status code 5.7.x: a policy or reputation refusal, not a dead address.
-const POLICY_STATUS = /(?:^|\D)5\.7\.\d{1,3}(?:\D|$)/;
 const MAX_DETAIL_LENGTH = 500;
 
 /** Flowmailer's event types that say what became of a recipient; the others (OPENED, ...) give no feedback. */
@@ -31,7 +30,9 @@ export function flowmailerFeedback(
   const recipient = message.recipientAddress?.trim().toLowerCase();
   if (!mapped || !recipient) return undefined;
   const snippet = event.snippet ?? '';
-  const bounceClass = mapped.bounceClass && POLICY_STATUS.test(snippet) ? 'undetermined' : mapped.bounceClass;
+  // A policy or reputation refusal (x.7.x) says nothing about the address.
+  const bounceClass =
+    mapped.bounceClass && POLICY_REFUSAL_STATUS.test(snippet) ? 'undetermined' : mapped.bounceClass;
   const occurredAt = event.received ? Date.parse(event.received) : NaN;
   return {
     provider: 'flowmailer',
