@@ -60,7 +60,12 @@ describe('Server reflection, as a tool reads it', () => {
 
   it('describes the contract as written: proto field names, imports resolved', () => {
     const fields = (type: string) => registry.getMessage(type)!.fields.map(({ name }) => name);
-    expect(fields('mailgateway.v1.SendMailResponse')).toEqual(['message_id', 'accepted_at', 'replayed']);
+    expect(fields('mailgateway.v1.SendMailResponse')).toEqual([
+      'message_id',
+      'accepted_at',
+      'replayed',
+      'suppressed_recipients',
+    ]);
     expect(fields('mailgateway.v1.Mail')).toEqual(expect.arrayContaining(['text_body', 'reply_to']));
     expect(registry.getMessage('mailgateway.v1.SendMailResponse')!.field.acceptedAt.message?.typeName).toBe(
       'google.protobuf.Timestamp',
