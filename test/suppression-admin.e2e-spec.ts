@@ -315,11 +315,11 @@ interface CliRun {
 describe('The suppressions CLI commands', () => {
   const gateway = gatewayForAllTests('sqlite', { DELIVERY_ENABLED: 'false' });
 
-  const cli = (args: string[]): Promise<CliRun> =>
+  const mailgateway = (args: string[]): Promise<CliRun> =>
     new Promise((resolve, reject) => {
       execFile(
         process.execPath,
-        [CLI_MAIN, 'suppressions', ...args],
+        [CLI_MAIN, ...args],
         {
           env: {
             PATH: process.env.PATH,
@@ -334,6 +334,7 @@ describe('The suppressions CLI commands', () => {
         },
       );
     });
+  const cli = (args: string[]) => mailgateway(['suppressions', ...args]);
   const cliOk = async (args: string[]) => {
     const run = await cli(args);
     expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: '' });
@@ -383,6 +384,15 @@ describe('The suppressions CLI commands', () => {
 
     expect(await cliOk(['remove', 'cli@example.com', '--scope', 'billing'])).toBe(added);
     expect(await cliOk(['list', '--prefix', 'cli@'])).toBe('');
+  });
+
+  it('shows which recipients send left out', async () => {
+    await cliOk(['add', 'left-out@example.com']);
+
+    const sent = await mailgateway(['send', '--to', 'left-out@example.com', '--cc', 'kept@example.com']);
+
+    expect(sent).toMatchObject({ code: 0, stderr: '' });
+    expect(sent.stdout).toMatch(/^accepted \S+ at \S+; suppressed: left-out@example\.com\n$/);
   });
 
   it('lifts a complaint only with --force and --reason, and says why otherwise', async () => {

@@ -9,15 +9,20 @@ import { formatTime, shortName } from './format';
 
 /**
  * "accepted <id> at <time>", or "replayed ..." when the idempotency key was seen before; with
- * ", send at <time>" when it was sent for later.
+ * ", send at <time>" when it was sent for later, and "; suppressed: <address>, ..." when the
+ * suppression list left recipients out.
  */
 export function printAccepted(accepted: SendMailResponse, sendAt?: Date): void {
   const later =
     sendAt && sendAt.getTime() > Date.parse(formatTime(accepted.acceptedAt))
       ? `, send at ${sendAt.toISOString()}`
       : '';
+  const suppressed =
+    accepted.suppressedRecipients.length > 0
+      ? `; suppressed: ${accepted.suppressedRecipients.join(', ')}`
+      : '';
   console.log(
-    `${accepted.replayed ? 'replayed' : 'accepted'} ${accepted.messageId} at ${formatTime(accepted.acceptedAt)}${later}`,
+    `${accepted.replayed ? 'replayed' : 'accepted'} ${accepted.messageId} at ${formatTime(accepted.acceptedAt)}${later}${suppressed}`,
   );
 }
 

@@ -469,7 +469,10 @@ export interface GetMessageResponse {
    * message sent at once.
    */
   sendAt?: Timestamp | undefined;
-  /** Every recipient (to, then cc, then bcc, without repeats) and where each stands. */
+  /**
+   * Every recipient (to, then cc, then bcc, without repeats; then those the suppression list left
+   * out at accept) and where each stands.
+   */
   recipients: MessageRecipient[];
 }
 
