@@ -15,7 +15,8 @@ const MAY_IMPORT = {
   validation: ['config', 'contracts', 'errors'],
   auth: ['config', 'contracts', 'database', 'errors'],
   throttling: ['auth', 'config', 'errors', 'observability'],
-  outbox: ['config', 'contracts', 'database', 'errors'],
+  encryption: ['config', 'database', 'errors'],
+  outbox: ['config', 'contracts', 'database', 'encryption', 'errors', 'observability'],
   suppression: ['config', 'contracts', 'database', 'errors'],
   delivery: ['auth', 'config', 'contracts', 'database', 'errors', 'observability', 'outbox', 'suppression'],
   feedback: [
@@ -28,6 +29,7 @@ const MAY_IMPORT = {
     'outbox',
     'suppression',
   ],
+  erasure: ['config', 'contracts', 'database', 'encryption', 'errors', 'feedback', 'outbox', 'suppression'],
   // The client is its own package (@mailgateway/client): it may import no other lib.
   client: [],
   testing: [
@@ -36,6 +38,8 @@ const MAY_IMPORT = {
     'contracts',
     'database',
     'delivery',
+    'encryption',
+    'erasure',
     'errors',
     'feedback',
     'outbox',

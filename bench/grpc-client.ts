@@ -23,6 +23,7 @@ type Unary = (
 interface Stub {
   sendMail: Unary;
   sendMailBatch: Unary;
+  getMessage: Unary;
   listEvents: Unary;
   streamEvents(request: StreamEventsRequest, metadata: Metadata): ClientReadableStream<StreamEventsResponse>;
   close(): void;
@@ -63,6 +64,10 @@ export class BenchClient {
     return this.call('sendMailBatch', request) as Promise<{ results: { accepted?: unknown }[] }>;
   }
 
+  getMessage(request: { messageId: string }): Promise<unknown> {
+    return this.call('getMessage', request);
+  }
+
   listEvents(request: ListEventsRequest): Promise<ListEventsResponse> {
     return this.call('listEvents', request) as Promise<ListEventsResponse>;
   }
@@ -76,7 +81,10 @@ export class BenchClient {
     for (const stub of this.stubs) stub.close();
   }
 
-  private call(method: 'sendMail' | 'sendMailBatch' | 'listEvents', request: unknown): Promise<unknown> {
+  private call(
+    method: 'sendMail' | 'sendMailBatch' | 'getMessage' | 'listEvents',
+    request: unknown,
+  ): Promise<unknown> {
     const stub = this.stubs[this.next++ % this.stubs.length];
     return new Promise((resolve, reject) =>
       stub[method](request, this.metadata, (error, response) => (error ? reject(error) : resolve(response))),

@@ -43,10 +43,20 @@ export async function closedLoop(
 /**
  * A fixed arrival rate, whatever the server does: latency counts from when each call was due, not
  * from when it went out, so a server that falls behind shows its queueing (no coordinated omission).
+ * `record`, when given, hears of every call: when it was due (ms after the loop started) and its
+ * latency, or undefined when it failed.
  */
 export async function openLoop(
   call: Call,
-  { ratePerSecond, durationMs }: { ratePerSecond: number; durationMs: number },
+  {
+    ratePerSecond,
+    durationMs,
+    record,
+  }: {
+    ratePerSecond: number;
+    durationMs: number;
+    record?: (dueMs: number, latencyMs: number | undefined) => void;
+  },
 ) {
   const latencies: number[] = [];
   let errors = 0;
@@ -60,9 +70,14 @@ export async function openLoop(
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     inFlight.push(
       call().then(
-        () => void latencies.push(performance.now() - due),
+        () => {
+          const latency = performance.now() - due;
+          latencies.push(latency);
+          record?.(due - started, latency);
+        },
         (error: unknown) => {
           errors++;
+          record?.(due - started, undefined);
           firstError ??= String((error as Error).message ?? error);
         },
       ),

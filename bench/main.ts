@@ -1,8 +1,11 @@
 // The benchmark harness: starts the gateway and its baselines on loopback, loads them one after
 // the other with the same generator, and reports ratios measured in the same run.
 //   node dist/bench/main.js [--smoke] [--seconds N] [--messages N] [--accept-only] [--smtp-only]
-//                           [--soak SECONDS [--soak-rate N] [--soak-only]]
+//                           [--soak SECONDS [--soak-rate N] [--soak-warm-up SECONDS] [--soak-db own|shared]
+//                            [--soak-history SECONDS] [--soak-body SECONDS] [--soak-only]]
 //                           [--scheduled N] [--scheduled-window SECONDS] [--scheduled-only] [--out FILE]
+//                           [--history SIZE,SIZE... [--history-only]]
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -15,7 +18,9 @@ import { createTransport } from 'nodemailer';
 import type { GetSocketCallback } from 'nodemailer/lib/mailer';
 import PgBoss from 'pg-boss';
 import { Pool } from 'undici';
+import { CpuMeter, CpuPerCall, describeCpu } from './cpu-meter';
 import { aBenchMessage, BenchClient } from './grpc-client';
+import { drainOutbox } from './ideal-delivery-loop';
 import { closedLoop, LoadResult, openLoop } from './load-generator';
 import { StreamEventsResponse } from './proto';
 import {
@@ -26,28 +31,28 @@ import {
   runGatewayCommand,
   startGateway,
 } from './processes';
-
-interface Row {
-  readonly measure: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly baseline?: { readonly name: string; readonly value: number };
-  /** Minimum ratio (value / baseline) or maximum/minimum absolute value the design aims for. */
-  readonly target?: { readonly kind: 'ratio-at-least' | 'at-least' | 'at-most'; readonly value: number };
-  readonly detail?: string;
-}
+import { insertBatches } from './raw-batch-insert';
+import { Row } from './report-row';
+import { startOwnPostgres } from './own-postgres';
+import { benchHistory } from './history';
+import { soak, SoakWindow } from './soak';
 
 const args = process.argv.slice(2);
 const option = (name: string) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : undefined);
 const smoke = args.includes('--smoke');
 const soakSeconds = args.includes('--soak') ? Number(args[args.indexOf('--soak') + 1]) : 0;
-/** `--soak N --soak-only`: just the memory soak. */
+/** `--soak N --soak-only`: just the retention soak. */
 const soakOnly = args.includes('--soak-only');
+/** The soak's server: `own` (default) starts one with autovacuum on; `shared` uses the bench's. */
+const soakDatabase = args.includes('--soak-db') ? args[args.indexOf('--soak-db') + 1] : 'own';
 /** `--accept-only`: accept and the event feed, without the delivery runs. */
 const acceptOnly = args.includes('--accept-only');
-const soakRate = option('--soak-rate') ?? 250;
 /** `--scheduled-only`: just the scheduled-send lateness run. */
 const scheduledOnly = args.includes('--scheduled-only');
+/** `--history 1000000,5000000`: cost as the outbox grows to those sizes (minutes; never in --smoke). */
+const historySizes =
+  args.includes('--history') && !smoke ? args[args.indexOf('--history') + 1].split(',').map(Number) : [];
+const historyOnly = args.includes('--history-only');
 /** `--smtp-only`: just the SMTP delivery run. */
 const smtpOnly = args.includes('--smtp-only');
 const outFile = args.includes('--out')
@@ -76,6 +81,10 @@ const settings = smoke
 
 const rows: Row[] = [];
 let peakGatewayRssMiB = 0;
+/** The closed-loop SendMail rate on PostgreSQL, when this run measured it: the soak takes half. */
+let acceptPerSecond: number | undefined;
+let soakWindows: SoakWindow[] = [];
+const loadAverageAtStart = readLoadAverage();
 
 async function main(): Promise<void> {
   const server = await provideDatabaseServer();
@@ -84,7 +93,7 @@ async function main(): Promise<void> {
       await benchScheduledDelivery(server.url);
     } else if (smtpOnly) {
       await benchSmtpDelivery(server.url);
-    } else if (!soakOnly) {
+    } else if (!soakOnly && !historyOnly) {
       await benchAccept(server.url);
       if (!acceptOnly) {
         await benchDelivery(server.url);
@@ -92,7 +101,9 @@ async function main(): Promise<void> {
         await benchScheduledDelivery(server.url);
       }
     }
-    if (soakSeconds > 0) await soak(server.url, soakSeconds);
+    if (soakSeconds > 0) await runSoak(server.url, soakSeconds);
+    if (historySizes.length > 0)
+      rows.push(...(await benchHistory({ sizes: historySizes, acceptSeconds: 5 })));
     rows.push({ measure: 'gateway peak RSS', value: peakGatewayRssMiB, unit: 'MiB' });
   } finally {
     await server.stop();
@@ -105,17 +116,25 @@ async function main(): Promise<void> {
 async function benchAccept(serverUrl: string): Promise<void> {
   const load = { concurrency: settings.concurrency, durationMs: settings.durationMs };
 
-  const barePort = await freePort();
-  const bare = await BenchProcess.start(peerScript('bare-grpc-server'), [String(barePort)], {}, 'listening');
-  const bareClient = new BenchClient(`127.0.0.1:${barePort}`, BENCH_API_KEY);
-  await closedLoop(() => bareClient.sendMail(aBenchMessage()), { ...load, durationMs: 500 }); // warm-up
-  const bareResult = await closedLoop(() => bareClient.sendMail(aBenchMessage()), load);
-  bareClient.close();
-  await bare.stop();
-  rows.push(rate('bare grpc-js server, empty handler', bareResult, 'calls/s'));
+  const bare = await loadPeer('bare grpc-js server, empty handler', 'bare-grpc-server', []);
+  // The ceiling of a durable accept on this machine, with and without a key lookup per call.
+  const ideal = await loadPeer(
+    'ideal durable server (grpc-js, pg, group commit, one INSERT per group)',
+    'ideal-durable-server',
+    ['insert'],
+    (await newPostgresDatabase(serverUrl)).DATABASE_URL,
+  );
+  await loadPeer(
+    'ideal durable server + a key lookup per call (one SELECT by primary key)',
+    'ideal-durable-server',
+    ['lookup'],
+    (await newPostgresDatabase(serverUrl)).DATABASE_URL,
+  );
+  const rawBatch = await benchRawBatchInsert(serverUrl, 500);
 
   for (const kind of ['postgres', 'sqlite'] as const) {
     const env = kind === 'postgres' ? await newPostgresDatabase(serverUrl) : await newSqliteDatabase();
+    const databaseUrl = 'DATABASE_URL' in env ? env.DATABASE_URL : undefined;
     const port = await freePort();
     const replicaPort = await freePort();
     // On PostgreSQL a second replica of the same database, for the event stream; it starts beside
@@ -128,11 +147,21 @@ async function benchAccept(serverUrl: string): Promise<void> {
     ]);
     const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
     await closedLoop(() => client.sendMail(aBenchMessage()), { ...load, durationMs: 500 });
+    const meter = new CpuMeter(gateway.child.pid!, databaseUrl);
     const result = await closedLoop(() => client.sendMail(aBenchMessage()), load);
+    const cpu = meter.perCall(result.requests);
+    if (kind === 'postgres') acceptPerSecond = result.perSecond;
+    const row = withCpu(rate(`SendMail, durable on ${kind}`, result, 'calls/s'), cpu);
+    const versusBare = `${(result.perSecond / bare.perSecond).toFixed(2)}x bare grpc-js`;
     rows.push({
-      ...rate(`SendMail, durable on ${kind}`, result, 'calls/s'),
-      baseline: { name: 'bare grpc-js', value: bareResult.perSecond },
-      target: { kind: 'ratio-at-least', value: 0.7 },
+      ...row,
+      detail: `${row.detail}; ${versusBare}`,
+      // SQLite against the PostgreSQL ceiling: the only durable ideal this run measures.
+      baseline: {
+        name: kind === 'postgres' ? 'ideal durable' : 'ideal durable (on postgres)',
+        value: ideal.perSecond,
+      },
+      target: kind === 'postgres' ? { kind: 'ratio-at-least', value: 0.7 } : undefined,
     });
     if (kind === 'postgres' && replica) {
       const halfRate = Math.max(1, Math.floor(result.perSecond / 2));
@@ -147,11 +176,12 @@ async function benchAccept(serverUrl: string): Promise<void> {
         target: { kind: 'at-most', value: 10 },
         detail: `p50 ${half.p50Ms.toFixed(2)} ms, ${half.errors} errors`,
       });
-      const end = await benchFeedRead(`127.0.0.1:${port}`, kind);
+      const end = await benchFeedRead(`127.0.0.1:${port}`, kind, gateway, databaseUrl);
       await benchStreamLag(`127.0.0.1:${port}`, `127.0.0.1:${replicaPort}`, end, halfRate);
       peakGatewayRssMiB = Math.max(peakGatewayRssMiB, replica.peakRssMiB());
       await replica.stop();
       for (const size of [100, 500]) {
+        const meter = new CpuMeter(gateway.child.pid!, databaseUrl);
         const started = performance.now();
         let messages = 0;
         await Promise.all(
@@ -164,20 +194,80 @@ async function benchAccept(serverUrl: string): Promise<void> {
             }
           }),
         );
+        const perSecond = messages / ((performance.now() - started) / 1000);
+        const cpu = meter.perCall(messages);
         rows.push({
           measure: `SendMailBatch of ${size}, durable on postgres`,
-          value: messages / ((performance.now() - started) / 1000),
+          value: perSecond,
           unit: 'messages/s',
+          baseline: size === 500 ? { name: 'raw pg insert', value: rawBatch } : undefined,
           target: { kind: 'at-least', value: 20_000 },
+          detail: describeCpu(cpu, 'message'),
+          cpu,
         });
+        if (size === 500) {
+          rows.push({
+            measure: 'SendMailBatch of 500 vs raw PostgreSQL batch insert of the same rows',
+            value: perSecond / rawBatch,
+            unit: 'x',
+            target: { kind: 'at-least', value: 0.6 },
+          });
+        }
       }
     } else {
-      await benchFeedRead(`127.0.0.1:${port}`, kind);
+      await benchFeedRead(`127.0.0.1:${port}`, kind, gateway, databaseUrl);
     }
     client.close();
     peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
     await gateway.stop();
   }
+}
+
+/**
+ * A peer process loaded as the gateway is below (warm-up, then the closed loop), with its CPU and
+ * PostgreSQL's per call; it is stopped after. It takes its port, then `databaseUrl` when it has
+ * one, then `peerArgs`.
+ */
+async function loadPeer(
+  measure: string,
+  peer: string,
+  peerArgs: string[],
+  databaseUrl?: string,
+): Promise<LoadResult> {
+  const load = { concurrency: settings.concurrency, durationMs: settings.durationMs };
+  const port = await freePort();
+  const args = [String(port), ...(databaseUrl ? [databaseUrl] : []), ...peerArgs];
+  const server = await BenchProcess.start(peerScript(peer), args, {}, 'listening');
+  const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
+  try {
+    await closedLoop(() => client.sendMail(aBenchMessage()), { ...load, durationMs: 500 }); // warm-up
+    const meter = new CpuMeter(server.child.pid!, databaseUrl);
+    const result = await closedLoop(() => client.sendMail(aBenchMessage()), load);
+    rows.push(withCpu(rate(measure, result, 'calls/s'), meter.perCall(result.requests)));
+    return result;
+  } finally {
+    client.close();
+    await server.stop();
+  }
+}
+
+/** Messages a second the raw batch insert reaches, with as many inserters as the batch load's callers. */
+async function benchRawBatchInsert(serverUrl: string, size: number): Promise<number> {
+  const { DATABASE_URL } = await newPostgresDatabase(serverUrl);
+  const { messages, seconds, cpu } = await insertBatches({
+    databaseUrl: DATABASE_URL,
+    size,
+    parallel: 2,
+    durationMs: settings.durationMs,
+  });
+  rows.push({
+    measure: `raw PostgreSQL batch insert, ${size} messages + ${size} ACCEPTED events per statement, 2 inserters`,
+    value: messages / seconds,
+    unit: 'messages/s',
+    detail: `${messages} messages in ${seconds.toFixed(1)} s; ${describeCpu(cpu, 'message', 'harness')}`,
+    cpu,
+  });
+  return messages / seconds;
 }
 
 // ---- event feed ----------------------------------------------------------------------------
@@ -188,8 +278,14 @@ const FEED_PAGE = 1000;
  * One reader pages the whole feed from its start, as the accept runs left it. Returns the cursor
  * it ended on: the feed's end, from where the streams below start.
  */
-async function benchFeedRead(address: string, kind: string): Promise<string> {
+async function benchFeedRead(
+  address: string,
+  kind: string,
+  gateway: BenchProcess,
+  databaseUrl: string | undefined,
+): Promise<string> {
   const reader = new BenchClient(address, BENCH_API_KEY, 1);
+  const meter = new CpuMeter(gateway.child.pid!, databaseUrl);
   let cursor = '';
   let events = 0;
   let pages = 0;
@@ -202,12 +298,14 @@ async function benchFeedRead(address: string, kind: string): Promise<string> {
     if (page.events.length < FEED_PAGE) break;
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = meter.perCall(events);
   reader.close();
   rows.push({
     measure: `ListEvents read rate (page_size ${FEED_PAGE}), unread feed on ${kind}`,
     value: events / seconds,
     unit: 'events/s',
-    detail: `${events} events in ${pages} pages, ${seconds.toFixed(2)} s`,
+    detail: `${events} events in ${pages} pages, ${seconds.toFixed(2)} s; ${describeCpu(cpu, 'event')}`,
+    cpu,
   });
   return cursor;
 }
@@ -320,6 +418,8 @@ class FeedWatch {
 // ---- delivery ------------------------------------------------------------------------------
 
 const CONNECTIONS = 10;
+/** Rows per claim statement of the ideal delivery loop: a few hundred. */
+const IDEAL_CLAIM_SIZE = 300;
 
 async function benchDelivery(serverUrl: string): Promise<void> {
   const count = settings.deliveryMessages;
@@ -348,9 +448,40 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       });
       await response.body.text();
     };
+    const bareMeter = new CpuMeter(process.pid);
     const bareSeconds = await timed(() => inParallel(count, CONNECTIONS, post));
     const bareRate = count / bareSeconds;
-    rows.push({ measure: `bare undici pool, ${CONNECTIONS} connections`, value: bareRate, unit: 'posts/s' });
+    const bareCpu = bareMeter.perCall(count);
+    rows.push({
+      measure: `bare undici pool, ${CONNECTIONS} connections`,
+      value: bareRate,
+      unit: 'posts/s',
+      detail: describeCpu(bareCpu, 'post', 'harness'),
+      cpu: bareCpu,
+    });
+
+    // Ceiling: the same full outbox drained by plain pg + undici, outcomes recorded in groups.
+    const idealEnv = await newPostgresDatabase(serverUrl);
+    await fillOutbox(idealEnv, count);
+    const idealStarted = performance.now();
+    const { delivered: idealDelivered, cpu: idealCpu } = await drainOutbox({
+      databaseUrl: idealEnv.DATABASE_URL,
+      upstream: `http://127.0.0.1:${upstreamPort}`,
+      mail: aBenchMessage().mail,
+      connections: CONNECTIONS,
+      inFlight: CONNECTIONS * 3,
+      claimSize: IDEAL_CLAIM_SIZE,
+    });
+    const idealRate = idealDelivered / ((performance.now() - idealStarted) / 1000);
+    if (idealDelivered !== count)
+      throw new Error(`ideal delivery loop delivered ${idealDelivered} of ${count}`);
+    rows.push({
+      measure: `ideal delivery loop (pg + undici: claim ${IDEAL_CLAIM_SIZE} per statement, ${CONNECTIONS * 3} in flight, outcomes grouped)`,
+      value: idealRate,
+      unit: 'messages/s',
+      detail: `${count} messages; ${describeCpu(idealCpu, 'message', 'harness')}`,
+      cpu: idealCpu,
+    });
 
     const env = await newPostgresDatabase(serverUrl);
     await fillOutbox(env, count);
@@ -365,17 +496,22 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       DELIVERY_CONCURRENCY: String(CONNECTIONS * 3),
       DELIVERY_POLL_INTERVAL_MS: '10',
     });
+    const meter = new CpuMeter(gateway.child.pid!, env.DATABASE_URL);
     await waitForDelivered(env.DATABASE_URL, count);
     const gatewayRate = count / ((performance.now() - startedAt) / 1000);
+    const cpu = meter.perCall(count);
     peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
     await gateway.stop();
     rows.push({
       measure: 'delivery from a full outbox (postgres) to the same upstream',
       value: gatewayRate,
       unit: 'messages/s',
-      baseline: { name: 'bare undici', value: bareRate },
+      baseline: { name: 'ideal delivery loop', value: idealRate },
       target: { kind: 'ratio-at-least', value: 0.7 },
-      detail: `${count} messages, start-up included`,
+      detail:
+        `${count} messages, start-up included (CPU from the gateway's readiness on); ` +
+        `${(gatewayRate / bareRate).toFixed(2)}x bare undici; ${describeCpu(cpu, 'message')}`,
+      cpu,
     });
 
     // Peer: pg-boss on the same PostgreSQL, enqueueing and working the same HTTP post.
@@ -391,6 +527,7 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       }
     });
     let done = 0;
+    const bossMeter = new CpuMeter(process.pid, bossUrl);
     const workSeconds = await timed(async () => {
       const finished = new Promise<void>((resolve) => {
         const handler = async (jobs: PgBoss.Job[]) => {
@@ -404,6 +541,7 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       });
       await finished;
     });
+    const bossCpu = bossMeter.perCall(count);
     await boss.stop({ graceful: false, wait: false });
     await pool.close();
     const bossRate = count / workSeconds;
@@ -416,6 +554,8 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       measure: 'pg-boss 10 working the same HTTP post (4 workers x 50)',
       value: bossRate,
       unit: 'jobs/s',
+      detail: describeCpu(bossCpu, 'job', 'harness (pg-boss and its posts)'),
+      cpu: bossCpu,
     });
     rows.push({
       measure: 'gateway delivery vs pg-boss',
@@ -481,9 +621,9 @@ async function benchSmtpDelivery(serverUrl: string): Promise<void> {
         text: mail.textBody,
       });
     };
-    const cpuBefore = process.cpuUsage();
+    const bareMeter = new CpuMeter(process.pid);
     const bareSeconds = await timed(() => inParallel(count, CONNECTIONS * 3, send));
-    const { user, system } = process.cpuUsage(cpuBefore);
+    const bareCpu = bareMeter.perCall(count);
     transport.close();
     const bareRate = count / bareSeconds;
     const afterBare = await relayCounts(relay);
@@ -493,7 +633,8 @@ async function benchSmtpDelivery(serverUrl: string): Promise<void> {
       unit: 'messages/s',
       detail:
         `${afterBare.received} messages over ${afterBare.connections} connections, at most ${afterBare.maxOpen} open at once; ` +
-        `harness CPU ${((user + system) / 1000 / count).toFixed(2)} ms per message`,
+        describeCpu(bareCpu, 'message', 'harness'),
+      cpu: bareCpu,
     });
 
     const env = await newPostgresDatabase(serverUrl);
@@ -510,9 +651,11 @@ async function benchSmtpDelivery(serverUrl: string): Promise<void> {
       DELIVERY_CONCURRENCY: String(CONNECTIONS * 3),
       DELIVERY_POLL_INTERVAL_MS: '10',
     });
+    const meter = new CpuMeter(gateway.child.pid!, env.DATABASE_URL);
     await waitForDelivered(env.DATABASE_URL, count);
     const gatewayRate = count / ((performance.now() - startedAt) / 1000);
     const gatewayCpuMs = (gateway.cpuSeconds() * 1000) / count;
+    const cpu = meter.perCall(count);
     peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
     await gateway.stop();
     const after = await relayCounts(relay);
@@ -524,7 +667,9 @@ async function benchSmtpDelivery(serverUrl: string): Promise<void> {
       detail:
         `${count} messages, start-up included; the relay took ${after.received - afterBare.received} ` +
         `over ${after.connections - afterBare.connections} connections, at most ${after.maxOpen} open at once; ` +
-        `gateway CPU ${gatewayCpuMs.toFixed(2)} ms per message, start-up included`,
+        `gateway CPU ${gatewayCpuMs.toFixed(2)} ms per message, start-up included; ` +
+        `from its readiness on: ${describeCpu(cpu, 'message')}`,
+      cpu,
     });
   } finally {
     await relay.stop();
@@ -706,30 +851,40 @@ async function waitForDelivered(url: string, count: number): Promise<void> {
 
 // ---- soak ----------------------------------------------------------------------------------
 
-async function soak(serverUrl: string, seconds: number): Promise<void> {
-  const env = await newPostgresDatabase(serverUrl);
-  const port = await freePort();
-  const gateway = await startGateway({ ...env, GRPC_PORT: String(port), DELIVERY_ENABLED: 'false' });
-  const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
-  const samples: number[] = [];
-  const sampler = setInterval(() => samples.push(gateway.rssMiB()), 10_000);
-  const result = await openLoop(() => client.sendMail(aBenchMessage()), {
-    ratePerSecond: 500,
-    durationMs: seconds * 1000,
-  });
-  clearInterval(sampler);
-  client.close();
-  peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
-  await gateway.stop();
-  const third = Math.max(1, Math.floor(samples.length / 3));
-  const early = average(samples.slice(0, third));
-  const late = average(samples.slice(-third));
-  rows.push({
-    measure: `soak: RSS over ${seconds} s at ${soakRate} calls/s (last third vs first third)`,
-    value: late - early,
-    unit: 'MiB',
-    detail: `first third ${early.toFixed(1)} MiB, last third ${late.toFixed(1)} MiB, ${result.errors} errors, p99 ${result.p99Ms.toFixed(2)} ms`,
-  });
+async function runSoak(benchServerUrl: string, seconds: number): Promise<void> {
+  const given = option('--soak-rate');
+  const ratePerSecond = given ?? (acceptPerSecond ? Math.max(1, Math.floor(acceptPerSecond / 2)) : 250);
+  const rateSource = given
+    ? '--soak-rate'
+    : acceptPerSecond
+      ? `half the closed-loop maximum of this run, ${acceptPerSecond.toFixed(0)} calls/s`
+      : 'the default: accept was not measured in this run';
+  if (soakDatabase !== 'own' && soakDatabase !== 'shared') {
+    throw new Error(`--soak-db: ${soakDatabase} is neither own nor shared`);
+  }
+  const own = soakDatabase === 'own' ? await startOwnPostgres() : undefined;
+  try {
+    const result = await soak({
+      serverUrl: own?.url ?? benchServerUrl,
+      serverName: own
+        ? 'a PostgreSQL of its own (initdb defaults)'
+        : process.env.DATABASE_URL
+          ? 'the shared PostgreSQL of DATABASE_URL'
+          : "the bench's embedded PostgreSQL",
+      seconds,
+      warmUpSeconds: option('--soak-warm-up') ?? 30,
+      ratePerSecond,
+      rateSource,
+      // The shortest history retention the gateway takes: the seed is one hour's worth.
+      historyRetentionMs: (option('--soak-history') ?? 3600) * 1000,
+      bodyRetentionMs: (option('--soak-body') ?? 600) * 1000,
+    });
+    rows.push(...result.rows);
+    soakWindows = result.windows;
+    peakGatewayRssMiB = Math.max(peakGatewayRssMiB, result.peakRssMiB);
+  } finally {
+    await own?.stop();
+  }
 }
 
 // ---- databases -----------------------------------------------------------------------------
@@ -744,7 +899,9 @@ async function provideDatabaseServer(): Promise<{ url: string; stop(): Promise<v
   return startEmbeddedPostgres('mailgateway-bench-pg-');
 }
 
-async function newPostgresDatabase(serverUrl: string): Promise<{ DATABASE_URL: string }> {
+async function newPostgresDatabase(
+  serverUrl: string,
+): Promise<{ DATABASE_URL: string; CONTENT_KEYS: string }> {
   const name = `mailgateway_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
@@ -752,7 +909,8 @@ async function newPostgresDatabase(serverUrl: string): Promise<{ DATABASE_URL: s
   await admin.end();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const env = { DATABASE_URL: url.toString() };
+  // PostgreSQL needs a content key ring; a bench database lives for one run.
+  const env = { DATABASE_URL: url.toString(), CONTENT_KEYS: `bench-1:${randomBytes(32).toString('base64')}` };
   await runGatewayCommand('migrate', env);
   return env;
 }
@@ -772,6 +930,10 @@ function rate(measure: string, result: LoadResult, unit: string): Row {
   };
 }
 
+function withCpu(row: Row, cpu: CpuPerCall): Row {
+  return { ...row, detail: `${row.detail ? `${row.detail}; ` : ''}${describeCpu(cpu)}`, cpu };
+}
+
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await work();
@@ -785,10 +947,6 @@ async function inParallel(count: number, parallelism: number, work: () => Promis
       while (next++ < count) await work();
     }),
   );
-}
-
-function average(values: number[]): number {
-  return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
 function verdict(row: Row): string {
@@ -817,14 +975,48 @@ function report(): void {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
   };
+  const loadAverage = { start: loadAverageAtStart, end: readLoadAverage() };
   console.log(
-    `\nmailgateway benchmark${smoke ? ' (smoke run: figures mean nothing)' : ''} — ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`,
+    `\nmailgateway benchmark${smoke ? ' (smoke run: figures mean nothing)' : ''} — ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; ` +
+      `load average ${loadAverage.start} at start, ${loadAverage.end} at end`,
   );
   console.table(table);
+  if (soakWindows.length > 0) {
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+    console.log('soak, per 10-second window (sizes in MiB: total = heap + indexes + TOAST):');
+    console.table(
+      soakWindows.map((window) => ({
+        s: window.endsAtSecond,
+        'warm-up': window.warmUp ? 'yes' : '',
+        calls: window.calls,
+        errors: window.errors,
+        'p50 ms': window.p50Ms.toFixed(1),
+        'p99 ms': window.p99Ms.toFixed(1),
+        'RSS MiB': window.rssMiB.toFixed(0),
+        backlog: window.backlog,
+        'msg rows': window.tables.outbox_message.liveRows,
+        'msg dead': window.tables.outbox_message.deadRows,
+        'msg total': mib(window.tables.outbox_message.totalBytes),
+        'msg heap': mib(window.tables.outbox_message.heapBytes),
+        'msg idx': mib(window.tables.outbox_message.indexBytes),
+        'evt rows': window.tables.message_event.liveRows,
+        'evt dead': window.tables.message_event.deadRows,
+        'evt total': mib(window.tables.message_event.totalBytes),
+        'evt heap': mib(window.tables.message_event.heapBytes),
+        'evt idx': mib(window.tables.message_event.indexBytes),
+        autovac: `${window.tables.outbox_message.autovacuums}/${window.tables.message_event.autovacuums}`,
+        load: window.loadAverage,
+      })),
+    );
+  }
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(
     outFile,
-    JSON.stringify({ at: new Date().toISOString(), smoke, settings, machine, rows }, null, 2),
+    JSON.stringify(
+      { at: new Date().toISOString(), smoke, settings, machine, loadAverage, rows, soakWindows },
+      null,
+      2,
+    ),
   );
   console.log(`written to ${outFile}`);
 }

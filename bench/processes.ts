@@ -103,10 +103,23 @@ export function peerScript(name: string): string {
   return join(__dirname, 'peers', `${name}.js`);
 }
 
+/**
+ * A TCP port free a moment ago, from below the kernel's ephemeral range so that no outgoing
+ * connection takes it before the real bind (the same rule as libs/testing's freePort).
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const ephemeralLow = Number(
+    readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+  );
+  const low = Math.max(1024, ephemeralLow - 16384);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port below ${ephemeralLow} after 200 tries`);
 }

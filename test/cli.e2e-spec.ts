@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   freePort,
   GatewayProcess,
+  openTestDataSource,
   provisionTestDatabase,
   readSandboxLog,
   saveCertificate,
@@ -437,6 +438,38 @@ describe('The mailgateway CLI against a gateway process', () => {
       );
     });
 
+    it('sets a retention of its own, 0 meaning at once, refusing a body that outlives the history', async () => {
+      expect(
+        await cliOk([
+          'sources',
+          'create',
+          'brief',
+          '--role',
+          'mail.send',
+          '--body-retention',
+          '0',
+          '--history-retention',
+          '3600',
+        ]),
+      ).toBe('brief                roles: mail.send; body retention: 0s; history retention: 3600s\n');
+      const run = await cli([
+        'sources',
+        'update',
+        'brief',
+        '--role',
+        'mail.send',
+        '--body-retention',
+        '7200',
+        '--history-retention',
+        '3600',
+      ]);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain('policy.body_retention_seconds');
+      expect(await cliOk(['sources', 'update', 'brief', '--role', 'mail.send'])).toBe(
+        'brief                roles: mail.send\n',
+      );
+    });
+
     it.each([
       ['--max-recipients', 'abc'],
       ['--rate-limit', ''],
@@ -562,6 +595,44 @@ describe('The mailgateway CLI against a gateway process', () => {
         expect(run.stdout.endsWith('\n')).toBe(true);
       }
       expect(second.stdout).not.toBe(first.stdout);
+    });
+  });
+
+  describe('content-keys', () => {
+    it('rewrap seals messages stored before encryption, a batch per call, printing progress until none is left', async () => {
+      for (let sent = 0; sent < 3; sent++) await sendWith(TEST_API_KEY);
+      const rows = await openTestDataSource(database.env);
+      let stored: number;
+      try {
+        // As the code before content encryption stored them: plain JSON, no key.
+        await rows.query(
+          `UPDATE outbox_message SET payload = '{"to":[{"address":"x@example.com","name":""}],"attachments":[]}',
+                  content_key_id = NULL, wrapped_data_key = NULL, recipients = NULL, sender = NULL`,
+        );
+        [{ stored }] = (await rows.query('SELECT COUNT(*) AS stored FROM outbox_message')) as {
+          stored: number;
+        }[];
+      } finally {
+        await rows.destroy();
+      }
+
+      const lines = (await cliOk(['content-keys', 'rewrap', '--batch', String(stored - 1)]))
+        .trimEnd()
+        .split('\n');
+
+      expect(lines).toEqual([
+        `rewrapped ${stored - 1} (total ${stored - 1}) to key local-1; 1 remaining`,
+        `rewrapped 1 (total ${stored}) to key local-1; 0 remaining`,
+      ]);
+      expect((await cliOk(['content-keys', 'rewrap'])).trimEnd()).toBe(
+        'rewrapped 0 (total 0) to key local-1; 0 remaining',
+      );
+    });
+
+    it('refuses a batch over 10000 before calling', async () => {
+      const run = await cli(['content-keys', 'rewrap', '--batch', '10001']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('Expected a whole number from 1 to 10000.');
     });
   });
 });

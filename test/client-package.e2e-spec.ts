@@ -10,6 +10,7 @@ import {
   provisionTestDatabase,
   TEST_API_KEY,
   TestDatabase,
+  waitFor,
 } from '@mailgateway/testing';
 
 const run = promisify(execFile);
@@ -212,7 +213,10 @@ describe('The @mailgateway/client package, packed and installed in a project of 
       'MESSAGE_EVENT_TYPE_ATTEMPT_STARTED',
       'MESSAGE_EVENT_TYPE_DELIVERED',
     ]);
-    expect(gateway.logs).toContain(result.messageId);
+    // The call's log line names the message (lines reach stdout in batches, within 100 ms).
+    await waitFor('the call log line naming the message', () =>
+      gateway.logs.includes(result.messageId) ? true : undefined,
+    );
   });
 
   describe.each(['node16', 'node10'])(

@@ -50,10 +50,16 @@ function withUnwrappedData(object: KubernetesObject): KubernetesObject {
   return { ...object, data: Object.fromEntries(data) };
 }
 
+/** The Secret holding the content key ring: mounted as files (CONTENT_KEYS_DIR), not settings. */
+const CONTENT_KEYS_SECRET = 'mailgateway-content-keys';
+const CONTENT_KEYS_DIR = '/etc/mailgateway/content-keys';
+const isKeyRing = (object: KubernetesObject) =>
+  object.kind === 'Secret' && object.metadata.name === CONTENT_KEYS_SECRET;
+
 /** Keys of the ConfigMaps and Secrets that are not settings, or that sit on the wrong side. */
 function settingProblems(objects: KubernetesObject[]): string[] {
   const problems: string[] = [];
-  for (const object of objects) {
+  for (const object of objects.filter((each) => !isKeyRing(each))) {
     for (const key of Object.keys(configValues(object))) {
       const setting = GATEWAY_CONFIG_SLICES.find((slice) => key in slice.settings)?.settings[key];
       if (!setting) problems.push(`${object.kind}/${object.metadata.name}: ${key} is not a setting`);
@@ -86,7 +92,10 @@ type PodSpec = {
     readinessProbe?: Probe;
     livenessProbe?: Probe;
     lifecycle?: { preStop?: { sleep?: { seconds: number } } };
+    volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   })[];
+  volumes?: { name: string; secret?: { secretName: string; defaultMode?: number } }[];
+  securityContext?: Record<string, unknown>;
 };
 type NetworkPolicyPort = { protocol: string; port: number | string };
 type NetworkPolicySpec = {
@@ -128,7 +137,7 @@ const EXAMPLE = join(DEPLOY_FOLDER, 'overlays/example');
 
 describe.each([
   ['base', join(DEPLOY_FOLDER, 'base'), BASE_KINDS],
-  ['example overlay', EXAMPLE, [...BASE_KINDS, 'PodMonitor', 'PrometheusRule', 'Secret'].sort()],
+  ['example overlay', EXAMPLE, [...BASE_KINDS, 'PodMonitor', 'PrometheusRule', 'Secret', 'Secret'].sort()],
 ])('Kubernetes manifests: %s', (_name, folder, kinds) => {
   const objects = renderKustomization(folder);
   const [deployment] = find(objects, 'Deployment');
@@ -136,7 +145,9 @@ describe.each([
   const gateway = podSpec(deployment).containers.find((container) => container.name === 'gateway')!;
   const config = Object.assign(
     {},
-    ...objects.filter((object) => ['ConfigMap', 'Secret'].includes(object.kind)).map(configValues),
+    ...objects
+      .filter((object) => ['ConfigMap', 'Secret'].includes(object.kind) && !isKeyRing(object))
+      .map(configValues),
   ) as Record<string, string>;
   const [gatewayPolicy] = find(objects, 'NetworkPolicy', 'mailgateway');
   const policy = gatewayPolicy.spec as NetworkPolicySpec;
@@ -165,6 +176,30 @@ describe.each([
     expect(gateway.envFrom).toContainEqual({ secretRef: { name: 'mailgateway' } });
     expect(podContainers(job)[0].envFrom).toEqual([{ secretRef: { name: 'mailgateway' } }]);
     if (folder.endsWith('base')) expect(objects.filter((object) => object.kind === 'Secret')).toEqual([]);
+  });
+
+  it('mount the content key ring from the Secret "mailgateway-content-keys" at CONTENT_KEYS_DIR, readable by the gateway only', () => {
+    expect(config.CONTENT_KEYS_DIR).toBe(CONTENT_KEYS_DIR);
+    const volume = podSpec(deployment).volumes!.find(
+      (each) => each.secret?.secretName === CONTENT_KEYS_SECRET,
+    )!;
+    expect(volume.secret!.defaultMode).toBe(0o440);
+    expect(gateway.volumeMounts).toContainEqual({
+      name: volume.name,
+      mountPath: CONTENT_KEYS_DIR,
+      readOnly: true,
+    });
+    expect(podSpec(deployment).securityContext).toMatchObject({ runAsGroup: 1000, fsGroup: 1000 });
+    expect(podSpec(job).containers[0].volumeMounts ?? []).not.toContainEqual(
+      expect.objectContaining({ mountPath: CONTENT_KEYS_DIR }),
+    );
+    const rings = objects.filter(isKeyRing);
+    if (folder.endsWith('base')) expect(rings).toEqual([]);
+    for (const ring of rings) {
+      for (const [id, value] of Object.entries(configValues(ring))) {
+        expect({ id, bytes: Buffer.from(value, 'base64').length }).toEqual({ id, bytes: 32 });
+      }
+    }
   });
 
   it('leave the replica count to the autoscaler', () => {
@@ -408,7 +443,7 @@ describe('Kubernetes manifest checks', () => {
   });
 
   it('read a generated Secret the way the pod sees it', () => {
-    const [secret] = find(renderKustomization(EXAMPLE), 'Secret');
+    const [secret] = find(renderKustomization(EXAMPLE), 'Secret', 'mailgateway');
     expect(configValues(secret).REDIS_URL).toBe('redis://redis.mail:6379');
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
@@ -32,7 +33,10 @@ function interpolate(value: string, shell: Record<string, string>): string {
 
 /** A service's environment as its container gets it, with the variables the README says to export. */
 function environmentOf(service: string): Record<string, string> {
-  const shell = { MAILGATEWAY_API_KEY: generateApiKey().key };
+  const shell = {
+    MAILGATEWAY_API_KEY: generateApiKey().key,
+    MAILGATEWAY_CONTENT_KEYS: `local-1:${randomBytes(32).toString('base64')}`,
+  };
   const environment = compose.services[service].environment ?? {};
   return Object.fromEntries(
     Object.entries(environment).map(([key, value]) => [key, interpolate(String(value), shell)]),

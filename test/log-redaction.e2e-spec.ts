@@ -80,6 +80,7 @@ describe('Logs of a gateway process', () => {
     const port = await freePort();
     const env = {
       DATABASE_URL: url.toString(),
+      CONTENT_KEYS: database.env.CONTENT_KEYS,
       GRPC_PORT: String(port),
       BOOTSTRAP_API_KEY: CANARY_API_KEY,
       LOG_LEVEL: 'verbose',

@@ -14,6 +14,7 @@ import {
   sendUntilAcknowledged,
   settledOutbox,
   waitFor,
+  TEST_CONTENT_KEYS,
 } from '@mailgateway/testing';
 import { singleAttemptClient } from '../support/single-attempt-client';
 import { sized } from './reliability-scale';
@@ -49,6 +50,7 @@ describe('Reliability: PostgreSQL stopped mid-run', () => {
       const upstreamLog = join(scratch, 'upstream.jsonl');
       gateway = await GatewayProcess.start({
         DATABASE_URL: postgres.url,
+        CONTENT_KEYS: TEST_CONTENT_KEYS,
         DATABASE_CONNECT_TIMEOUT_MS: '1000',
         GRPC_PORT: String(port),
         SANDBOX_OUTPUT_PATH: upstreamLog,

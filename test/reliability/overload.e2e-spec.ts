@@ -18,6 +18,7 @@ import {
   TableWriteLock,
   TestDatabase,
   waitFor,
+  testContentSealer,
 } from '@mailgateway/testing';
 import { singleAttemptClient } from '../support/single-attempt-client';
 import { RELIABILITY_FULL, sized } from './reliability-scale';
@@ -110,13 +111,30 @@ describe('Reliability: overload', () => {
   const storedMessages = async () => {
     const dataSource = await openTestDataSource(database.env);
     try {
-      const rows: { id: string; idempotency_key: string | null; payload: string }[] = await dataSource.query(
-        'SELECT id, idempotency_key, payload FROM outbox_message',
+      const rows: {
+        id: string;
+        idempotency_key: string | null;
+        payload: string;
+        content_key_id: string | null;
+        wrapped_data_key: string | null;
+      }[] = await dataSource.query(
+        'SELECT id, idempotency_key, payload, content_key_id, wrapped_data_key FROM outbox_message',
       );
+      const sealer = testContentSealer();
       return rows.map((row) => ({
         id: row.id,
         idempotencyKey: row.idempotency_key,
-        subject: String((JSON.parse(row.payload) as { subject?: unknown }).subject),
+        subject: String(
+          (
+            JSON.parse(
+              sealer.open(row.id, {
+                payload: row.payload,
+                contentKeyId: row.content_key_id,
+                wrappedDataKey: row.wrapped_data_key,
+              }),
+            ) as { subject?: unknown }
+          ).subject,
+        ),
       }));
     } finally {
       await dataSource.destroy();

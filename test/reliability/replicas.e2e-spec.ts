@@ -226,10 +226,13 @@ describe('Reliability: three processes on one PostgreSQL', () => {
       if (message.providerMessageId !== providerIdOf(2, messageId)) staleProviderIds++;
     }
     const recordedByPaused = pausedReports.filter((report) => report.recorded !== false).length;
-    const droppedByPaused = (paused.gateway.logs.match(/outcome dropped, a newer claim owns it/g) ?? [])
-      .length;
-    const droppedBySuccessor = (successor.gateway.logs.match(/outcome dropped, a newer claim owns it/g) ?? [])
-      .length;
+    const droppedIn = (logs: string) => (logs.match(/outcome dropped, a newer claim owns it/g) ?? []).length;
+    // Log lines reach stdout in batches (within 100 ms): wait for the paused process's to arrive.
+    const droppedByPaused = await waitFor('the paused process to log its dropped outcomes', () => {
+      const dropped = droppedIn(paused.gateway.logs);
+      return dropped >= PAUSED_MESSAGES ? dropped : undefined;
+    }).catch(() => droppedIn(paused.gateway.logs));
+    const droppedBySuccessor = droppedIn(successor.gateway.logs);
     const requests = upstream.requests;
     const requestsPerAttempt = new Map<string, number>();
     for (const request of requests) {

@@ -239,6 +239,9 @@ describe('Reliability: security', () => {
         (error: ServiceError) => errors.push(`${status[error.code]} ${error.details}`),
       );
       const { body: metrics } = await httpGet(`${gateway.metricsUrl}/metrics`);
+      // Stopped, the gateway has written every line it held (lines reach stdout in batches).
+      gateway.kill('SIGTERM');
+      await gateway.exited;
 
       const places = { logs: gateway.logs, errors: errors.join('\n'), metrics };
       const leaks = Object.entries(places).flatMap(([place, text]) =>

@@ -1,6 +1,8 @@
 import { ServiceError, status } from '@grpc/grpc-js';
 import { createCliProgram } from './cli-program';
 import { GlobalOptions } from './connection-options';
+import { addErasureCommands } from './commands/erasure.commands';
+import { addContentKeyCommands } from './commands/content-keys.commands';
 import { addEventCommands } from './commands/events.commands';
 import { addKeyCommands } from './commands/keys.commands';
 import { addMailCommands } from './commands/mail.commands';
@@ -13,6 +15,8 @@ addEventCommands(program);
 addSourceCommands(program);
 addKeyCommands(program);
 addSuppressionCommands(program);
+addErasureCommands(program);
+addContentKeyCommands(program);
 
 // Usage errors (unknown option, bad number...) are commander's: it prints them and exits 1 itself.
 program.parseAsync().catch((error: unknown) => {

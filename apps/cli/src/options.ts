@@ -25,6 +25,10 @@ export const count = (value: string): number =>
 export const seconds = (value: string): number =>
   wholeNumber(value, Number.MAX_SAFE_INTEGER, 'a whole number of seconds');
 
+/** Option parser of a retention in whole seconds (a proto uint32; 0 is a value of its own). */
+export const retentionSeconds = (value: string): number =>
+  wholeNumber(value, MAX_UINT32, `a whole number of seconds from 0 to ${MAX_UINT32}`);
+
 /** Largest ListEvents page. */
 export const MAX_PAGE_SIZE = 1000;
 
@@ -32,6 +36,16 @@ export const MAX_PAGE_SIZE = 1000;
 export function pageSize(value: string): number {
   const parsed = wholeNumber(value, MAX_PAGE_SIZE, `a whole number from 1 to ${MAX_PAGE_SIZE}`);
   if (parsed === 0) throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_PAGE_SIZE}.`);
+  return parsed;
+}
+
+/** Largest RewrapContentKeys batch. */
+export const MAX_REWRAP_BATCH = 10_000;
+
+/** Option parser of --batch: 1 to MAX_REWRAP_BATCH messages per call. */
+export function rewrapBatch(value: string): number {
+  const parsed = wholeNumber(value, MAX_REWRAP_BATCH, `a whole number from 1 to ${MAX_REWRAP_BATCH}`);
+  if (parsed === 0) throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_REWRAP_BATCH}.`);
   return parsed;
 }
 

@@ -74,6 +74,10 @@ describe(loadGatewayConfig.name, () => {
     expect(loadError({ RETRY_BASE_DELAY_MS: '5000', RETRY_MAX_DELAY_MS: '1000' }).message).toContain(
       'RETRY_BASE_DELAY_MS: must not exceed RETRY_MAX_DELAY_MS',
     );
+    expect(loadError({ BODY_RETENTION_MS: '7200001', HISTORY_RETENTION_MS: '7200000' }).message).toContain(
+      'BODY_RETENTION_MS: 7200001 is longer than HISTORY_RETENTION_MS (7200000)',
+    );
+    expect(loadError({ HISTORY_RETENTION_MS: '3599999' }).message).toContain('HISTORY_RETENTION_MS');
     expect(loadError({ TLS_CERT_PATH: 'cert.pem' }).message).toContain(
       'TLS_KEY_PATH: TLS_CERT_PATH and TLS_KEY_PATH go together',
     );

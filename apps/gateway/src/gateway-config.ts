@@ -1,10 +1,12 @@
 import { AUTH_SCHEMA, authConfig } from '@mailgateway/auth';
 import { ConfigSlice, LoadedConfig } from '@mailgateway/config';
 import { combineSchemas, databaseConfig } from '@mailgateway/database';
+import { ENCRYPTION_SCHEMA, encryptionConfig } from '@mailgateway/encryption';
 import { DELIVERY_CONFIG_SLICES, DELIVERY_SCHEMA } from '@mailgateway/delivery';
+import { ERASURE_SCHEMA } from '@mailgateway/erasure';
 import { FEEDBACK_CONFIG_SLICES, FEEDBACK_SCHEMA } from '@mailgateway/feedback';
 import { observabilityConfig } from '@mailgateway/observability';
-import { OUTBOX_SCHEMA, outboxConfig } from '@mailgateway/outbox';
+import { OUTBOX_SCHEMA, outboxConfig, retentionConfig } from '@mailgateway/outbox';
 import { SUPPRESSION_SCHEMA } from '@mailgateway/suppression';
 import { throttlingConfig } from '@mailgateway/throttling';
 import { validationConfig } from '@mailgateway/validation';
@@ -15,8 +17,10 @@ import { gatewayConfig } from './gateway.settings';
 export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
   gatewayConfig,
   databaseConfig,
+  encryptionConfig,
   validationConfig,
   outboxConfig,
+  retentionConfig,
   eventsConfig,
   ...DELIVERY_CONFIG_SLICES,
   ...FEEDBACK_CONFIG_SLICES,
@@ -28,10 +32,12 @@ export const GATEWAY_CONFIG_SLICES: readonly ConfigSlice[] = [
 /** Every table the gateway keeps, in its one database. */
 export const GATEWAY_SCHEMA = combineSchemas(
   AUTH_SCHEMA,
+  ENCRYPTION_SCHEMA,
   OUTBOX_SCHEMA,
   DELIVERY_SCHEMA,
   FEEDBACK_SCHEMA,
   SUPPRESSION_SCHEMA,
+  ERASURE_SCHEMA,
 );
 
 /** Reads and validates every setting at once; throws a ConfigurationException naming each bad variable. */

@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule, LoadedConfig } from '@mailgateway/config';
 import { DatabaseModule } from '@mailgateway/database';
 import { DeliveryModule } from '@mailgateway/delivery';
+import { EncryptionModule } from '@mailgateway/encryption';
+import { ErasureModule } from '@mailgateway/erasure';
 import { FeedbackModule } from '@mailgateway/feedback';
 import { Observability, ObservabilityModule } from '@mailgateway/observability';
 import { throttlingConfig } from '@mailgateway/throttling';
@@ -10,6 +12,7 @@ import { EventsModule } from './events/events.module';
 import { GATEWAY_SCHEMA } from './gateway-config';
 import { MailModule } from './mail/mail.module';
 import { OperationsModule } from './operations/operations.module';
+import { RetentionModule } from './retention/retention.module';
 
 @Module({})
 export class GatewayModule {
@@ -20,6 +23,8 @@ export class GatewayModule {
         ConfigModule.forRoot(config),
         ObservabilityModule.forRoot(observability),
         DatabaseModule.forRoot(GATEWAY_SCHEMA),
+        EncryptionModule,
+        ErasureModule,
         MailModule,
         EventsModule,
         AdminModule,
@@ -27,6 +32,7 @@ export class GatewayModule {
         DeliveryModule.forRoot({ redis: config.get(throttlingConfig).redis }),
         FeedbackModule.forRoot(),
         OperationsModule,
+        RetentionModule,
       ],
     };
   }

@@ -3,13 +3,15 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { PermissionDeniedException } from './permission-denied.exception';
 import { AuthService } from './auth.service';
+import { CREDENTIAL_CHECKED_AT_COMMIT } from './credential-checked-at-commit.decorator';
 import { attachPrincipal } from './principal';
 import { REQUIRED_ROLE } from './require-role.decorator';
 import { Role } from './role';
 
 /**
  * Authenticates every gRPC call and checks the role its handler requires. Failures are thrown as
- * typed exceptions (a guard returning false would reach the caller as UNKNOWN under gRPC).
+ * typed exceptions (a guard returning false would reach the caller as UNKNOWN under gRPC). Only a
+ * handler marked CredentialCheckedAtCommit may be authenticated from the cache of verified keys.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -21,7 +23,11 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const metadata = context.switchToRpc().getContext<Metadata>();
     const call = context.getArgByIndex<ServerUnaryCall<unknown, unknown> | undefined>(2);
-    const principal = await this.auth.authenticate(metadata, call?.getAuthContext?.()?.sslPeerCertificate);
+    const reuseVerifiedKey =
+      this.reflector.get<boolean | undefined>(CREDENTIAL_CHECKED_AT_COMMIT, context.getHandler()) === true;
+    const principal = await this.auth.authenticate(metadata, call?.getAuthContext?.()?.sslPeerCertificate, {
+      reuseVerifiedKey,
+    });
     const role = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, [
       context.getHandler(),
       context.getClass(),

@@ -11,6 +11,8 @@ import { Role } from './role';
 import { SuppressedRecipientsMode } from './suppressed-recipients-mode';
 
 const NOW = 1_800_000_000_000;
+/** What the guard asks for a handler marked CredentialCheckedAtCommit. */
+const CACHED = { reuseVerifiedKey: true };
 
 function setup(cacheMs: number) {
   const issued = generateApiKey();
@@ -65,29 +67,65 @@ describe(AuthService.name, () => {
     });
   });
 
-  it('looks the key up on every call when the cache is off, so a revocation applies at once', async () => {
-    const { sut, credentials, row, key } = setup(0);
-    await sut.authenticateApiKey(key, NOW);
+  it('looks the key up on every call unless the caller may reuse a verified key', async () => {
+    const { sut, credentials, row, key } = setup(2_000);
+    await sut.authenticateApiKey(key, CACHED, NOW);
     row.key.revokedAt = NOW;
-    expect(await failureOf(sut.authenticateApiKey(key, NOW))).toBe(AuthenticationFailure.Revoked);
+    expect(await failureOf(sut.authenticateApiKey(key, {}, NOW + 1))).toBe(AuthenticationFailure.Revoked);
     expect(credentials.findKey).toHaveBeenCalledTimes(2);
   });
 
-  it('reuses a successful lookup for at most API_KEY_CACHE_MS, and never a failed one', async () => {
-    const { sut, credentials, row, key } = setup(1_000);
-    await sut.authenticateApiKey(key, NOW);
+  it('reuses a verified key for at most API_KEY_CACHE_MS, and never a failed lookup', async () => {
+    const { sut, credentials, row, key } = setup(2_000);
+    await sut.authenticateApiKey(key, CACHED, NOW);
     row.key.revokedAt = NOW;
-    await sut.authenticateApiKey(key, NOW + 999);
+    await sut.authenticateApiKey(key, CACHED, NOW + 1_999);
     expect(credentials.findKey).toHaveBeenCalledTimes(1);
-    expect(await failureOf(sut.authenticateApiKey(key, NOW + 1_000))).toBe(AuthenticationFailure.Revoked);
-    expect(await failureOf(sut.authenticateApiKey(key, NOW + 1_001))).toBe(AuthenticationFailure.Revoked);
+    expect(await failureOf(sut.authenticateApiKey(key, CACHED, NOW + 2_000))).toBe(
+      AuthenticationFailure.Revoked,
+    );
+    expect(await failureOf(sut.authenticateApiKey(key, CACHED, NOW + 2_001))).toBe(
+      AuthenticationFailure.Revoked,
+    );
     expect(credentials.findKey).toHaveBeenCalledTimes(3);
   });
 
-  it('never caches a key past its expiry', async () => {
-    const { sut, row, key } = setup(1_000);
+  it('drops a cached key as soon as any lookup finds it revoked', async () => {
+    const { sut, credentials, row, key } = setup(2_000);
+    await sut.authenticateApiKey(key, CACHED, NOW);
+    row.key.revokedAt = NOW;
+    expect(await failureOf(sut.authenticateApiKey(key, {}, NOW + 1))).toBe(AuthenticationFailure.Revoked);
+    expect(await failureOf(sut.authenticateApiKey(key, CACHED, NOW + 2))).toBe(AuthenticationFailure.Revoked);
+    expect(credentials.findKey).toHaveBeenCalledTimes(3);
+  });
+
+  it('never reuses a key past its expiry, even within API_KEY_CACHE_MS', async () => {
+    const { sut, credentials, row, key } = setup(2_000);
     row.key.expiresAt = NOW + 10;
-    await sut.authenticateApiKey(key, NOW);
-    expect(await failureOf(sut.authenticateApiKey(key, NOW + 10))).toBe(AuthenticationFailure.Expired);
+    await sut.authenticateApiKey(key, CACHED, NOW);
+    await sut.authenticateApiKey(key, CACHED, NOW + 9);
+    expect(credentials.findKey).toHaveBeenCalledTimes(1);
+    expect(await failureOf(sut.authenticateApiKey(key, CACHED, NOW + 10))).toBe(
+      AuthenticationFailure.Expired,
+    );
+    expect(credentials.findKey).toHaveBeenCalledTimes(2);
+  });
+
+  it('checks the secret of a cached prefix: a forged key is refused and the real one stays cached', async () => {
+    const { sut, credentials, key } = setup(2_000);
+    await sut.authenticateApiKey(key, CACHED, NOW);
+    const forged = key.slice(0, 17) + generateApiKey().key.slice(17);
+    expect(await failureOf(sut.authenticateApiKey(forged, CACHED, NOW + 1))).toBe(
+      AuthenticationFailure.Unknown,
+    );
+    await sut.authenticateApiKey(key, CACHED, NOW + 2);
+    expect(credentials.findKey).toHaveBeenCalledTimes(2);
+  });
+
+  it('caches nothing when API_KEY_CACHE_MS is 0', async () => {
+    const { sut, credentials, key } = setup(0);
+    await sut.authenticateApiKey(key, CACHED, NOW);
+    await sut.authenticateApiKey(key, CACHED, NOW);
+    expect(credentials.findKey).toHaveBeenCalledTimes(2);
   });
 });

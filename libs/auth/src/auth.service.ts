@@ -11,57 +11,77 @@ import { ApiSourceEntity } from './entities/api-source.entity';
 import { Principal } from './principal';
 import { isRole, Role } from './role';
 import { isSuppressedRecipientsMode, SuppressedRecipientsMode } from './suppressed-recipients-mode';
+import { VerifiedKeyCache } from './verified-key-cache';
 
 const BEARER = /^Bearer (\S+)$/i;
 const MAX_CACHED_KEYS = 10_000;
 
+export interface AuthenticateOptions {
+  /**
+   * The handler's commit checks the key again (CredentialCheckedAtCommit), so a key verified within
+   * API_KEY_CACHE_MS may be taken from the cache instead of the database.
+   */
+  readonly reuseVerifiedKey?: boolean;
+}
+
 /** Turns a call's credentials (an API key, or a verified client certificate) into a Principal. */
 @Injectable()
 export class AuthService {
-  // Positive results only, for at most API_KEY_CACHE_MS (≤ 1 s); 0 turns it off.
-  private readonly cache = new Map<string, { principal: Principal; until: number }>();
-  private readonly cacheMs: number;
+  private readonly verifiedKeys: VerifiedKeyCache;
 
   constructor(
     private readonly credentials: CredentialRepository,
     @InjectConfig(authConfig) config: AuthConfig,
   ) {
-    this.cacheMs = config.cacheMs;
+    this.verifiedKeys = new VerifiedKeyCache(config.cacheMs, MAX_CACHED_KEYS);
   }
 
-  async authenticate(metadata: Metadata, peerCertificate?: PeerCertificate): Promise<Principal> {
+  async authenticate(
+    metadata: Metadata,
+    peerCertificate?: PeerCertificate,
+    options: AuthenticateOptions = {},
+  ): Promise<Principal> {
     const authorization = metadata.get('authorization');
     if (authorization.length > 0) {
       const match = authorization.length === 1 ? BEARER.exec(String(authorization[0])) : null;
       if (!match) throw new AuthenticationException(AuthenticationFailure.Malformed);
-      return this.authenticateApiKey(match[1]);
+      return this.authenticateApiKey(match[1], options);
     }
     const identities = certificateIdentities(peerCertificate);
     if (identities.length > 0) return this.authenticateCertificate(identities);
     throw new AuthenticationException(AuthenticationFailure.Missing);
   }
 
-  async authenticateApiKey(key: string, now = Date.now()): Promise<Principal> {
-    const cached = this.cache.get(key);
-    if (cached && cached.until > now) return cached.principal;
+  async authenticateApiKey(
+    key: string,
+    { reuseVerifiedKey = false }: AuthenticateOptions = {},
+    now = Date.now(),
+  ): Promise<Principal> {
     const prefix = apiKeyPrefix(key);
     if (!prefix) throw new AuthenticationException(AuthenticationFailure.Malformed);
+    if (reuseVerifiedKey) {
+      const cached = this.verifiedKeys.find(prefix, key, now);
+      if (cached) return cached;
+    }
     const found = await this.credentials.findKey(prefix);
     if (!found || !apiKeyMatches(key, found.key.keyHash)) {
+      // Gone from the database: so from the cache. (A wrong secret leaves the real key's entry alone.)
+      if (!found) this.verifiedKeys.forget(prefix);
       throw new AuthenticationException(AuthenticationFailure.Unknown);
     }
-    if (found.key.revokedAt !== null) throw new AuthenticationException(AuthenticationFailure.Revoked);
-    if (found.key.expiresAt !== null && found.key.expiresAt <= now) {
-      throw new AuthenticationException(AuthenticationFailure.Expired);
+    const failure =
+      found.key.revokedAt !== null
+        ? AuthenticationFailure.Revoked
+        : found.key.expiresAt !== null && found.key.expiresAt <= now
+          ? AuthenticationFailure.Expired
+          : undefined;
+    if (failure) {
+      // A lookup is fresher than the cache: a key found invalid leaves it at once.
+      this.verifiedKeys.forget(prefix);
+      throw new AuthenticationException(failure);
     }
     const principal = toPrincipal(found.source, { kind: 'api-key', prefix });
-    if (this.cacheMs > 0) {
-      if (this.cache.size >= MAX_CACHED_KEYS) this.cache.clear();
-      this.cache.set(key, {
-        principal,
-        until: Math.min(now + this.cacheMs, found.key.expiresAt ?? Infinity),
-      });
-    }
+    this.verifiedKeys.remember(prefix, found.key.keyHash, principal, found.key.expiresAt, now);
     return principal;
   }
 

@@ -35,8 +35,8 @@ export const authConfig = defineConfig({
     }),
     API_KEY_CACHE_MS: setting({
       description:
-        'How long a process may reuse a successful key lookup. 0 (no cache) makes revocation take effect at once on every replica; at most 1000.',
-      schema: integer(0, 1_000).default(0),
+        "How long SendMail and SendMailBatch may authenticate from a key this process verified (never past the key's expiry), instead of a lookup per call. Revocation and expiry still stop sends at once on every replica: the commit checks the key. A change to a source's roles or policy reaches those two calls within this time; every other call looks its key up each time. 0 looks up on every call; at most 5000.",
+      schema: integer(0, 5_000).default(2_000),
     }),
   },
   build: (values): AuthConfig => ({

@@ -9,8 +9,14 @@ export { PermissionDeniedException } from './permission-denied.exception';
 export { CredentialException, CredentialProblem } from './credential.exception';
 export * from './principal';
 export * from './require-role.decorator';
+export * from './credential-checked-at-commit.decorator';
 export * from './role';
-export { MAX_SOURCE_DRIVERS, SourceAdminService } from './source-admin.service';
+export {
+  MAX_RETENTION_SECONDS,
+  MAX_SOURCE_DRIVERS,
+  MIN_HISTORY_RETENTION_SECONDS,
+  SourceAdminService,
+} from './source-admin.service';
 export { SOURCE_ROUTES_REFRESH_MS, SourceRoutes } from './source-routes.service';
 export { SOURCE_NAME } from './source-name';
 export type { IssuedApiKey, SourceDefinition } from './source-admin.service';

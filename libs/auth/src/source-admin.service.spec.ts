@@ -6,7 +6,7 @@ import { CredentialException } from './credential.exception';
 import { CredentialRepository } from './credential.repository';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { ApiSourceEntity } from './entities/api-source.entity';
-import { SourceAdminService } from './source-admin.service';
+import { SourceAdminService, SourceDefinition } from './source-admin.service';
 import { SourceRoutes } from './source-routes.service';
 
 const NOW = 1_800_000_000_000;
@@ -19,6 +19,7 @@ function setup() {
   const credentials = {
     findSource: jest.fn(async () => source),
     insertKey: jest.fn(async () => undefined),
+    saveSource: jest.fn(async () => undefined),
     rotate: jest.fn(async (_prefix: string, _next: ApiKeyEntity, expiresAt: number) => ({
       ...previous,
       expiresAt,
@@ -97,6 +98,55 @@ describe(SourceAdminService.name, () => {
       const { sut, credentials } = setup();
       await sut.rotateKey(PREFIX, null, null, NOW);
       expect(credentials.rotate).toHaveBeenCalledWith(PREFIX, expect.any(ApiKeyEntity), NOW + 3_600_000);
+    });
+  });
+
+  describe('retention (policy.body_retention_seconds, policy.history_retention_seconds)', () => {
+    const definition = (retention: Partial<SourceDefinition>): SourceDefinition => ({
+      name: 'billing',
+      roles: ['mail.send'],
+      allowedFromDomains: [],
+      maxRecipients: null,
+      rateLimitMessages: null,
+      drivers: [],
+      certificateIdentity: null,
+      ...retention,
+    });
+
+    it.each([
+      ['a negative body retention', { bodyRetentionSeconds: -1 }, 'policy.body_retention_seconds'],
+      [
+        'a history retention under an hour',
+        { historyRetentionSeconds: 3599 },
+        'policy.history_retention_seconds',
+      ],
+      [
+        'a history retention over ten years',
+        { historyRetentionSeconds: 3650 * 86_400 + 1 },
+        'policy.history_retention_seconds',
+      ],
+      [
+        'a body retention longer than the history retention',
+        { bodyRetentionSeconds: 7200, historyRetentionSeconds: 3600 },
+        'policy.body_retention_seconds',
+      ],
+    ])('refuses %s naming the field, and stores nothing', async (_case, retention, field) => {
+      const { sut, credentials } = setup();
+      const error = await refusal(sut.updateSource(definition(retention), NOW));
+      expect(error.code).toBe(ErrorCode.InvalidArgument);
+      expect(error.field).toBe(field);
+      expect(credentials.saveSource).not.toHaveBeenCalled();
+    });
+
+    it('keeps 0 (shred at once) apart from unset (the gateway setting)', async () => {
+      const { sut } = setup();
+      const zero = await sut.updateSource(
+        definition({ bodyRetentionSeconds: 0, historyRetentionSeconds: 3600 }),
+        NOW,
+      );
+      expect(zero).toMatchObject({ bodyRetentionSeconds: 0, historyRetentionSeconds: 3600 });
+      const unset = await sut.updateSource(definition({}), NOW);
+      expect(unset).toMatchObject({ bodyRetentionSeconds: null, historyRetentionSeconds: null });
     });
   });
 });

@@ -29,7 +29,16 @@ export interface SourceDefinition {
   /** What SendMail does with a suppressed recipient; null: the default, drop. */
   readonly suppressedRecipients?: SuppressedRecipientsMode | null;
   readonly certificateIdentity: string | null;
+  /** Seconds a final message keeps its content (0: shredded at once); null: the gateway's setting. */
+  readonly bodyRetentionSeconds?: number | null;
+  /** Seconds a final message is kept; null: the gateway's setting. */
+  readonly historyRetentionSeconds?: number | null;
 }
+
+/** The longest retention a source may ask for: ten years (the gateway's own settings' cap too). */
+export const MAX_RETENTION_SECONDS = 3650 * 86_400;
+/** The shortest history retention: an hour. */
+export const MIN_HISTORY_RETENTION_SECONDS = 3_600;
 
 /** Most drivers in one source's chain. */
 export const MAX_SOURCE_DRIVERS = 5;
@@ -152,6 +161,9 @@ export class SourceAdminService {
     checkPositive(definition.maxRecipients, 'policy.max_recipients');
     checkPositive(definition.rateLimitMessages, 'policy.rate_limit_messages');
     checkDrivers(definition.drivers);
+    const bodyRetentionSeconds = definition.bodyRetentionSeconds ?? null;
+    const historyRetentionSeconds = definition.historyRetentionSeconds ?? null;
+    checkRetention(bodyRetentionSeconds, historyRetentionSeconds);
     const identity = definition.certificateIdentity?.trim() || null;
     if (identity && identity.length > 255) {
       throw CredentialException.invalidField('certificate_identity', 'at most 255 characters');
@@ -165,6 +177,8 @@ export class SourceAdminService {
       drivers: definition.drivers.length > 0 ? definition.drivers.join(',') : null,
       suppressedRecipients: definition.suppressedRecipients ?? null,
       certificateIdentity: identity,
+      bodyRetentionSeconds,
+      historyRetentionSeconds,
       createdAt,
       updatedAt,
     });
@@ -236,6 +250,34 @@ function checkDuration(ms: number | null, field: string, maxSeconds: number, zer
     throw CredentialException.invalidField(
       field,
       `must be from 1 to ${maxSeconds} seconds (${maxSeconds / 86_400} days), or 0 for ${zeroMeans}`,
+    );
+  }
+}
+
+/**
+ * Each within its bounds, and content never kept longer than its message when both are given (one
+ * against the gateway's other setting is cut to it when retention runs).
+ */
+function checkRetention(body: number | null, history: number | null): void {
+  if (body !== null && (!Number.isInteger(body) || body < 0 || body > MAX_RETENTION_SECONDS)) {
+    throw CredentialException.invalidField(
+      'policy.body_retention_seconds',
+      `must be 0 (shred at once) to ${MAX_RETENTION_SECONDS}`,
+    );
+  }
+  if (
+    history !== null &&
+    (!Number.isInteger(history) || history < MIN_HISTORY_RETENTION_SECONDS || history > MAX_RETENTION_SECONDS)
+  ) {
+    throw CredentialException.invalidField(
+      'policy.history_retention_seconds',
+      `must be ${MIN_HISTORY_RETENTION_SECONDS} (an hour) to ${MAX_RETENTION_SECONDS}`,
+    );
+  }
+  if (body !== null && history !== null && body > history) {
+    throw CredentialException.invalidField(
+      'policy.body_retention_seconds',
+      `${body} is longer than policy.history_retention_seconds (${history}): content cannot outlive its message`,
     );
   }
 }

@@ -8,6 +8,8 @@ import {
   CreateApiKeyResponse,
   CreateSourceRequest,
   CreateSourceResponse,
+  EraseAddressRequest,
+  EraseAddressResponse,
   ListApiKeysRequest,
   ListApiKeysResponse,
   ListSourcesRequest,
@@ -17,6 +19,8 @@ import {
   RemoveSuppressionRequest,
   RemoveSuppressionResponse,
   RevokeApiKeyRequest,
+  RewrapContentKeysRequest,
+  RewrapContentKeysResponse,
   RevokeApiKeyResponse,
   RotateApiKeyRequest,
   RotateApiKeyResponse,
@@ -39,6 +43,8 @@ interface MailGatewayAdminStub extends Client {
   checkSuppressions: Unary<CheckSuppressionsRequest, CheckSuppressionsResponse>;
   addSuppression: Unary<AddSuppressionRequest, AddSuppressionResponse>;
   removeSuppression: Unary<RemoveSuppressionRequest, RemoveSuppressionResponse>;
+  eraseAddress: Unary<EraseAddressRequest, EraseAddressResponse>;
+  rewrapContentKeys: Unary<RewrapContentKeysRequest, RewrapContentKeysResponse>;
 }
 
 /**
@@ -96,6 +102,16 @@ export class MailGatewayAdminClient {
 
   removeSuppression(request: RemoveSuppressionRequest): Promise<RemoveSuppressionResponse> {
     return this.grpc.call(this.grpc.stub.removeSuppression, request);
+  }
+
+  /** Erases a person (see the contract); answers once the whole erasure is done. */
+  eraseAddress(request: EraseAddressRequest): Promise<EraseAddressResponse> {
+    return this.grpc.call(this.grpc.stub.eraseAddress, request);
+  }
+
+  /** Moves up to `limit` messages to the newest content key; call again until remaining is 0. */
+  rewrapContentKeys(request: RewrapContentKeysRequest): Promise<RewrapContentKeysResponse> {
+    return this.grpc.call(this.grpc.stub.rewrapContentKeys, request);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { isStorageUnavailable } from './storage-errors';
 
 /** Whether the database can serve: it answers, and its schema has no pending migration. */
 @Injectable()
@@ -15,8 +16,9 @@ export class DatabaseMonitor {
     }
     try {
       return (await this.dataSource.showMigrations()) ? 'database schema has pending migrations' : null;
-    } catch {
-      return 'database schema could not be read';
+    } catch (error) {
+      // The connection went between the two queries (terminated, refused): unreachable, not a schema fault.
+      return isStorageUnavailable(error) ? 'database unreachable' : 'database schema could not be read';
     }
   }
 }

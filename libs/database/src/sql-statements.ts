@@ -43,3 +43,27 @@ export async function insertRows(
     parameters.values,
   );
 }
+
+/** A column of rows passed to PostgreSQL as one array parameter: its name and element type. */
+export interface ArrayColumn {
+  readonly name: string;
+  /** The array's element type, e.g. `text`, `bigint`, `integer`. */
+  readonly type: string;
+}
+
+/**
+ * PostgreSQL only: `unnest($1::text[], $2::bigint[], ...) AS alias(col, ...)`, the rows as one
+ * array parameter per column. A statement of any row count then has a fixed text (one plan) and
+ * a handful of parameters, instead of one placeholder per value. Values go in column order.
+ */
+export function unnestRows(
+  parameters: SqlParameters,
+  alias: string,
+  columns: readonly ArrayColumn[],
+  rows: readonly (readonly unknown[])[],
+): string {
+  const arrays = columns.map(
+    ({ type }, index) => `${parameters.add(rows.map((row) => row[index]))}::${type}[]`,
+  );
+  return `unnest(${arrays.join(', ')}) AS ${alias}(${columns.map(({ name }) => name).join(', ')})`;
+}

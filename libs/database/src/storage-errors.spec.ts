@@ -21,6 +21,7 @@ describe('storage errors', () => {
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
     ['a PostgreSQL shutdown', queryFailed('57P01')],
     ['a full SQLite disk', queryFailed('SQLITE_FULL')],
+    ['a write to a standby not yet promoted', queryFailed('25006')],
     ['a pool that cannot connect', new Error('timeout exceeded when trying to connect')],
     ['a wrapped cause', new Error('outer', { cause: Object.assign(new Error('inner'), { code: '08006' }) })],
   ])('reads %s as storage unavailable', (_what, error) => {

@@ -1,7 +1,10 @@
 import { QueryFailedError } from 'typeorm';
 import { StorageUnavailableException } from './storage-unavailable.exception';
 
-/** Driver and PostgreSQL codes of faults a caller should retry: the database is down, restarting, or out of space. */
+/**
+ * Driver and PostgreSQL codes of faults a caller should retry: the database is down, restarting,
+ * out of space, or (during a failover) a standby not yet promoted.
+ */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -14,6 +17,7 @@ const UNAVAILABLE_CODES = new Set([
   '08003',
   '08006', // connection failures
   '55000', // database not accepting connections (ALLOW_CONNECTIONS false, during maintenance)
+  '25006', // read_only_sql_transaction: the address leads to a standby still in recovery
   '53100', // disk_full
   '53300', // too_many_connections
   'SQLITE_FULL',

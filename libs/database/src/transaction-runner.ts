@@ -32,6 +32,25 @@ export class TransactionRunner {
   }
 
   /**
+   * PostgreSQL only: one statement on a pooled connection, without BEGIN/COMMIT. A single statement
+   * is its own transaction, so when it resolves its writes are committed: one round trip where an
+   * explicit transaction takes three. (On SQLite a statement could land inside an open transaction
+   * of the one connection: use run().)
+   */
+  async statement<Row>(sql: string, parameters: unknown[]): Promise<Row[]> {
+    if (this.dialect !== 'postgres') throw new Error('a lone statement commits by itself only on PostgreSQL');
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const result = await runner.query(sql, parameters, true);
+      return (result.records ?? []) as Row[];
+    } catch (error) {
+      return rethrowClassified(error);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
    * Reads outside a transaction of their own, so they never wait behind queued commits. On SQLite,
    * with its one connection, a read issued while a transaction is open runs inside it and may see
    * that transaction's uncommitted rows: use run() where that matters.

@@ -7,6 +7,8 @@ export interface DeliveryConfig {
   readonly enabled: boolean;
   readonly driver: string;
   readonly concurrency: number;
+  /** Most messages one claim takes, and most claimed messages waiting for a slot. */
+  readonly claimBatch: number;
   readonly pollIntervalMs: number;
   readonly leaseMs: number;
   readonly retryBaseDelayMs: number;
@@ -33,6 +35,11 @@ export const deliveryConfig = defineConfig({
     DELIVERY_CONCURRENCY: setting({
       description: 'Deliveries in flight at once in this process.',
       schema: integer(1, 1000).default(10),
+    }),
+    DELIVERY_CLAIM_BATCH: setting({
+      description:
+        'Most messages one claim takes, and most this process holds claimed while they wait for a free delivery slot; by default 4 × DELIVERY_CONCURRENCY, at most 500 (or DELIVERY_CONCURRENCY if larger). Fewer wait while deliveries are slow: about what this process starts in a quarter of DELIVERY_LEASE_MS. A claimed message is sent only while at least half its lease is left, otherwise handed back unsent.',
+      schema: integer(1, 5_000).optional(),
     }),
     DELIVERY_POLL_INTERVAL_MS: setting({
       description: 'Pause between outbox polls when nothing is due.',
@@ -78,6 +85,9 @@ export const deliveryConfig = defineConfig({
     enabled: values.DELIVERY_ENABLED,
     driver: values.MAIL_DRIVER,
     concurrency: values.DELIVERY_CONCURRENCY,
+    claimBatch:
+      values.DELIVERY_CLAIM_BATCH ??
+      Math.max(values.DELIVERY_CONCURRENCY, Math.min(4 * values.DELIVERY_CONCURRENCY, 500)),
     pollIntervalMs: values.DELIVERY_POLL_INTERVAL_MS,
     leaseMs: values.DELIVERY_LEASE_MS,
     retryBaseDelayMs: values.RETRY_BASE_DELAY_MS,

@@ -16,23 +16,31 @@ import {
   OutboxLeases,
   recipientAddresses,
   recipientCount,
-  SuppressedRecipient,
   withoutRecipients,
 } from '@mailgateway/outbox';
 import { SuppressionList } from '@mailgateway/suppression';
 import { DeliveryConfig, deliveryConfig } from './delivery.settings';
 import { DeliveryOutcome, MailDriver } from './drivers/mail-driver.interface';
+import { ReadyClaim, ReadyQueue } from './ready-queue';
 import { RetryPolicy, Settlement } from './retry-policy';
 import { DeliveryRoutes } from './routing/delivery-routes';
 
 /**
- * The delivery loop: claims due messages from the outbox, sends each through the driver outside
- * any transaction, and records every attempt. It meets the accept path only at the outbox table.
+ * The delivery loop: claims due messages from the outbox in batches (more than the free slots,
+ * the rest waiting in a ready queue under their lease), reads the suppression list once per
+ * batch, sends each message through the driver outside any transaction, and records every
+ * attempt. It meets the accept path only at the outbox table.
  */
 @Injectable()
 export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(Dispatcher.name);
+  /** Attempts started and not yet recorded: each holds a slot. */
   private readonly inFlight = new Map<string, { claim: ClaimedMessage; done: Promise<void> }>();
+  private readonly ready: ReadyQueue;
+  /** Hand-backs of claims never started, awaited at shutdown. */
+  private readonly handingBack = new Set<Promise<void>>();
+  /** Wakes the loop when a slot frees (it waits for that while enough claims are ready). */
+  private wakeLoop: (() => void) | null = null;
   private readonly abort = new AbortController();
   private readonly idle = new AbortController();
   /** Resolves when stop() is called: wakes the loop wherever it waits. */
@@ -54,6 +62,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   ) {
     // Every in-flight send listens to this one signal; that many listeners is by design, not a leak.
     setMaxListeners(this.config.concurrency * 4 + 10, this.abort.signal);
+    this.ready = new ReadyQueue(this.config.claimBatch, this.config.concurrency, this.config.leaseMs);
   }
 
   onApplicationBootstrap(): void {
@@ -79,13 +88,14 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     );
     const routable = others.length > 0 ? `; sources may also route to ${others.join(', ')}` : '';
     this.logger.log(
-      `Delivering with driver "${primary.name}"${then}${routable}, ${this.config.concurrency} at a time`,
+      `Delivering with driver "${primary.name}"${then}${routable}, ${this.config.concurrency} at a time, claiming up to ${this.config.claimBatch} ahead`,
     );
   }
 
   /**
-   * Stops claiming, lets in-flight deliveries finish within `drainMs`, then aborts the rest and
-   * hands their claims back so another process can take them at once.
+   * Stops claiming, hands back at once the claims not started, lets in-flight deliveries finish
+   * within `drainMs`, then aborts the rest and hands their claims back so another process can
+   * take them at once.
    */
   async stop(drainMs: number): Promise<void> {
     if (this.stopping) return this.stopped;
@@ -97,50 +107,140 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private async drain(drainMs: number): Promise<void> {
     this.idle.abort();
     await this.loop;
+    this.handBackReady('released at shutdown, not started');
     const drained = Promise.allSettled([...this.inFlight.values()].map(({ done }) => done));
     const timedOut = await Promise.race([drained.then(() => false), sleep(drainMs, true, { ref: false })]);
-    if (!timedOut) return;
-    this.abort.abort();
-    const unfinished = [...this.inFlight.values()].map(({ claim }) => claim);
-    await Promise.allSettled(unfinished.map((claim) => this.outbox.release(claim, 'released at shutdown')));
-    this.logger.warn(`Released ${unfinished.length} unfinished deliveries at shutdown`);
+    if (timedOut) {
+      this.abort.abort();
+      const unfinished = [...this.inFlight.values()].map(({ claim }) => claim);
+      await Promise.allSettled(unfinished.map((claim) => this.outbox.release(claim, 'released at shutdown')));
+      this.logger.warn(`Released ${unfinished.length} unfinished deliveries at shutdown`);
+    }
+    await Promise.allSettled([...this.handingBack]);
   }
 
   private async run(): Promise<void> {
-    const { concurrency, leaseMs, pollIntervalMs } = this.config;
+    const { leaseMs, pollIntervalMs } = this.config;
     while (!this.stopping) {
-      const free = concurrency - this.inFlight.size;
-      if (free === 0) {
-        // Every slot is busy: wait for one to free up, or for stop(), whichever comes first.
-        await Promise.race([...[...this.inFlight.values()].map(({ done }) => done), this.stopRequested]);
+      const wanted = this.ready.wanted(Date.now());
+      if (wanted === 0) {
+        // Enough claims wait for slots: wait for one to free up, or for stop(), whichever is first.
+        await Promise.race([new Promise<void>((resolve) => (this.wakeLoop = resolve)), this.stopRequested]);
         continue;
       }
       let claims: ClaimedMessage[] = [];
       try {
-        claims = await this.outbox.claimDue(free, leaseMs);
+        claims = await this.outbox.claimDue(wanted, leaseMs, this.overdueInFlight());
       } catch (error) {
         this.logger.warn(`Claiming due messages failed: ${describe(error)}`);
+        this.handBackReady('not started: the outbox failed to claim');
       }
-      for (const claim of claims) this.track(claim);
-      if (claims.length < free) await this.pause(pollIntervalMs);
+      if (claims.length > 0) {
+        this.ready.push(await this.withSuppressions(claims));
+        this.startReady();
+      }
+      if (claims.length < wanted) await this.pause(pollIntervalMs);
     }
   }
 
-  private track(claim: ClaimedMessage): void {
-    const done = this.attempt(claim).finally(() => this.inFlight.delete(claim.id));
+  /**
+   * Attempts under way here whose lease ran out (a slow provider, a paused process): any other
+   * process may claim them, but this one must not, or it would send the message twice itself.
+   */
+  private overdueInFlight(): string[] {
+    const now = Date.now();
+    return [...this.inFlight.values()]
+      .filter(({ claim }) => claim.leasedUntil <= now)
+      .map(({ claim }) => claim.id);
+  }
+
+  /**
+   * The suppression list, read once for the whole batch when it is claimed (the attempts are
+   * due): an address suppressed since the accept is left out of this attempt, and with none left
+   * the message ends SUPPRESSED unsent.
+   */
+  private async withSuppressions(claims: readonly ClaimedMessage[]): Promise<ReadyClaim[]> {
+    try {
+      const found = await this.suppressions.findEach(
+        claims.map((claim) => ({ source: claim.source, addresses: recipientAddresses(claim.mail) })),
+      );
+      return claims.map((claim, index) => ({
+        claim,
+        suppressed: [...found[index].values()].map(({ address, reason, scope }) => ({
+          address,
+          reason,
+          scope,
+        })),
+      }));
+    } catch (error) {
+      const unread = `suppression list not read: ${describe(error)}`;
+      return claims.map((claim) => ({ claim, suppressed: { unread } }));
+    }
+  }
+
+  /** Starts ready claims in the free slots; those whose lease is half gone go back unsent. */
+  private startReady(): void {
+    const stale: ClaimedMessage[] = [];
+    while (!this.stopping && this.inFlight.size < this.config.concurrency) {
+      const next = this.ready.next(Date.now());
+      stale.push(...next.stale);
+      if (!next.start) break;
+      this.track(next.start);
+    }
+    if (stale.length > 0) {
+      this.handBack(stale, 'handed back unsent: half its lease went by before a delivery slot was free');
+    }
+  }
+
+  /**
+   * Hands back, unsent, every claim waiting for a slot: at shutdown, and after a fault of the
+   * outbox. After a fault an outcome sent now might not be recorded either (each such send goes
+   * out twice), and a failover to a standby may have lost their leases, so the new primary hands
+   * them out again. Sends already under way are all that may go out twice.
+   */
+  private handBackReady(reason: string): void {
+    const waiting = this.ready.drain();
+    if (waiting.length > 0) this.handBack(waiting, reason);
+  }
+
+  private handBack(claims: readonly ClaimedMessage[], reason: string): void {
+    const handing = this.outbox.releaseUnstarted(claims, reason).then(
+      (applied) => {
+        const count = applied.filter(Boolean).length;
+        this.logger.warn(`Handed back ${count} claimed messages not started (${reason})`);
+      },
+      (error: unknown) => {
+        // Their leases run out and any process claims them again: nothing is lost, nothing was sent.
+        this.logger.warn(`Handing back ${claims.length} claimed messages failed: ${describe(error)}`);
+      },
+    );
+    this.handingBack.add(handing);
+    void handing.finally(() => this.handingBack.delete(handing));
+  }
+
+  private track(ready: ReadyClaim): void {
+    const { claim } = ready;
+    const done = this.attempt(ready).finally(() => {
+      this.inFlight.delete(claim.id);
+      this.startReady();
+      this.wakeLoop?.();
+      this.wakeLoop = null;
+    });
     this.inFlight.set(claim.id, { claim, done });
   }
 
   /** One attempt, traced in the message's trace: the provider request and the outcome's recording. */
-  private attempt(claim: ClaimedMessage): Promise<void> {
-    const { id: messageId, source, attempt, traceparent } = claim;
-    return this.telemetry.traced({ messageId, source, attempt, traceparent }, () => this.deliver(claim));
+  private attempt(ready: ReadyClaim): Promise<void> {
+    const { id: messageId, source, attempt, traceparent } = ready.claim;
+    return this.telemetry.traced({ messageId, source, attempt, traceparent }, () => this.deliver(ready));
   }
 
-  private async deliver(claim: ClaimedMessage): Promise<void> {
+  private async deliver({ claim, suppressed }: ReadyClaim): Promise<void> {
     const startedAt = performance.now();
     const settlement =
-      claim.expiresAt <= Date.now() ? this.retryPolicy.expire(claim) : await this.sendAndSettle(claim);
+      claim.expiresAt <= Date.now()
+        ? this.retryPolicy.expire(claim)
+        : await this.sendAndSettle(claim, suppressed);
     if (this.abort.signal.aborted) return; // stop() has released the claim
     try {
       const recorded = await this.outbox.complete(claim, settlement.outcome, settlement.detail);
@@ -154,24 +254,21 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       this.report(claim, settlement, startedAt, false);
       // The lease runs out and another attempt follows: nothing is lost, at worst sent twice.
       this.logger.error(`Message ${claim.id} attempt ${claim.attempt}: recording failed: ${describe(error)}`);
+      this.handBackReady('not started: the outbox failed to record an outcome');
     }
   }
 
-  /**
-   * The suppression list is read again when the attempt is due: an address suppressed since the
-   * accept is left out of this attempt, and with none left the message ends SUPPRESSED unsent.
-   */
-  private async sendAndSettle(claim: ClaimedMessage): Promise<Settlement> {
+  /** Sends to the recipients not suppressed at claim; with none left, the message ends SUPPRESSED. */
+  private async sendAndSettle(
+    claim: ClaimedMessage,
+    suppressed: ReadyClaim['suppressed'],
+  ): Promise<Settlement> {
     const driver = await this.routes.driverFor(claim.source, claim.attempt);
-    let suppressed: SuppressedRecipient[];
-    try {
-      suppressed = await this.findSuppressed(claim);
-    } catch (error) {
+    if ('unread' in suppressed) {
       // Not knowing whom not to send to is the gateway's fault: try again later, not counted.
-      const reason = `suppression list not read: ${describe(error)}`;
       return this.retryPolicy.settle(
         claim,
-        { kind: 'retry', reason, sparesAttempt: true },
+        { kind: 'retry', reason: suppressed.unread, sparesAttempt: true },
         driver.name,
         Date.now(),
       );
@@ -194,11 +291,6 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       Date.now(),
     );
     return { ...settlement, outcome: { ...settlement.outcome, suppressedRecipients: suppressed } };
-  }
-
-  private async findSuppressed(claim: ClaimedMessage): Promise<SuppressedRecipient[]> {
-    const found = await this.suppressions.find(claim.source, recipientAddresses(claim.mail));
-    return [...found.values()].map(({ address, reason, scope }) => ({ address, reason, scope }));
   }
 
   private async send(driver: MailDriver, claim: ClaimedMessage): Promise<DeliveryOutcome> {

@@ -19,6 +19,7 @@ describe(RetryPolicy.name, () => {
     attempt,
     sparedAttempts: 0,
     leaseToken: attempt,
+    leasedUntil: now + 60_000,
     acceptedAt: now - 1000,
     expiresAt,
     traceparent: null,

@@ -14,3 +14,4 @@ export { FeedbackProcessor } from './processing/feedback-processor.service';
 export * from './providers/ses';
 export * from './providers/flowmailer';
 export { FEEDBACK_PROVIDER_CONFIG_SLICES } from './providers/provider-config-slices';
+export { ProviderNotificationRetention } from './intake/provider-notification-retention';

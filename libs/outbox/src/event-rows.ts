@@ -20,6 +20,35 @@ export interface NewEvent {
   readonly recipient?: string | null;
 }
 
+/** message_event's columns an append writes, in the order eventValues gives them. */
+export const EVENT_COLUMNS = [
+  'message_id',
+  'source',
+  'type',
+  'attempt',
+  'detail',
+  'occurred_at',
+  'recorded_at',
+  'provider',
+  'recipient',
+] as const;
+
+/** An event's values in EVENT_COLUMNS order. */
+export function eventValues(event: NewEvent, recordedAt: number): unknown[] {
+  return [
+    event.messageId,
+    event.source,
+    event.type,
+    event.attempt,
+    truncate(event.detail),
+    event.occurredAt,
+    recordedAt,
+    event.provider ?? null,
+    // Lowercased, as addresses are matched: the message_event_recipient index serves `recipient = ?`.
+    event.recipient?.toLowerCase() ?? null,
+  ];
+}
+
 /**
  * Appends events with one multi-row INSERT, in the caller's transaction. On PostgreSQL the
  * database stamps each row with the writing transaction's id (commit_xid), which orders the feed.
@@ -35,28 +64,8 @@ export function insertEvents(
     manager,
     dialect,
     'message_event',
-    [
-      'message_id',
-      'source',
-      'type',
-      'attempt',
-      'detail',
-      'occurred_at',
-      'recorded_at',
-      'provider',
-      'recipient',
-    ],
-    events.map((event) => [
-      event.messageId,
-      event.source,
-      event.type,
-      event.attempt,
-      truncate(event.detail),
-      event.occurredAt,
-      recordedAt,
-      event.provider ?? null,
-      event.recipient ?? null,
-    ]),
+    EVENT_COLUMNS,
+    events.map((event) => eventValues(event, recordedAt)),
   );
 }
 

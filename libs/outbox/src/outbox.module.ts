@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OutboxContentKeys } from './content/outbox-content-keys';
 import { OutboxEnqueuer } from './enqueue/outbox-enqueuer';
 import { FeedCursors } from './feed/feed-cursors';
 import { FeedSignal } from './feed/feed-signal';
@@ -6,6 +7,7 @@ import { OutboxFeed } from './feed/outbox-feed';
 import { OutboxHistory } from './history/outbox-history';
 import { OutboxLeases } from './leases/outbox-leases';
 import { OutboxMonitor } from './outbox-monitor';
+import { MessageRetention } from './retention/message-retention';
 import { OutboxSchedule } from './schedule/outbox-schedule';
 
 const OUTBOX_ROLES = [
@@ -17,12 +19,15 @@ const OUTBOX_ROLES = [
   OutboxFeed,
   FeedSignal,
   FeedCursors,
+  OutboxContentKeys,
+  MessageRetention,
 ];
 
 /**
  * The durable outbox, by role: the accept path enqueues, the delivery path leases, callers cancel
  * or reschedule what is not sent yet, readers read a message's history or a source's feed of
- * events (woken by FeedSignal). Its tables (OUTBOX_SCHEMA) live in the app's one database
+ * events (woken by FeedSignal), and retention shreds and deletes what is old (RetentionLoop, which
+ * the app provides with the sources' policies). Its tables (OUTBOX_SCHEMA) live in the app's one database
  * (DatabaseModule).
  */
 @Module({ providers: OUTBOX_ROLES, exports: OUTBOX_ROLES })

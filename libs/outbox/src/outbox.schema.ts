@@ -7,6 +7,10 @@ import { AddEventFeed1796140800000 } from './migrations/1796140800000-add-event-
 import { AddScheduling1796227200000 } from './migrations/1796227200000-add-scheduling';
 import { AddAttemptRouting1796313600000 } from './migrations/1796313600000-add-attempt-routing';
 import { IndexProviderMessageId1796400000003 } from './migrations/1796400000003-index-provider-message-id';
+import { AddContentEncryption1796500000000 } from './migrations/1796500000000-add-content-encryption';
+import { IndexRetention1796500200000 } from './migrations/1796500200000-index-retention';
+import { WidenFeedStateName1796500200004 } from './migrations/1796500200004-widen-feed-state-name';
+import { LowercaseEventRecipients1796500300002 } from './migrations/1796500300002-lowercase-event-recipients';
 
 /** The outbox's tables. A new migration is a new file in migrations/ and a line here. */
 export const OUTBOX_SCHEMA: DatabaseSchema = {
@@ -18,5 +22,9 @@ export const OUTBOX_SCHEMA: DatabaseSchema = {
     AddScheduling1796227200000,
     AddAttemptRouting1796313600000,
     IndexProviderMessageId1796400000003,
+    AddContentEncryption1796500000000,
+    IndexRetention1796500200000,
+    WidenFeedStateName1796500200004,
+    LowercaseEventRecipients1796500300002,
   ],
 };

@@ -129,6 +129,71 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
     });
   });
 
+  describe('findEach', () => {
+    it("answers each lookup of a batch as find would, each source's entries for it alone, in one statement", async () => {
+      await add([
+        entry('both@example.com', SuppressionReason.HardBounce),
+        entry('both@example.com', SuppressionReason.Manual, { scope: 'billing' }),
+        entry('crm-only@example.com', SuppressionReason.Complaint, { scope: 'crm' }),
+        entry('lapsed@example.com', SuppressionReason.Manual, { expiresAt: NOW }),
+      ]);
+      const reads = jest.spyOn(database.transactions, 'read');
+
+      const [billing, crm, nobody] = await sut.findEach(
+        [
+          {
+            source: 'billing',
+            addresses: ['Both@Example.com', 'crm-only@example.com', 'lapsed@example.com'],
+          },
+          { source: 'crm', addresses: ['both@example.com', 'CRM-only@example.com'] },
+          { source: 'billing', addresses: ['free@example.com'] },
+        ],
+        undefined,
+        NOW,
+      );
+
+      expect(reads).toHaveBeenCalledTimes(1);
+      reads.mockRestore();
+      expect([...billing.entries()].map(([address, { scope, reason }]) => [address, scope, reason])).toEqual([
+        ['both@example.com', 'billing', SuppressionReason.Manual],
+      ]);
+      expect([...crm.entries()].map(([address, { scope, reason }]) => [address, scope, reason])).toEqual([
+        ['both@example.com', ALL_SOURCES, SuppressionReason.HardBounce],
+        ['crm-only@example.com', 'crm', SuppressionReason.Complaint],
+      ]);
+      expect(nobody.size).toBe(0);
+    });
+  });
+
+  describe('findShared', () => {
+    it('answers calls made at once from fewer statements than calls, each with its own source’s entries', async () => {
+      await add([
+        entry('both@example.com', SuppressionReason.HardBounce),
+        entry('both@example.com', SuppressionReason.Manual, { scope: 'billing' }),
+        entry('crm-only@example.com', SuppressionReason.Complaint, { scope: 'crm' }),
+      ]);
+      const reads = jest.spyOn(database.transactions, 'read');
+
+      const answers = await Promise.all(
+        ['billing', 'crm', 'billing', 'crm', 'billing', 'crm'].map((source) =>
+          sut.findShared(source, ['Both@Example.com', 'crm-only@example.com', 'free@example.com']),
+        ),
+      );
+
+      expect(reads.mock.calls.length).toBeLessThan(answers.length);
+      reads.mockRestore();
+      const described = answers.map((found) =>
+        [...found.entries()].map(([address, { scope, reason }]) => [address, scope, reason]),
+      );
+      const billing = [['both@example.com', 'billing', SuppressionReason.Manual]];
+      const crm = [
+        ['both@example.com', ALL_SOURCES, SuppressionReason.HardBounce],
+        ['crm-only@example.com', 'crm', SuppressionReason.Complaint],
+      ];
+      expect(described).toEqual([billing, crm, billing, crm, billing, crm]);
+    });
+  });
+
   describe('add', () => {
     it('strengthens an entry with a stronger reason and keeps it against equal or weaker ones', async () => {
       expect(await add([entry('a@example.com', SuppressionReason.HardBounce)])).toHaveLength(1);
@@ -432,6 +497,122 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
         expect(await database.count('suppression_entry')).toBe(0);
       },
     );
+  });
+
+  describe('erased addresses, kept as their hash', () => {
+    const hasher = { hash: (address: string) => `h:${address.length.toString(16).padStart(64, '0')}` };
+    const HASH = hasher.hash('erased@example.com');
+    const hashing = () => new SuppressionList(database.transactions, hasher);
+
+    it('keeps the live entries as the hash, drops lapsed ones, and redacts their notes', async () => {
+      await add([
+        entry('erased@example.com', SuppressionReason.Complaint, { origin: 'from erased@example.com' }),
+        entry('erased@example.com', SuppressionReason.Manual, { scope: 'billing', expiresAt: NOW + 1000 }),
+        entry('erased@example.com', SuppressionReason.Manual, { scope: 'crm', expiresAt: NOW - 1 }),
+      ]);
+      const kept = await database.transactions.run((manager) =>
+        hashing().keepAsHash(
+          manager,
+          'Erased@Example.com',
+          HASH,
+          (origin) => origin.replace('erased@example.com', HASH),
+          NOW,
+        ),
+      );
+
+      expect(kept).toBe(2);
+      const rows = await database.dataSource.query(
+        'SELECT address, scope, reason, origin, expires_at FROM suppression_entry ORDER BY scope',
+      );
+      expect(
+        rows.map((row: Record<string, unknown>) => ({
+          ...row,
+          expires_at: row.expires_at === null ? null : Number(row.expires_at),
+        })),
+      ).toEqual([
+        {
+          address: HASH,
+          scope: ALL_SOURCES,
+          reason: SuppressionReason.Complaint,
+          origin: `from ${HASH}`,
+          expires_at: null,
+        },
+        {
+          address: HASH,
+          scope: 'billing',
+          reason: SuppressionReason.Manual,
+          origin: 'test:manual',
+          expires_at: NOW + 1000,
+        },
+      ]);
+    });
+
+    it('finds them by the address, in the same statement as plain entries, and names the address asked for', async () => {
+      await add([
+        entry(HASH, SuppressionReason.Complaint),
+        entry('plain@example.com', SuppressionReason.HardBounce),
+      ]);
+
+      const statements = jest.spyOn(database.dataSource.manager, 'query');
+      const found = await hashing().find(
+        'billing',
+        ['ERASED@example.com', 'plain@example.com', 'free@example.com'],
+        undefined,
+        NOW,
+      );
+
+      expect([...found.entries()]).toEqual([
+        [
+          'erased@example.com',
+          expect.objectContaining({ address: 'erased@example.com', reason: SuppressionReason.Complaint }),
+        ],
+        [
+          'plain@example.com',
+          expect.objectContaining({ address: 'plain@example.com', reason: SuppressionReason.HardBounce }),
+        ],
+      ]);
+      expect(statements).toHaveBeenCalledTimes(1);
+      statements.mockRestore();
+      // Without the hasher only plain entries match: the hash is what finds an erased address.
+      expect([...(await sut.find('billing', ['erased@example.com'], undefined, NOW)).keys()]).toEqual([]);
+    });
+
+    it('lifts an entry kept as the hash by the address, with force for a complaint as before', async () => {
+      await add([entry(HASH, SuppressionReason.Complaint)]);
+      const removal = { address: 'Erased@example.com', scope: ALL_SOURCES, force: false, reason: '' };
+
+      expect((await problemOf(hashing().remove(removal, NOW))).problem).toBe(
+        SuppressionProblem.ForceRequired,
+      );
+      expect((await problemOf(sut.remove({ ...removal, force: true, reason: 'r' }, NOW))).problem).toBe(
+        SuppressionProblem.EntryNotFound,
+      );
+      const removed = await hashing().remove(
+        { ...removal, force: true, reason: 'asked to resubscribe' },
+        NOW,
+      );
+
+      expect(removed).toMatchObject({ address: HASH, reason: SuppressionReason.Complaint });
+      expect(await database.count('suppression_entry')).toBe(0);
+    });
+
+    it('keeps the stronger reason where the hash already has an entry (an earlier erasure)', async () => {
+      await add([
+        entry(HASH, SuppressionReason.HardBounce),
+        entry('erased@example.com', SuppressionReason.Complaint),
+      ]);
+      await database.transactions.run((manager) =>
+        hashing().keepAsHash(manager, 'erased@example.com', HASH, (origin) => origin, NOW),
+      );
+      await add([entry('erased@example.com', SuppressionReason.Manual)]);
+      await database.transactions.run((manager) =>
+        hashing().keepAsHash(manager, 'erased@example.com', HASH, (origin) => origin, NOW),
+      );
+
+      expect(await database.dataSource.query('SELECT address, reason FROM suppression_entry')).toEqual([
+        { address: HASH, reason: SuppressionReason.Complaint },
+      ]);
+    });
   });
 });
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { runStatement, SqlParameters, TransactionRunner } from '@mailgateway/database';
+import { GroupCommit, runStatement, SqlParameters, TransactionRunner } from '@mailgateway/database';
+import { ERASED_ADDRESS_HASH, ErasedAddressHash } from './erased-address-hash';
 import { decodePageToken, encodePageToken } from './page-token';
 import { RECIPIENT_REASONS, REASON_STRENGTH, reasonStrengthSql } from './reason-strength';
 import { ALL_SOURCES, NewSuppression, Suppression, SuppressionReason } from './suppression';
@@ -40,6 +41,12 @@ export interface SuppressionPage {
   readonly nextPageToken: string;
 }
 
+/** One sender's question: which of these addresses may it not send to? */
+export interface SuppressionLookup {
+  readonly source: string;
+  readonly addresses: readonly string[];
+}
+
 export interface ManualSuppression {
   readonly address: string;
   readonly scope: string;
@@ -63,18 +70,46 @@ export interface SuppressionRemoval {
  */
 /** Addresses per lookup statement: well under SQLite's and PostgreSQL's parameter limits. */
 const FIND_CHUNK = 1000;
+/** Calls' lookups per shared statement (findEach splits their addresses by FIND_CHUNK anyway). */
+const SHARED_LOOKUP_GROUP = 500;
+/** Two shared statements may overlap, so a caller waits at most for one that is already running. */
+const SHARED_LOOKUPS_IN_PARALLEL = 2;
 
 @Injectable()
 export class SuppressionList {
   private readonly logger = new Logger('SuppressionList');
 
-  constructor(private readonly transactions: TransactionRunner) {}
+  /**
+   * Lookups of concurrent calls (SendMail's, one per call) asked while one runs share the next
+   * statement: one indexed SELECT for many calls instead of a round trip each.
+   */
+  private readonly sharedLookups: GroupCommit<SuppressionLookup, Map<string, Suppression>>;
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    @Optional() @Inject(ERASED_ADDRESS_HASH) private readonly erasedHash?: ErasedAddressHash,
+  ) {
+    this.sharedLookups = new GroupCommit(
+      (lookups) => this.findEach(lookups),
+      SHARED_LOOKUPS_IN_PARALLEL,
+      SHARED_LOOKUP_GROUP,
+      'suppression lookup',
+    );
+  }
+
+  /**
+   * `find` outside any transaction, answered by a statement shared with the lookups of other
+   * calls made meanwhile: what the accept path uses.
+   */
+  async findShared(source: string, addresses: readonly string[]): Promise<Map<string, Suppression>> {
+    const [found] = await this.sharedLookups.submit([{ source, addresses }]);
+    return found;
+  }
 
   /**
    * The entries that stop `source` from sending to any of `addresses`, one per address (keyed by
-   * the lowercased address): the source's own before ALL_SOURCES; expired entries do not count.
-   * One indexed statement per FIND_CHUNK addresses (a batch of 500 messages may name thousands,
-   * more than a statement takes parameters).
+   * the lowercased address, which the entry names even when it is kept as the hash of an erased
+   * address): the source's own before ALL_SOURCES; expired entries do not count.
    */
   async find(
     source: string,
@@ -82,23 +117,53 @@ export class SuppressionList {
     manager?: EntityManager,
     now = Date.now(),
   ): Promise<Map<string, Suppression>> {
-    const found = new Map<string, Suppression>();
-    const wanted = [...new Set(addresses.map((address) => address.toLowerCase()))];
+    const [found] = await this.findEach([{ source, addresses }], manager, now);
+    return found;
+  }
+
+  /**
+   * `find` for many lookups at once (the recipients of each message of a claimed batch), answered
+   * in the order asked. One indexed statement per FIND_CHUNK distinct addresses of them all, each
+   * asked for as itself and as its hash (a batch may name thousands, more than a statement takes
+   * parameters).
+   */
+  async findEach(
+    lookups: readonly SuppressionLookup[],
+    manager?: EntityManager,
+    now = Date.now(),
+  ): Promise<Map<string, Suppression>[]> {
+    const wanted = [...new Set(lookups.flatMap(({ addresses }) => addresses.map(lowercase)))];
+    const sources = [...new Set(lookups.map(({ source }) => source))];
+    /** Entries by address, then by scope. */
+    const entries = new Map<string, Map<string, Suppression>>();
     for (let start = 0; start < wanted.length; start += FIND_CHUNK) {
       const chunk = wanted.slice(start, start + FIND_CHUNK);
+      // An erased address's entries stand as its hash: the hash finds them, and answers for the address.
+      const askedFor = new Map(chunk.map((address) => [address, address]));
+      if (this.erasedHash) for (const address of chunk) askedFor.set(this.erasedHash.hash(address), address);
       const parameters = this.transactions.parameters();
       const sql =
         `SELECT ${SELECTED} FROM ${TABLE}` +
-        ` WHERE address IN (${chunk.map((address) => parameters.add(address)).join(', ')})` +
-        ` AND scope IN (${parameters.add(ALL_SOURCES)}, ${parameters.add(source)})` +
+        ` WHERE address IN (${[...askedFor.keys()].map((address) => parameters.add(address)).join(', ')})` +
+        ` AND scope IN (${[ALL_SOURCES, ...sources].map((scope) => parameters.add(scope)).join(', ')})` +
         ` AND ${notExpired(parameters, now)}`;
       const query = (on: EntityManager) => on.query(sql, parameters.values) as Promise<SuppressionRow[]>;
       const rows = manager ? await query(manager) : await this.transactions.read(query);
       for (const row of rows) {
-        if (!found.has(row.address) || row.scope !== ALL_SOURCES) found.set(row.address, toSuppression(row));
+        const address = askedFor.get(row.address) ?? row.address;
+        const byScope = entries.get(address) ?? new Map<string, Suppression>();
+        entries.set(address, byScope.set(row.scope, { ...toSuppression(row), address }));
       }
     }
-    return found;
+    return lookups.map(({ source, addresses }) => {
+      const found = new Map<string, Suppression>();
+      for (const address of addresses.map(lowercase)) {
+        const byScope = entries.get(address);
+        const entry = byScope?.get(source) ?? byScope?.get(ALL_SOURCES);
+        if (entry) found.set(address, entry);
+      }
+      return found;
+    });
   }
 
   /**
@@ -207,13 +272,18 @@ export class SuppressionList {
   }
 
   /**
-   * Lifts an entry and returns it as it was. A complaint or an unsubscribe needs force and a
-   * reason. The removal is logged with a short hash of the address, never the address.
+   * Lifts an entry and returns it as it was (an erased address's as its hash). A complaint or an
+   * unsubscribe needs force and a reason. The removal is logged with a short hash of the address, never the address.
    */
   async remove(removal: SuppressionRemoval, now = Date.now()): Promise<Suppression> {
     const address = removal.address.toLowerCase();
     const removed = await this.transactions.run(async (manager) => {
-      const held = await this.entry(manager, address, removal.scope, now, { lock: true });
+      // An erased address's entry stands as its hash, and is lifted by the address all the same.
+      const held =
+        (await this.entry(manager, address, removal.scope, now, { lock: true })) ??
+        (this.erasedHash
+          ? await this.entry(manager, this.erasedHash.hash(address), removal.scope, now, { lock: true })
+          : null);
       if (!held) {
         throw new SuppressionException(
           SuppressionProblem.EntryNotFound,
@@ -228,7 +298,7 @@ export class SuppressionList {
       }
       const parameters = this.transactions.parameters();
       await manager.query(
-        `DELETE FROM ${TABLE} WHERE address = ${parameters.add(address)} AND scope = ${parameters.add(removal.scope)}`,
+        `DELETE FROM ${TABLE} WHERE address = ${parameters.add(held.address)} AND scope = ${parameters.add(removal.scope)}`,
         parameters.values,
       );
       return held;
@@ -239,6 +309,56 @@ export class SuppressionList {
         `(was ${removed.reason}${removal.force ? ', forced' : ''})${why}`,
     );
     return removed;
+  }
+
+  /**
+   * Erasure, in the caller's transaction: every entry of `address` still in force is kept as
+   * `hash` instead (reason, scope, expiry and when it was added unchanged; the origin note through
+   * `redactOrigin`, as it may name the address), so it goes on suppressing the address; lapsed
+   * entries are dropped. Where the hash already has an entry in a scope (an earlier erasure), the
+   * stronger reason stays, as add() decides. Returns how many entries were kept, one per scope.
+   */
+  async keepAsHash(
+    manager: EntityManager,
+    address: string,
+    hash: string,
+    redactOrigin: (origin: string) => string,
+    now = Date.now(),
+  ): Promise<number> {
+    const lowercased = address.toLowerCase();
+    const select = this.transactions.parameters();
+    const forUpdate = this.transactions.dialect === 'postgres' ? ' ORDER BY scope FOR UPDATE' : '';
+    const held = await runStatement<SuppressionRow>(
+      manager,
+      `SELECT ${SELECTED} FROM ${TABLE} WHERE address = ${select.add(lowercased)}${forUpdate}`,
+      select.values,
+    );
+    const live = held.filter((row) => row.expires_at === null || Number(row.expires_at) > now);
+    for (const row of live) {
+      const parameters = this.transactions.parameters();
+      const values = [hash, row.scope, row.reason, redactOrigin(row.origin).slice(0, MAX_ORIGIN_CHARS)]
+        .map((value) => parameters.add(value))
+        .join(', ');
+      await runStatement(
+        manager,
+        `INSERT INTO ${TABLE} (${SELECTED})` +
+          ` VALUES (${values}, ${parameters.add(Number(row.created_at))}, ${parameters.add(row.expires_at === null ? null : Number(row.expires_at))})` +
+          ` ON CONFLICT (address, scope) DO UPDATE SET reason = excluded.reason, origin = excluded.origin,` +
+          ` created_at = excluded.created_at, expires_at = excluded.expires_at` +
+          ` WHERE ${expired(`${TABLE}.expires_at`, parameters, now)}` +
+          ` OR ${reasonStrengthSql('excluded.reason')} > ${reasonStrengthSql(`${TABLE}.reason`)}`,
+        parameters.values,
+      );
+    }
+    if (held.length > 0) {
+      const parameters = this.transactions.parameters();
+      await runStatement(
+        manager,
+        `DELETE FROM ${TABLE} WHERE address = ${parameters.add(lowercased)}`,
+        parameters.values,
+      );
+    }
+    return live.length;
   }
 
   /** The entry of one address in one scope, unless expired; locked for the transaction on request. */
@@ -283,4 +403,8 @@ function toSuppression(row: SuppressionRow): Suppression {
 /** Enough of the address's SHA-256 to follow one address through the logs, not to recover it. */
 function addressHash(address: string): string {
   return createHash('sha256').update(address).digest('hex').slice(0, 12);
+}
+
+function lowercase(address: string): string {
+  return address.toLowerCase();
 }

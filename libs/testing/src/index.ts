@@ -2,6 +2,7 @@ export * from './free-port';
 export * from './gateway-process';
 export * from './mail-fixtures';
 export * from './test-database';
+export * from './test-content-keys';
 export * from './wait-for';
 export * from './scripted-driver';
 export * from './fake-upstream';

@@ -11,11 +11,14 @@ import {
   openDataSource,
   runMigrations,
 } from '@mailgateway/database';
+import { ENCRYPTION_SCHEMA } from '@mailgateway/encryption';
 import { DELIVERY_SCHEMA } from '@mailgateway/delivery';
+import { ERASURE_SCHEMA } from '@mailgateway/erasure';
 import { FEEDBACK_SCHEMA } from '@mailgateway/feedback';
 import { OUTBOX_SCHEMA } from '@mailgateway/outbox';
 import { SUPPRESSION_SCHEMA } from '@mailgateway/suppression';
 import { Client } from 'pg';
+import { TEST_CONTENT_KEYS } from './test-content-keys';
 import type { DataSource } from 'typeorm';
 
 export const DATABASE_KINDS = ['sqlite', 'postgres'] as const;
@@ -56,7 +59,7 @@ async function provisionPostgres(migrate: boolean): Promise<TestDatabase> {
   await onServer(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const env = { DATABASE_URL: url.toString() };
+  const env = { DATABASE_URL: url.toString(), CONTENT_KEYS: TEST_CONTENT_KEYS };
   if (migrate) {
     // The gateway does not migrate PostgreSQL on start; the release's migrate step does.
     const dataSource = await openTestDataSource(env);
@@ -73,10 +76,12 @@ async function provisionPostgres(migrate: boolean): Promise<TestDatabase> {
 /** Every table a gateway keeps (what its app combines). */
 export const TEST_SCHEMA = combineSchemas(
   AUTH_SCHEMA,
+  ENCRYPTION_SCHEMA,
   OUTBOX_SCHEMA,
   DELIVERY_SCHEMA,
   FEEDBACK_SCHEMA,
   SUPPRESSION_SCHEMA,
+  ERASURE_SCHEMA,
 );
 
 /** A TypeORM connection of the test's own to the database a gateway uses, for checking its rows. */

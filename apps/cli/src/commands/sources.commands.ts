@@ -1,7 +1,7 @@
 import { Source, SuppressedRecipients } from '@mailgateway/client';
 import { Command, Option } from 'commander';
 import { withAdmin } from '../cli-program';
-import { collect, count } from '../options';
+import { collect, count, retentionSeconds } from '../options';
 import { printSource } from '../output/sources';
 
 interface SourceOptions {
@@ -12,6 +12,8 @@ interface SourceOptions {
   driver: string[];
   certificateIdentity: string;
   suppressedRecipients?: 'drop' | 'refuse';
+  bodyRetention?: number;
+  historyRetention?: number;
 }
 
 const SUPPRESSED_RECIPIENTS = {
@@ -38,6 +40,16 @@ const sourceOptions = (command: Command) =>
         'a recipient on the suppression list: drop it, or refuse the message (default: drop)',
       ).choices(Object.keys(SUPPRESSED_RECIPIENTS)),
     )
+    .option(
+      '--body-retention <seconds>',
+      "seconds a final message keeps its content; 0 shreds it at once (default: the gateway's)",
+      retentionSeconds,
+    )
+    .option(
+      '--history-retention <seconds>',
+      "seconds a final message is kept at all, at least 3600 (default: the gateway's)",
+      retentionSeconds,
+    )
     .option('--certificate-identity <id>', 'client-certificate CN or URI SAN that authenticates as it', '');
 
 const toSource = (name: string, options: SourceOptions): Source => ({
@@ -51,6 +63,9 @@ const toSource = (name: string, options: SourceOptions): Source => ({
     suppressedRecipients: options.suppressedRecipients
       ? SUPPRESSED_RECIPIENTS[options.suppressedRecipients]
       : SuppressedRecipients.SUPPRESSED_RECIPIENTS_UNSPECIFIED,
+    // Left out: the gateway's setting. Given, even 0, it is the source's own.
+    bodyRetentionSeconds: options.bodyRetention,
+    historyRetentionSeconds: options.historyRetention,
   },
   certificateIdentity: options.certificateIdentity,
   createdAt: undefined,

@@ -27,7 +27,8 @@ export function printAccepted(accepted: SendMailResponse, sendAt?: Date): void {
 }
 
 /**
- * The message's status line (with its send time when it has one), one "recipient <address>
+ * The message's status line (with its send time when it has one, and when its content was
+ * shredded once it was), one "recipient <address>
  * <STATE>[: <detail>]" line per recipient, then one line per event (naming its recipient when it
  * is about one).
  */
@@ -35,7 +36,8 @@ export function printMessage(message: GetMessageResponse): void {
   console.log(
     `${message.messageId} ${shortName(message.status, 'MESSAGE_STATUS_')} ` +
       `(attempts: ${message.attempts}${message.provider ? `, provider: ${message.provider}` : ''}` +
-      `${message.sendAt ? `, send at: ${formatTime(message.sendAt)}` : ''})`,
+      `${message.sendAt ? `, send at: ${formatTime(message.sendAt)}` : ''}` +
+      `${message.contentShreddedAt ? `, content shredded at: ${formatTime(message.contentShreddedAt)}` : ''})`,
   );
   for (const recipient of message.recipients) {
     const state = shortName(recipient.state, 'RECIPIENT_STATE_');

@@ -14,6 +14,10 @@ export function printSource(source: Source): void {
       : policy?.suppressedRecipients === SuppressedRecipients.SUPPRESSED_RECIPIENTS_DROP
         ? 'suppressed recipients: drop'
         : '',
+    policy?.bodyRetentionSeconds !== undefined ? `body retention: ${policy.bodyRetentionSeconds}s` : '',
+    policy?.historyRetentionSeconds !== undefined
+      ? `history retention: ${policy.historyRetentionSeconds}s`
+      : '',
     source.certificateIdentity ? `certificate: ${source.certificateIdentity}` : '',
   ].filter(Boolean);
   console.log(`${source.name.padEnd(20)} ${parts.join('; ')}`);

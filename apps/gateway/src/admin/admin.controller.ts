@@ -1,5 +1,13 @@
+import { Metadata } from '@grpc/grpc-js';
 import { Controller, UseGuards } from '@nestjs/common';
-import { AuthGuard, RequireRole, Role, SourceAdminService, SourceDefinition } from '@mailgateway/auth';
+import {
+  AuthGuard,
+  principalOf,
+  RequireRole,
+  Role,
+  SourceAdminService,
+  SourceDefinition,
+} from '@mailgateway/auth';
 import {
   AddSuppressionRequest,
   AddSuppressionResponse,
@@ -9,6 +17,10 @@ import {
   CreateApiKeyResponse,
   CreateSourceRequest,
   CreateSourceResponse,
+  EraseAddressRequest,
+  EraseAddressResponse,
+  RewrapContentKeysRequest,
+  RewrapContentKeysResponse,
   ListApiKeysRequest,
   Source,
   ListApiKeysResponse,
@@ -27,9 +39,12 @@ import {
   UpdateSourceResponse,
 } from '@mailgateway/contracts';
 import { MailDriverSet } from '@mailgateway/delivery';
+import { AddressErasure } from '@mailgateway/erasure';
+import { OutboxContentKeys } from '@mailgateway/outbox';
 import { SuppressionList } from '@mailgateway/suppression';
 import { ValidationException } from '@mailgateway/validation';
 import { secondsToMs, toApiKey, toSource, toSourceDefinition } from './admin.mapper';
+import { toErasureRequest, toEraseAddressResponse } from './erasure.mapper';
 import {
   toCheckedAddresses,
   toManualSuppression,
@@ -37,6 +52,9 @@ import {
   toSuppressionQuery,
   toSuppressionRemoval,
 } from './suppressions.mapper';
+
+const DEFAULT_REWRAP_LIMIT = 1000;
+const MAX_REWRAP_LIMIT = 10_000;
 
 /** Sources, API keys and the suppression list; every call needs the admin role. Not rate limited: it sends no mail. */
 @Controller()
@@ -48,6 +66,8 @@ export class AdminController implements MailGatewayAdminController {
     private readonly admin: SourceAdminService,
     private readonly drivers: MailDriverSet,
     private readonly suppressions: SuppressionList,
+    private readonly erasure: AddressErasure,
+    private readonly contentKeys: OutboxContentKeys,
   ) {}
 
   async createSource({ source }: CreateSourceRequest): Promise<CreateSourceResponse> {
@@ -108,6 +128,18 @@ export class AdminController implements MailGatewayAdminController {
 
   async removeSuppression(request: RemoveSuppressionRequest): Promise<RemoveSuppressionResponse> {
     return { suppression: toProtoSuppression(await this.suppressions.remove(toSuppressionRemoval(request))) };
+  }
+
+  /** Answers once every batch is done: the counts are the whole erasure's. */
+  async eraseAddress(request: EraseAddressRequest, metadata?: Metadata): Promise<EraseAddressResponse> {
+    const erasure = toErasureRequest(request, principalOf(metadata).source);
+    return toEraseAddressResponse(await this.erasure.erase(erasure));
+  }
+
+  async rewrapContentKeys({ limit }: RewrapContentKeysRequest): Promise<RewrapContentKeysResponse> {
+    if (limit > MAX_REWRAP_LIMIT)
+      throw new ValidationException('limit', `is ${limit}; at most ${MAX_REWRAP_LIMIT}`);
+    return this.contentKeys.rewrap(limit === 0 ? DEFAULT_REWRAP_LIMIT : limit);
   }
 
   /** A source's driver chain may only name drivers this gateway runs. */

@@ -20,6 +20,9 @@ export function toSourceDefinition(source: Source | undefined): SourceDefinition
     drivers: source.policy?.drivers ?? [],
     suppressedRecipients: toSuppressedRecipientsMode(source.policy?.suppressedRecipients),
     certificateIdentity: source.certificateIdentity || null,
+    // proto3 optional: unset is the gateway's setting, 0 is a value (body: shred at once).
+    bodyRetentionSeconds: source.policy?.bodyRetentionSeconds ?? null,
+    historyRetentionSeconds: source.policy?.historyRetentionSeconds ?? null,
   };
 }
 
@@ -33,6 +36,8 @@ export function toSource(source: ApiSourceEntity): Source {
       rateLimitMessages: source.rateLimitMessages ?? 0,
       drivers: splitList(source.drivers ?? ''),
       suppressedRecipients: toProtoSuppressedRecipients(source.suppressedRecipients),
+      bodyRetentionSeconds: source.bodyRetentionSeconds ?? undefined,
+      historyRetentionSeconds: source.historyRetentionSeconds ?? undefined,
     },
     certificateIdentity: source.certificateIdentity ?? '',
     createdAt: toTimestamp(source.createdAt),

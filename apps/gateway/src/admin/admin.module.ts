@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@mailgateway/auth';
+import { OutboxModule } from '@mailgateway/outbox';
 import { SuppressionModule } from '@mailgateway/suppression';
 import { AdminController } from './admin.controller';
 
 @Module({
-  imports: [AuthModule, SuppressionModule],
+  imports: [AuthModule, OutboxModule, SuppressionModule],
   controllers: [AdminController],
 })
 export class AdminModule {}

@@ -3,10 +3,13 @@ import { Controller, Optional, UseGuards } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import {
   AuthGuard,
+  CredentialCheckedAtCommit,
   enforceSourcePolicy,
   Principal,
   principalOf,
   RequireRole,
+  AuthenticationException,
+  AuthenticationFailure,
   Role,
   SuppressedRecipientsMode,
 } from '@mailgateway/auth';
@@ -78,6 +81,7 @@ export class MailController implements Pick<
 
   @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
   @RequireRole(Role.MailSend)
+  @CredentialCheckedAtCommit()
   async sendMail(request: SendMailRequest, metadata?: Metadata): Promise<SendMailResponse> {
     const principal = principalOf(metadata);
     // Under overload, refuse before spending time on validation.
@@ -86,6 +90,7 @@ export class MailController implements Pick<
     enforceSourcePolicy(principal, request.mail as Mail);
     const suppressed = await this.findSuppressed(principal, [request]);
     const [result] = await this.outbox.enqueue([this.toEnqueueRequest(principal, request, suppressed)]);
+    if (result.kind === 'credential-refused') throw credentialRefused(result.failure);
     if (result.kind === 'idempotency-conflict') throw new IdempotencyConflictException();
     if (result.kind === 'suppressed-refused') {
       throw new SuppressedRecipientException(request.mail as Mail, result.suppressed);
@@ -101,6 +106,7 @@ export class MailController implements Pick<
 
   @GrpcMethod(MAIL_GATEWAY_SERVICE_NAME)
   @RequireRole(Role.MailSend)
+  @CredentialCheckedAtCommit()
   @ThrottleCost<SendMailBatchRequest>(({ items }) => items.length)
   async sendMailBatch({ items }: SendMailBatchRequest, metadata?: Metadata): Promise<SendMailBatchResponse> {
     const principal = principalOf(metadata);
@@ -130,6 +136,9 @@ export class MailController implements Pick<
     const enqueued = await this.outbox.enqueue(
       valid.map((index) => this.toEnqueueRequest(principal, items[index], suppressed)),
     );
+    // Every item carries the call's one key: refused for one, the call is refused.
+    const refused = enqueued.find((result) => result.kind === 'credential-refused');
+    if (refused) throw credentialRefused(refused.failure);
     let suppressedCount = 0;
     enqueued.forEach((result, position) => {
       const index = valid[position];
@@ -238,7 +247,7 @@ export class MailController implements Pick<
     requests: readonly SendMailRequest[],
   ): Promise<ReadonlyMap<string, Suppression>> {
     const addresses = [...new Set(requests.flatMap((request) => recipientAddresses(request.mail as Mail)))];
-    return addresses.length > 0 ? this.suppressions.find(source, addresses) : new Map();
+    return addresses.length > 0 ? this.suppressions.findShared(source, addresses) : new Map();
   }
 
   private countSuppressed({ source }: Principal, count: number): void {
@@ -258,6 +267,8 @@ export class MailController implements Pick<
       suppressed,
       refuseSuppressed: principal.policy.suppressedRecipients === SuppressedRecipientsMode.Refuse,
       source: principal.source,
+      // The commit stores the message only if this key is still valid then (CredentialCheckedAtCommit).
+      apiKeyPrefix: principal.credential.kind === 'api-key' ? principal.credential.prefix : null,
       idempotencyKey: request.idempotencyKey || null,
       mail: request.mail as Mail,
       // The call's span (a child of the caller's), so the upstream request continues the trace.
@@ -280,4 +291,15 @@ function toCancelResponse(messageId: string, result: CancelResult): CancelMessag
 
 function isFieldError(error: unknown): error is GatewayException & { readonly field: string } {
   return error instanceof GatewayException && error.field !== undefined;
+}
+
+/** The commit found the call's API key no longer valid (revoked or expired since it was checked). */
+function credentialRefused(failure: 'revoked' | 'expired' | 'unknown'): AuthenticationException {
+  return new AuthenticationException(
+    failure === 'revoked'
+      ? AuthenticationFailure.Revoked
+      : failure === 'expired'
+        ? AuthenticationFailure.Expired
+        : AuthenticationFailure.Unknown,
+  );
 }

@@ -93,6 +93,8 @@ export function toGetMessageResponse({ message, events, recipients }: MessageHis
     provider: message.provider ?? '',
     providerMessageId: message.providerMessageId ?? '',
     sendAt: message.sendAt === null ? undefined : toTimestamp(message.sendAt),
+    contentShreddedAt:
+      message.contentShreddedAt === null ? undefined : toTimestamp(message.contentShreddedAt),
     recipients: recipients.map((recipient) => ({
       address: recipient.address,
       state: RECIPIENT_STATE[recipient.state],

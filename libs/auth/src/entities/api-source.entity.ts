@@ -32,6 +32,14 @@ export class ApiSourceEntity {
   @Column({ name: 'certificate_identity', type: 'varchar', length: 255, nullable: true })
   certificateIdentity!: string | null;
 
+  /** Seconds a final message keeps its content; null: BODY_RETENTION_MS. */
+  @Column({ name: 'body_retention_seconds', type: 'integer', nullable: true })
+  bodyRetentionSeconds!: number | null;
+
+  /** Seconds a final message is kept at all; null: HISTORY_RETENTION_MS. */
+  @Column({ name: 'history_retention_seconds', type: 'integer', nullable: true })
+  historyRetentionSeconds!: number | null;
+
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintAsNumber })
   createdAt!: number;
 

@@ -2,7 +2,14 @@ import { insertRows, TransactionRunner } from '@mailgateway/database';
 import { GatewayMetrics } from '@mailgateway/observability';
 import { FeedSignal, OutboxEnqueuer, OutboxHistory, RecipientState } from '@mailgateway/outbox';
 import { Suppression, SuppressionList, SuppressionReason } from '@mailgateway/suppression';
-import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
+} from '@mailgateway/testing';
 import type { FeedbackConfig } from '../feedback.settings';
 import { NotificationState } from '../intake/provider-notification.entity';
 import type { ProviderFeedback } from '../provider-feedback';
@@ -35,6 +42,8 @@ describe.each(DATABASE_KINDS)(`${FeedbackProcessor.name} on %s`, (kind) => {
       database.transactions,
       { maxQueuedMessages: 5_000, messageMaxAgeMs: 60_000 },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
     history = new OutboxHistory(database.transactions);
   });

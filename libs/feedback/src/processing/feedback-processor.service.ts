@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  Optional,
+} from '@nestjs/common';
 import { InjectConfig } from '@mailgateway/config';
 import { runStatement, TransactionRunner } from '@mailgateway/database';
 import { GatewayMetrics } from '@mailgateway/observability';
@@ -13,6 +20,8 @@ import {
 } from '@mailgateway/outbox';
 import {
   ALL_SOURCES,
+  ERASED_ADDRESS_HASH,
+  ErasedAddressHash,
   NewSuppression,
   Suppression,
   SuppressionList,
@@ -71,6 +80,8 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
     private readonly feedSignal: FeedSignal,
     @InjectConfig(feedbackConfig) private readonly config: FeedbackConfig,
     private readonly metrics: GatewayMetrics,
+    /** The hash an erased address stands as in its messages (the one erasure writes with). */
+    @Optional() @Inject(ERASED_ADDRESS_HASH) private readonly erasedHash?: ErasedAddressHash,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -152,7 +163,16 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
   ): Promise<Processing> {
     const { dialect } = this.transactions;
     const message = await findFeedbackMessage(manager, dialect, feedback);
-    const recipient = feedback.recipient.toLowerCase();
+    const plain = feedback.recipient.toLowerCase();
+    // An erased recipient stands as its hash in the message: feedback that arrives after the
+    // erasure names the plain address, and is applied to (and suppresses) the hash instead.
+    const hash = this.erasedHash?.hash(plain);
+    const erased =
+      message !== null && !message.recipients.includes(plain) && hash !== undefined
+        ? message.recipients.includes(hash)
+        : false;
+    const recipient = erased ? hash! : plain;
+    const redact = (text: string) => (erased ? replaceAddress(text, plain, hash!) : text);
     if (message === null || !message.recipients.includes(recipient)) {
       // Before its delivery recorded the provider's id, a notification matches nothing yet.
       if (message === null && Number(row.received_at) + this.config.processing.matchWindowMs > now) {
@@ -170,7 +190,7 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
         source: message.source,
         address: recipient,
         state,
-        detail: feedback.detail,
+        detail: redact(feedback.detail),
         occurredAt: feedback.occurredAt,
         provider: feedback.provider,
       },
@@ -184,11 +204,12 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
               address: recipient,
               scope: ALL_SOURCES,
               reason,
-              origin: `${feedback.provider}:${feedback.eventId} (message ${message.id})`,
+              origin: redact(`${feedback.provider}:${feedback.eventId} (message ${message.id})`),
               expiresAt: null,
             } satisfies NewSuppression,
           ]);
     await this.setState(manager, row, NotificationState.Processed, message.id, now);
+    if (erased) await this.redactNotification(manager, row, plain, hash!);
     return { kind: 'processed', changed, suppressed };
   }
 
@@ -255,6 +276,29 @@ export class FeedbackProcessor implements OnApplicationBootstrap, BeforeApplicat
     );
   }
 
+  /**
+   * The stored notification of an erased recipient keeps the hash, not the address, as erasure
+   * leaves the ones it found: in its feedback, and an event id naming it becomes the hash of the id.
+   */
+  private async redactNotification(
+    manager: EntityManager,
+    row: ClaimedRow,
+    address: string,
+    hash: string,
+  ): Promise<void> {
+    const feedback = replaceAddress(row.feedback, address, hash);
+    const eventId = row.event_id.toLowerCase().includes(address)
+      ? this.erasedHash!.hash(row.event_id)
+      : row.event_id;
+    const parameters = this.transactions.parameters();
+    await runStatement(
+      manager,
+      `UPDATE provider_notification SET feedback = ${parameters.add(feedback)}, event_id = ${parameters.add(eventId)}
+        WHERE provider = ${parameters.add(row.provider)} AND event_id = ${parameters.add(row.event_id)}`,
+      parameters.values,
+    );
+  }
+
   /** After the commit: wake the feed's readers and count what changed. */
   private report(processing: Processing): void {
     if (processing.kind === 'waiting') return;
@@ -278,6 +322,11 @@ const BOUNCE_CLASS: Partial<Record<RecipientState, string>> = {
   [RecipientState.BouncedSoft]: 'soft',
   [RecipientState.BouncedUndetermined]: 'undetermined',
 };
+
+/** `text` with every occurrence of `address` (any case) replaced by `hash`. */
+function replaceAddress(text: string, address: string, hash: string): string {
+  return text.replace(new RegExp(address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), hash);
+}
 
 function retryDelay(attempts: number): number {
   return Math.min(RETRY_FIRST_MS * 2 ** Math.max(0, attempts - 1), RETRY_MAX_MS);

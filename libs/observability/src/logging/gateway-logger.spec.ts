@@ -63,6 +63,15 @@ describe(createGatewayLogger.name, () => {
     expect(lines[0]).toMatchObject({ messageId: 'kept', authorization: '[redacted]', subject: '[redacted]' });
   });
 
+  it('redacts the same keys in child bindings and interpolated objects', () => {
+    const sut = createGatewayLogger('log', capture());
+    sut
+      .child({ metadata: { authorization: 'canary-1' }, call: { token: 'canary-2' }, context: 'X' })
+      .info('call %o then %j', { password: 'canary-3' }, { call: { textBody: 'canary-4' } });
+    expect(raw).not.toMatch(/canary/);
+    expect(lines[0]).toMatchObject({ context: 'X', metadata: '[redacted]', call: { token: '[redacted]' } });
+  });
+
   it('scrubs passwords in URLs and bearer tokens from messages, errors and stacks', () => {
     const sut = new PinoLoggerService(createGatewayLogger('log', capture()));
     const error = new Error('connect to postgresql://mail:canary-pw@db:5432/mail failed');

@@ -2,7 +2,7 @@
  * Keys whose values never reach a log line, at the top level or one level down. Message content
  * (subject, bodies, attachments, the whole mail or request) is personal data; the rest are secrets.
  */
-const REDACTED_KEYS = [
+export const REDACTED_KEYS = [
   'authorization',
   'cookie',
   'password',
@@ -25,9 +25,35 @@ const REDACTED_KEYS = [
   'parameters',
 ];
 
-export const REDACTED_PATHS = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`]);
+const REDACTED_KEY_SET = new Set(REDACTED_KEYS);
 
 export const REDACTED = '[redacted]';
+
+/**
+ * The fields with the redacted keys of their object values censored (pino's `redact` censors the
+ * top level); the same object when there is nothing to censor, as in a call line, so it costs no
+ * copy. Not pino's `*.key` wildcard paths: they ran a path redactor over every field of every
+ * line, about three quarters of a call line's CPU.
+ */
+export function redactOneLevelDown<T extends object>(fields: T): T {
+  let censored: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(fields)) {
+    // An error's line holds only what its serializer keeps (type, message, stack, code).
+    if (key === 'err' || REDACTED_KEY_SET.has(key)) continue;
+    const kept = censorKeys(value);
+    if (kept !== value) (censored ??= { ...fields } as Record<string, unknown>)[key] = kept;
+  }
+  return (censored ?? fields) as T;
+}
+
+function censorKeys(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  let censored: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    if (REDACTED_KEY_SET.has(key)) (censored ??= { ...value })[key] = REDACTED;
+  }
+  return censored ?? value;
+}
 
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):([^\s/@]+)@/gi;
 const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;

@@ -117,6 +117,38 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly retentionRowsShredded = new Counter({
+    name: 'mailgateway_retention_rows_shredded_total',
+    help: 'Rows whose content retention destroyed (payload and data key), by table.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+
+  readonly retentionRowsPurged = new Counter({
+    name: 'mailgateway_retention_rows_purged_total',
+    help: 'Rows retention deleted, by table (outbox_message, message_event, provider_notification, suppression_entry).',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+
+  readonly retentionOldestFinalAge = new Gauge({
+    name: 'mailgateway_retention_oldest_final_message_age_seconds',
+    help: 'How long ago the oldest final message still kept became final, as of the last retention round (0: none kept). Past the history retention, purging falls behind.',
+    registers: [this.registry],
+  });
+
+  readonly retentionRoundFailures = new Counter({
+    name: 'mailgateway_retention_round_failures_total',
+    help: "Retention rounds, or one source's or table's part of a round, that stopped on an error (logged with an error id; the round goes on with the next source, the next round tries again).",
+    registers: [this.registry],
+  });
+
+  readonly retentionUnreadablePayloads = new Counter({
+    name: 'mailgateway_retention_unreadable_payloads_total',
+    help: 'Messages stored before recipients were kept apart whose payload could not be read when retention shredded them: shredded with no recipients kept (GetMessage lists none, feedback matches none).',
+    registers: [this.registry],
+  });
+
   readonly upstreamAddressHealthy = new Gauge({
     name: 'mailgateway_upstream_address_healthy',
     help: '1 while an upstream IP address is considered healthy, 0 while it is avoided.',

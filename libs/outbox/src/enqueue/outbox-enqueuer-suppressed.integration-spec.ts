@@ -1,4 +1,11 @@
-import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
+} from '@mailgateway/testing';
 import { FeedSignal } from '../feed/feed-signal';
 import { deserializeMail, mailFingerprint } from '../mail-payload';
 import { MessageEventType, MessageStatus } from '../message-status';
@@ -31,10 +38,22 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} with suppressed recipients
   };
   const rowOf = async (id: string) => {
     const [row] = await database.dataSource.query(
-      `SELECT status, payload, content_hash FROM outbox_message WHERE id = ${kind === 'postgres' ? '$1' : '?'}`,
+      `SELECT status, payload, content_key_id, wrapped_data_key, content_hash FROM outbox_message WHERE id = ${kind === 'postgres' ? '$1' : '?'}`,
       [id],
     );
-    return row as { status: string; payload: string; content_hash: string };
+    const stored = row as {
+      status: string;
+      payload: string;
+      content_key_id: string;
+      wrapped_data_key: string;
+      content_hash: string;
+    };
+    const payload = testContentSealer().open(id, {
+      payload: stored.payload,
+      contentKeyId: stored.content_key_id,
+      wrappedDataKey: stored.wrapped_data_key,
+    });
+    return { status: stored.status, payload, content_hash: stored.content_hash };
   };
   const eventsOf = (id: string) =>
     database.dataSource.query(
@@ -49,6 +68,8 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} with suppressed recipients
       database.transactions,
       { maxQueuedMessages: 5_000, messageMaxAgeMs: 3_600_000 },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
   });
   afterEach(() => database.close());
@@ -67,7 +88,7 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} with suppressed recipients
       [],
     ]);
     // The hash is the caller's own mail's: a retry under the same key replays whatever the list says then.
-    expect(row.content_hash).toBe(mailFingerprint(mail));
+    expect(row.content_hash).toBe(mailFingerprint(mail, testContentFingerprinter().digest()));
     expect(await eventsOf(messageId)).toEqual([
       { type: MessageEventType.Accepted, attempt: 0, detail: 'accepted', recipient: null },
       {

@@ -4,6 +4,8 @@ import {
   holdWriter,
   MigratedTestDatabase,
   openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
 } from '@mailgateway/testing';
 import { mailFingerprint } from '../mail-payload';
 import { MessageEventType, MessageStatus } from '../message-status';
@@ -36,6 +38,8 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} on %s`, (kind) => {
         messageMaxAgeMs: MAX_AGE_MS,
       },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
   });
   afterEach(() => database.close());
@@ -52,14 +56,23 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} on %s`, (kind) => {
       [messageId],
     );
     expect(replayed).toBe(false);
-    expect({ ...row, payload: JSON.parse(row.payload as string) }).toMatchObject({
+    const content = testContentSealer().open(messageId, {
+      payload: row.payload as string,
+      contentKeyId: row.content_key_id as string,
+      wrappedDataKey: row.wrapped_data_key as string,
+    });
+    expect(row.payload).not.toContain('Invoice 42');
+    expect({ ...row, payload: JSON.parse(content) }).toMatchObject({
       source: 'billing',
       idempotency_key: null,
       status: MessageStatus.Queued,
       attempts: 0,
       lease_token: 0,
-      content_hash: mailFingerprint(mail),
+      // Keyed: not the sha256 of the content anyone could compute from a guess.
+      content_hash: mailFingerprint(mail, testContentFingerprinter().digest()),
       payload: { subject: 'Invoice 42', tags: ['invoice'] },
+      content_key_id: 'test-1',
+      recipients: JSON.stringify(mail.to.map(({ address }) => address.toLowerCase())),
       traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
     });
     expect(Number(row.accepted_at)).toBe(acceptedAt);
@@ -80,6 +93,27 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} on %s`, (kind) => {
     expect(conflict).toEqual({ kind: 'idempotency-conflict', messageId: accepted(first).messageId });
     expect(await database.count('outbox_message')).toBe(1);
     expect(await database.count('message_event')).toBe(1);
+  });
+
+  it('replays a key stored before fingerprints were keyed (the unkeyed sha256 form), and still refuses other content', async () => {
+    const [first] = await sut.enqueue([request({ idempotencyKey: 'order-legacy' })]);
+    const { messageId } = accepted(first);
+    const [row] = await database.dataSource.query(
+      `SELECT content_hash FROM outbox_message WHERE id = ${kind === 'postgres' ? '$1' : '?'}`,
+      [messageId],
+    );
+    expect(row.content_hash).not.toBe(mailFingerprint(request({}).mail));
+    await database.dataSource.query(
+      `UPDATE outbox_message SET content_hash = ${kind === 'postgres' ? '$1' : '?'}`,
+      [mailFingerprint(request({}).mail)],
+    );
+
+    const [replay] = await sut.enqueue([request({ idempotencyKey: 'order-legacy' })]);
+    const [conflict] = await sut.enqueue([
+      request({ idempotencyKey: 'order-legacy', mail: aMail({ subject: 'Other' }) }),
+    ]);
+    expect(accepted(replay)).toEqual({ ...accepted(first), replayed: true });
+    expect(conflict).toEqual({ kind: 'idempotency-conflict', messageId });
   });
 
   it('keeps keys per source: two sources with one key in one group commit get two messages', async () => {
@@ -115,6 +149,8 @@ describe.each(DATABASE_KINDS)(`${OutboxEnqueuer.name} on %s`, (kind) => {
       database.transactions,
       { maxQueuedMessages: 3, messageMaxAgeMs: MAX_AGE_MS },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
     const release = await holdWriter(database);
     // Callers fill the commits that can run side by side, then the queue behind them.

@@ -21,9 +21,35 @@ export class OutboxMessageEntity {
   @Column({ name: 'content_hash', type: 'varchar', length: 64 })
   contentHash!: string;
 
-  /** The validated Mail as JSON; attachment bytes as base64. */
+  /**
+   * The validated Mail as JSON (attachment bytes as base64), sealed with the message's data key;
+   * plain JSON on rows stored before encryption (content_key_id null); empty once shredded.
+   */
   @Column({ type: 'text' })
   payload!: string;
+
+  /** The key-encryption key that wrapped the data key; null before encryption and once shredded. */
+  @Column({ name: 'content_key_id', type: 'varchar', length: 64, nullable: true })
+  contentKeyId!: string | null;
+
+  /** The message's data key, wrapped by content_key_id; null before encryption and once shredded. */
+  @Column({ name: 'wrapped_data_key', type: 'text', nullable: true })
+  wrappedDataKey!: string | null;
+
+  /**
+   * The envelope recipients (to, cc, bcc as stored, lowercased) as a JSON array, kept after the
+   * content is shredded; erased ones stand as their hash. Null on rows stored before encryption.
+   */
+  @Column({ type: 'text', nullable: true })
+  recipients!: string | null;
+
+  /** The From address, lowercased (its hash once erased); null when none was given or before encryption. */
+  @Column({ type: 'varchar', length: 320, nullable: true })
+  sender!: string | null;
+
+  /** When the content was shredded (retention or erasure); null while it is kept. */
+  @Column({ name: 'content_shredded_at', type: 'bigint', transformer: bigintAsNumber, nullable: true })
+  contentShreddedAt!: number | null;
 
   @Column({ type: 'varchar', length: 16 })
   status!: MessageStatus;

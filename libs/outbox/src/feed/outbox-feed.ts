@@ -41,8 +41,17 @@ export interface FeedPage {
   readonly committedUpTo: FeedPosition;
 }
 
-/** The feed_state row holding the oldest position still kept (raised when old events are purged). */
+/** The feed_state row holding the oldest position still kept in every source's feed. */
 export const FEED_FLOOR_STATE = 'floor';
+
+/**
+ * The feed_state row holding the oldest position still kept in one source's feed: retention
+ * raises it past the events it deletes of that source, so one source's purge never expires
+ * another's cursors. A source's floor is the later of the two.
+ */
+export function sourceFloorState(source: string): string {
+  return `floor:${source}`;
+}
 
 interface Bounds {
   /** PostgreSQL: the oldest transaction still running; SQLite: the newest sequence written. */
@@ -50,6 +59,15 @@ interface Bounds {
   /** PostgreSQL: the first transaction id not yet handed out. */
   newest?: string;
   floor: string | null;
+  source_floor: string | null;
+}
+
+/** The later of the gateway's floor and the source's own. */
+function floorOf(bounds: Pick<Bounds, 'floor' | 'source_floor'>): FeedPosition {
+  return laterPosition(
+    bounds.floor ? parsePosition(bounds.floor) : FEED_START,
+    bounds.source_floor ? parsePosition(bounds.source_floor) : FEED_START,
+  );
 }
 
 interface EventRow {
@@ -106,18 +124,19 @@ export class OutboxFeed {
     limit: number,
   ): Promise<FeedPage> {
     const postgres = this.transactions.dialect === 'postgres';
+    const floors = this.transactions.parameters();
+    const floorColumns = `(SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor,
+                  (SELECT value FROM feed_state WHERE name = ${floors.add(sourceFloorState(source))}) AS source_floor`;
     const [bounds] = await select<Bounds>(
       manager,
       postgres
         ? `SELECT pg_snapshot_xmin(snapshot)::text AS horizon, pg_snapshot_xmax(snapshot)::text AS newest,
-                  (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor
+                  ${floorColumns}
              FROM pg_current_snapshot() AS snapshot`
-        : `SELECT MAX(sequence) AS horizon,
-                  (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor
-             FROM message_event`,
-      [],
+        : `SELECT MAX(sequence) AS horizon, ${floorColumns} FROM message_event`,
+      floors.values,
     );
-    const floor = bounds.floor ? parsePosition(bounds.floor) : FEED_START;
+    const floor = floorOf(bounds);
     if (after && comparePositions(after, floor) < 0) throw new FeedPositionExpiredException();
     const from = after ?? floor;
     // Everything at or before `complete` is committed (or never will be) and visible now.
@@ -148,6 +167,19 @@ export class OutboxFeed {
         LIMIT ${at(limit)}`,
       parameters.values,
     );
+    // A purge that committed between the floor's read and the events' took events after `from`
+    // away: the page would skip them without a word. Its floor tells.
+    const again = this.transactions.parameters();
+    const [moved] = await select<Pick<Bounds, 'floor' | 'source_floor'>>(
+      manager,
+      `SELECT (SELECT value FROM feed_state WHERE name = '${FEED_FLOOR_STATE}') AS floor,
+              (SELECT value FROM feed_state WHERE name = ${again.add(sourceFloorState(source))}) AS source_floor`,
+      again.values,
+    );
+    if (comparePositions(from, floorOf(moved)) < 0) {
+      if (after) throw new FeedPositionExpiredException();
+      return this.readPage(manager, source, filter, after, limit);
+    }
     const events = toRecords(rows);
     const last = events.length > 0 ? events[events.length - 1].position : from;
     // A short page read everything up to `complete`: the next read may start there.
@@ -197,7 +229,7 @@ export function formatPosition(position: FeedPosition): string {
   return `${position.xid}:${position.sequence}`;
 }
 
-function parsePosition(text: string): FeedPosition {
+export function parsePosition(text: string): FeedPosition {
   const [xid, sequence] = text.split(':').map(Number);
   return { xid, sequence };
 }

@@ -29,11 +29,11 @@ interface StoredAddresses {
  * it, pending otherwise.
  */
 export function listRecipients(
-  message: Pick<OutboxMessageEntity, 'payload' | 'status'>,
+  message: Pick<OutboxMessageEntity, 'payload' | 'contentKeyId' | 'recipients' | 'status'>,
   events: readonly MessageEventEntity[],
 ): MessageRecipient[] {
   const outcomes = foldRecipientStates(events);
-  const addresses = new Set([...storedAddresses(message.payload), ...outcomes.keys()]);
+  const addresses = new Set([...storedAddresses(message), ...outcomes.keys()]);
   const standing = stateWithoutEvents(message.status);
   return [...addresses].map((address) => {
     const outcome = outcomes.get(address);
@@ -43,9 +43,17 @@ export function listRecipients(
   });
 }
 
-/** The to, cc and bcc addresses of a stored payload, lowercased, in that order (repeats kept). */
-export function storedAddresses(payload: string): string[] {
-  const stored = JSON.parse(payload) as StoredAddresses;
+/**
+ * The to, cc and bcc addresses of a stored message, lowercased, in that order (repeats kept): its
+ * recipients column; on a row stored before content was sealed, its plain payload; none once such
+ * a row's content is shredded.
+ */
+export function storedAddresses(
+  message: Pick<OutboxMessageEntity, 'payload' | 'contentKeyId' | 'recipients'>,
+): string[] {
+  if (message.recipients !== null) return JSON.parse(message.recipients) as string[];
+  if (message.contentKeyId !== null || message.payload === '') return [];
+  const stored = JSON.parse(message.payload) as StoredAddresses;
   return [...(stored.to ?? []), ...(stored.cc ?? []), ...(stored.bcc ?? [])].map(({ address }) =>
     address.toLowerCase(),
   );

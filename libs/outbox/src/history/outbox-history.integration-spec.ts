@@ -1,4 +1,11 @@
-import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
+} from '@mailgateway/testing';
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
 import { OutboxLeases } from '../leases/outbox-leases';
 import { MessageEventType, MessageStatus } from '../message-status';
@@ -23,11 +30,17 @@ describe.each(DATABASE_KINDS)(`${OutboxHistory.name} on %s`, (kind) => {
         messageMaxAgeMs: 60_000,
       },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
     [{ messageId }] = (await enqueuer.enqueue([
       { source: 'billing', idempotencyKey: null, mail: aMail() },
     ])) as { messageId: string }[];
-    const leases = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
+    const leases = new OutboxLeases(
+      database.transactions,
+      new FeedSignal(database.transactions),
+      testContentSealer(),
+    );
     const [claim] = await leases.claimDue(1, 60_000);
     await leases.complete(
       claim,
@@ -76,6 +89,8 @@ describe.each(DATABASE_KINDS)(`${OutboxHistory.name} recipients on %s`, (kind) =
       database.transactions,
       { maxQueuedMessages: 5_000, messageMaxAgeMs: 60_000 },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
   });
   afterAll(() => database.close());
@@ -116,7 +131,11 @@ describe.each(DATABASE_KINDS)(`${OutboxHistory.name} recipients on %s`, (kind) =
 
   it('gives recipients with events their folded state, the others sent once the message is delivered', async () => {
     const messageId = await send();
-    const leases = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
+    const leases = new OutboxLeases(
+      database.transactions,
+      new FeedSignal(database.transactions),
+      testContentSealer(),
+    );
     const claim = (await leases.claimDue(10, 60_000)).find(({ id }) => id === messageId)!;
     await leases.complete(
       claim,

@@ -1,5 +1,10 @@
 import { SqlParameters } from '@mailgateway/database';
-import { aMail, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+} from '@mailgateway/testing';
 import { FeedSignal } from '../feed/feed-signal';
 import { serializeMail } from '../mail-payload';
 import { MessageStatus } from '../message-status';
@@ -112,7 +117,11 @@ describe(`${OutboxLeases.name} claim plan on postgres`, () => {
   );
 
   it('is the statement claimDue runs: the due messages, and none of the scheduled ones, are claimed', async () => {
-    const sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
+    const sut = new OutboxLeases(
+      database.transactions,
+      new FeedSignal(database.transactions),
+      testContentSealer(),
+    );
 
     const claims = await sut.claimDue(30, LEASE_MS);
 

@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
+} from '@mailgateway/testing';
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
 import { SuppressedRecipient } from '../enqueue/suppressed-recipient';
 import { FeedSignal } from '../feed/feed-signal';
@@ -47,8 +54,10 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name}, suppressed recipients at cl
       database.transactions,
       { maxQueuedMessages: 5_000, messageMaxAgeMs: 3_600_000 },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
-    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
+    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions), testContentSealer());
   });
   afterEach(() => database.close());
 

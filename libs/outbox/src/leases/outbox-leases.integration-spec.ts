@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
+} from '@mailgateway/testing';
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
 import { MessageEventType, MessageStatus } from '../message-status';
 import { FeedSignal } from '../feed/feed-signal';
@@ -48,8 +55,10 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
         messageMaxAgeMs: 3_600_000,
       },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
-    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
+    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions), testContentSealer());
   });
   afterEach(() => database.close());
 
@@ -266,6 +275,123 @@ describe.each(DATABASE_KINDS)(`${OutboxLeases.name} on %s`, (kind) => {
     expect(await database.count('outbox_message', `status = '${MessageStatus.Delivered}'`)).toBe(49);
     expect(await database.count('message_event', `type = '${MessageEventType.Delivered}'`)).toBe(49);
   });
+
+  describe('a claimed batch', () => {
+    const p = (index: number) => (kind === 'postgres' ? `$${index}` : '?');
+    /** Claims `count` messages, then lets another claim take over the one at `takenOver`. */
+    const claimWithOneTakenOver = async (count: number, takenOver: number) => {
+      await enqueue(count);
+      const claims = await sut.claimDue(count, LEASE_MS);
+      await database.dataSource.query(`UPDATE outbox_message SET next_attempt_at = 0 WHERE id = ${p(1)}`, [
+        claims[takenOver].id,
+      ]);
+      const [successor] = await sut.claimDue(count, LEASE_MS);
+      expect(successor).toMatchObject({ id: claims[takenOver].id, leaseToken: 2 });
+      return { claims, successor };
+    };
+
+    it('records its outcomes in shared statements, each row fenced: the one taken over is dropped, a cancel ends its retry', async () => {
+      const { claims, successor } = await claimWithOneTakenOver(6, 5);
+      const cancelled = claims[4];
+      await database.dataSource.query(
+        `UPDATE outbox_message SET cancel_requested_at = ${Date.now()} WHERE id = ${p(1)}`,
+        [cancelled.id],
+      );
+      const retry = {
+        status: MessageStatus.Retrying,
+        provider: 'sandbox',
+        nextAttemptAt: 0,
+        error: 'HTTP 503',
+      } as const;
+      const commits = jest.spyOn(database.transactions, 'run');
+
+      const applied = await Promise.all(
+        claims.map((claim) =>
+          claim === cancelled
+            ? sut.complete(claim, retry, 'HTTP 503; retry later')
+            : sut.complete(claim, delivered('sandbox', `id-${claim.id}`), 'delivered'),
+        ),
+      );
+
+      // The first outcomes find a commit free; the later ones wait and share the next.
+      expect(commits.mock.calls.length).toBeLessThan(claims.length);
+      commits.mockRestore();
+      expect(applied).toEqual([true, true, true, true, true, false]);
+      expect(await row(successor.id)).toMatchObject({
+        status: MessageStatus.Sending,
+        lease_token: 2,
+        provider_message_id: null,
+      });
+      expect((await events(successor.id)).map(({ type }) => type)).toEqual([
+        MessageEventType.Accepted,
+        MessageEventType.AttemptStarted,
+        MessageEventType.AttemptStarted,
+      ]);
+      expect(await row(cancelled.id)).toMatchObject({ status: MessageStatus.Cancelled });
+      expect((await events(cancelled.id)).at(-1)).toEqual({
+        type: MessageEventType.Cancelled,
+        attempt: 1,
+        detail: 'cancelled: requested during attempt 1, which ended: HTTP 503; retry later',
+      });
+      for (const claim of claims.slice(0, 4)) {
+        expect(await row(claim.id)).toMatchObject({
+          status: MessageStatus.Delivered,
+          provider_message_id: `id-${claim.id}`,
+        });
+        expect((await events(claim.id)).at(-1)).toEqual({
+          type: MessageEventType.Delivered,
+          attempt: 1,
+          detail: 'delivered',
+        });
+      }
+    });
+
+    it('hands back the claims never started, due at once with the attempt not counted; one taken over since is left to its owner', async () => {
+      const { claims, successor } = await claimWithOneTakenOver(3, 1);
+      const reason = 'released at shutdown, not started';
+
+      expect(await sut.releaseUnstarted(claims, reason)).toEqual([true, false, true]);
+
+      expect(await row(successor.id)).toMatchObject({ status: MessageStatus.Sending, lease_token: 2 });
+      for (const claim of [claims[0], claims[2]]) {
+        expect(await row(claim.id)).toMatchObject({ status: MessageStatus.Retrying, last_error: reason });
+        expect((await events(claim.id)).at(-1)).toEqual({
+          type: MessageEventType.Released,
+          attempt: 1,
+          detail: reason,
+        });
+      }
+      const again = await sut.claimDue(10, LEASE_MS);
+      expect(again.map(({ id }) => id).sort()).toEqual([claims[0].id, claims[2].id].sort());
+      // The second claim is attempt 2 by number, but the first never reached the provider.
+      expect(again.map(({ attempt, sparedAttempts }) => [attempt, sparedAttempts])).toEqual([
+        [2, 1],
+        [2, 1],
+      ]);
+    });
+
+    it('is never claimed again by a process still sending it past its lease, while others may', async () => {
+      await enqueue(2);
+      const [stillSending, abandoned] = await sut.claimDue(2, 1);
+      await sleep(5);
+
+      const again = await sut.claimDue(10, LEASE_MS, [stillSending.id]);
+
+      expect(again.map(({ id }) => id)).toEqual([abandoned.id]);
+      expect((await sut.claimDue(10, LEASE_MS)).map(({ id }) => id)).toEqual([stillSending.id]);
+    });
+
+    it('carries when its lease runs out', async () => {
+      await enqueue(2);
+      const before = Date.now();
+      const claims = await sut.claimDue(2, LEASE_MS);
+
+      for (const claim of claims) {
+        expect(claim.leasedUntil).toBeGreaterThanOrEqual(before + LEASE_MS);
+        expect(claim.leasedUntil).toBeLessThanOrEqual((await row(claim.id)).next_attempt_at);
+      }
+    });
+  });
 });
 
 // SQLite has one writer and belongs to one process; replicas share PostgreSQL (SKIP LOCKED).
@@ -283,8 +409,10 @@ describe(`${OutboxLeases.name} on postgres, claimed by three replicas`, () => {
         messageMaxAgeMs: 3_600_000,
       },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
-    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions));
+    sut = new OutboxLeases(database.transactions, new FeedSignal(database.transactions), testContentSealer());
   });
   afterEach(() => database.close());
 
@@ -296,7 +424,8 @@ describe(`${OutboxLeases.name} on postgres, claimed by three replicas`, () => {
     const replicas = [
       sut,
       ...(await Promise.all([database.openReplica(), database.openReplica()])).map(
-        ({ transactions }) => new OutboxLeases(transactions, new FeedSignal(transactions)),
+        ({ transactions }) =>
+          new OutboxLeases(transactions, new FeedSignal(transactions), testContentSealer()),
       ),
     ];
     const claimed: string[][] = replicas.map(() => []);

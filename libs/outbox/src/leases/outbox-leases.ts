@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Mail } from '@mailgateway/contracts';
-import { runStatement, TransactionRunner } from '@mailgateway/database';
-import { GroupCommit } from '../group-commit';
+import { GroupCommit, runStatement, TransactionRunner } from '@mailgateway/database';
+import { ContentKeyMissingException, ContentSealer } from '@mailgateway/encryption';
+import type { EntityManager } from 'typeorm';
+import { GatewayException } from '@mailgateway/errors';
 import { insertEvents, truncate } from '../event-rows';
 import { FeedSignal } from '../feed/feed-signal';
 import { deserializeMail } from '../mail-payload';
@@ -21,6 +23,8 @@ export interface ClaimedMessage {
   /** Attempts so far that do not count toward the maximum (the gateway's own fault, not the message's). */
   readonly sparedAttempts: number;
   readonly leaseToken: number;
+  /** When the lease runs out (epoch ms): from then on any process may claim the message again. */
+  readonly leasedUntil: number;
   readonly acceptedAt: number;
   readonly expiresAt: number;
   /** W3C traceparent of the accepting call: the upstream request carries it on. */
@@ -76,6 +80,18 @@ const EVENT_FOR_OUTCOME: Record<AttemptOutcome['status'], MessageEventType> = {
 };
 
 const MAX_TRANSITION_GROUP = 500;
+/**
+ * Outcome groups committing side by side. Few, so that outcomes arriving during a commit share
+ * the next one (a group of dozens costs about what a group of one does); two, so that one slow
+ * commit does not hold every outcome behind it.
+ */
+const PARALLEL_TRANSITION_COMMITS = 2;
+/**
+ * How long a message under a key this replica's ring lacks waits before the next claim: its age
+ * since accepted, between these bounds, so the wait about doubles each time (never past expires_at).
+ */
+const MISSING_KEY_MIN_RETRY_MS = 10_000;
+const MISSING_KEY_MAX_RETRY_MS = 300_000;
 
 /** A fenced state change of one claimed message, with the event that records it. */
 interface Transition {
@@ -99,12 +115,15 @@ interface ClaimedRow {
   source: string;
   idempotency_key: string | null;
   payload: string;
+  content_key_id: string | null;
+  wrapped_data_key: string | null;
   attempts: number;
   spared_attempts: number;
   lease_token: number;
   accepted_at: string | number;
   expires_at: string | number;
   traceparent: string | null;
+  last_error: string | null;
 }
 
 /**
@@ -120,11 +139,11 @@ export class OutboxLeases {
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly feedSignal: FeedSignal,
+    private readonly sealer: ContentSealer,
   ) {
-    const parallelCommits = Math.max(1, Math.floor(transactions.connections / 2));
     this.transitions = new GroupCommit(
       (group) => this.apply(group),
-      parallelCommits,
+      Math.min(PARALLEL_TRANSITION_COMMITS, transactions.connections),
       MAX_TRANSITION_GROUP,
       'outbox transition',
     );
@@ -133,19 +152,44 @@ export class OutboxLeases {
   /**
    * Claims up to `limit` due messages with one UPDATE ... RETURNING and commits the claim. A due
    * row with a cancel requested is one whose attempt never reported back (its lease ran out): it
-   * ends CANCELLED in the same statement instead of being tried again.
+   * ends CANCELLED in the same statement instead of being tried again. A claimed message whose
+   * content cannot be opened (it was shredded, or altered) ends FAILED in the same transaction,
+   * with the reason as its event: it would fail the same way on every attempt. One under a content
+   * key this replica's ring lacks is handed back (RELEASED, the attempt not counted, one event) for
+   * a replica that holds the key, until its expiry: then it ends FAILED, naming the key. Messages in
+   * `excluding` (the caller's own attempts still under way past their lease) are not claimed.
    */
-  async claimDue(limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+  async claimDue(
+    limit: number,
+    leaseMs: number,
+    excluding: readonly string[] = [],
+  ): Promise<ClaimedMessage[]> {
     const { claims, sources } = await this.transactions.run(async (manager) => {
       const now = Date.now();
       const parameters = this.transactions.parameters();
       const rows = await runStatement<ClaimedRow>(
         manager,
-        claimDueStatement(parameters, this.transactions.dialect === 'postgres', { now, limit, leaseMs }),
+        claimDueStatement(parameters, this.transactions.dialect === 'postgres', {
+          now,
+          limit,
+          leaseMs,
+          excluding,
+        }),
         parameters.values,
       );
       const cancelled = rows.filter((row) => row.status === MessageStatus.Cancelled);
-      const claims = rows.filter((row) => row.status !== MessageStatus.Cancelled).map(toClaimedMessage);
+      const claims: ClaimedMessage[] = [];
+      const unreadable: { row: ClaimedRow; reason: string }[] = [];
+      const deferred: { row: ClaimedRow; reason: string }[] = [];
+      for (const row of rows) {
+        if (row.status === MessageStatus.Cancelled) continue;
+        const opened = this.open(row, now);
+        if ('fail' in opened) unreadable.push({ row, reason: opened.fail });
+        else if ('defer' in opened) deferred.push({ row, reason: opened.defer });
+        else claims.push(opened.claim(now + leaseMs));
+      }
+      await this.failUnreadable(manager, unreadable, now);
+      await this.defer(manager, deferred, now);
       await insertEvents(manager, this.transactions.dialect, [
         ...claims.map((claim) => ({
           messageId: claim.id,
@@ -163,11 +207,107 @@ export class OutboxLeases {
           detail: `cancelled: attempt ${row.attempts}, under way at the cancel, never reported back`,
           occurredAt: now,
         })),
+        ...unreadable.map(({ row, reason }) => ({
+          messageId: row.id,
+          source: row.source,
+          type: MessageEventType.Failed,
+          attempt: row.attempts,
+          detail: reason,
+          occurredAt: now,
+        })),
+        // One event when a message is first handed back, not one per claim while it waits.
+        ...deferred
+          .filter(({ row, reason }) => row.last_error !== reason)
+          .map(({ row, reason }) => ({
+            messageId: row.id,
+            source: row.source,
+            type: MessageEventType.Released,
+            attempt: row.attempts,
+            detail: reason,
+            occurredAt: now,
+          })),
       ]);
       return { claims, sources: rows.map((row) => row.source) };
     });
     this.feedSignal.published(sources);
     return claims;
+  }
+
+  /**
+   * The claimed message; or why its content cannot be read (never the content itself); or, for a
+   * content key this replica's ring lacks, the hand-back that leaves it for a replica that holds
+   * the key (a rollout or a rollback under way) until the message expires, then it fails.
+   */
+  private open(
+    row: ClaimedRow,
+    now: number,
+  ): { claim: (leasedUntil: number) => ClaimedMessage } | { fail: string } | { defer: string } {
+    if (row.payload === '')
+      return { fail: 'failed: the content of this message was shredded; nothing to send' };
+    let content: string;
+    try {
+      content = this.sealer.open(row.id, {
+        payload: row.payload,
+        contentKeyId: row.content_key_id,
+        wrappedDataKey: row.wrapped_data_key,
+      });
+    } catch (error) {
+      if (error instanceof ContentKeyMissingException && Number(row.expires_at) > now) {
+        return { defer: `deferred: content key ${error.keyId} is not in this replica's key ring` };
+      }
+      if (error instanceof GatewayException) return { fail: `failed: ${error.message}` };
+      throw error;
+    }
+    try {
+      const mail = deserializeMail(content);
+      return { claim: (leasedUntil) => toClaimedMessage(row, mail, leasedUntil) };
+    } catch {
+      return { fail: 'failed: the stored content of this message is not readable' };
+    }
+  }
+
+  /**
+   * Handed back for a later claim, the attempt not counted, with a wait that grows with the
+   * message's age and ends at its expiry; another replica may take it first.
+   */
+  private async defer(
+    manager: EntityManager,
+    deferred: readonly { row: ClaimedRow; reason: string }[],
+    now: number,
+  ): Promise<void> {
+    for (const { row, reason } of deferred) {
+      const wait = Math.min(
+        MISSING_KEY_MAX_RETRY_MS,
+        Math.max(MISSING_KEY_MIN_RETRY_MS, now - Number(row.accepted_at)),
+      );
+      const parameters = this.transactions.parameters();
+      await runStatement(
+        manager,
+        `UPDATE outbox_message SET status = '${MessageStatus.Retrying}', attempts = attempts - 1,
+                next_attempt_at = ${parameters.add(Math.min(now + wait, Number(row.expires_at)))},
+                last_error = ${parameters.add(truncate(reason))}, updated_at = ${parameters.add(now)}
+          WHERE id = ${parameters.add(row.id)} AND lease_token = ${parameters.add(row.lease_token)}`,
+        parameters.values,
+      );
+    }
+  }
+
+  /** Unreadable claims end FAILED under the lease just taken. */
+  private async failUnreadable(
+    manager: EntityManager,
+    unreadable: readonly { row: ClaimedRow; reason: string }[],
+    now: number,
+  ): Promise<void> {
+    for (const { row, reason } of unreadable) {
+      const parameters = this.transactions.parameters();
+      await runStatement(
+        manager,
+        `UPDATE outbox_message SET status = '${MessageStatus.Failed}', last_error = ${parameters.add(truncate(reason))},
+                updated_at = ${parameters.add(now)}
+          WHERE id = ${parameters.add(row.id)} AND lease_token = ${parameters.add(row.lease_token)}`,
+        parameters.values,
+      );
+    }
   }
 
   /**
@@ -222,6 +362,31 @@ export class OutboxLeases {
   }
 
   /**
+   * Hands back claims this process took but never started (it is stopping, or their lease would
+   * run out before a slot freed): due again at once for any process, the attempt not counted
+   * (nothing was sent), one RELEASED event each; fenced likewise, so a claim taken over since is
+   * left to its new owner. Answers, per claim, whether it was handed back.
+   */
+  releaseUnstarted(claims: readonly ClaimedMessage[], reason: string): Promise<boolean[]> {
+    const now = Date.now();
+    return this.transitions.submit(
+      claims.map((claim) => ({
+        claim,
+        status: MessageStatus.Retrying,
+        nextAttemptAt: now,
+        provider: null,
+        providerMessageId: null,
+        lastError: reason,
+        eventType: MessageEventType.Released,
+        detail: reason,
+        spared: 1,
+        refusedRecipients: [],
+        suppressedRecipients: [],
+      })),
+    );
+  }
+
+  /**
    * Applies a group of transitions with one fenced UPDATE: a row changes only while it is still
    * sending under the same lease token. Events are written for the rows that changed.
    */
@@ -234,7 +399,9 @@ export class OutboxLeases {
         (transition) =>
           `(${at(transition.claim.id)}, CAST(${at(transition.claim.leaseToken)} AS INTEGER), ${at(transition.status)}, ` +
           `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
-          `${at(transition.lastError)}, CAST(${at(transition.spared)} AS INTEGER))`,
+          `${at(transition.lastError)}, CAST(${at(transition.spared)} AS INTEGER), ${at(transition.claim.source)}, ` +
+          `CAST(${at(transition.claim.attempt)} AS INTEGER), ${at(transition.eventType)}, ${at(truncate(transition.detail))}, ` +
+          `${at(truncate(cancelledDetail(transition.claim.attempt, transition.detail)))})`,
       );
       // On PostgreSQL the rows are locked in id order first, as a cancel of many messages locks
       // them: the UPDATE alone takes them in whatever order its plan visits them, and two such
@@ -244,11 +411,10 @@ export class OutboxLeases {
         ? ', locked AS MATERIALIZED (SELECT id FROM outbox_message WHERE id IN (SELECT id FROM outcome) ORDER BY id FOR UPDATE)'
         : '';
       const onlyLocked = postgres ? ' AND outbox_message.id IN (SELECT id FROM locked)' : '';
-      const changed = await runStatement<{ id: string; status: MessageStatus }>(
-        manager,
-        `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error, spared) AS (
-           VALUES ${rows.join(', ')})${lockInIdOrder}
-         UPDATE outbox_message
+      const outcomes = `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error, spared,
+                                      source, attempt, event_type, detail, cancelled_detail) AS (
+           VALUES ${rows.join(', ')})${lockInIdOrder}`;
+      const update = `UPDATE outbox_message
             SET status = CASE WHEN outcome.status = '${MessageStatus.Retrying}'
                                AND outbox_message.cancel_requested_at IS NOT NULL
                               THEN '${MessageStatus.Cancelled}' ELSE outcome.status END,
@@ -262,9 +428,28 @@ export class OutboxLeases {
           WHERE outbox_message.id = outcome.id
             AND outbox_message.lease_token = outcome.lease_token
             AND outbox_message.status = '${MessageStatus.Sending}'${onlyLocked}
-         RETURNING outbox_message.id, outbox_message.status`,
+         RETURNING outbox_message.id, outbox_message.status`;
+      // The usual group (no recipient left out or refused) on PostgreSQL is one statement: the
+      // fenced UPDATE, and the event of each row it changed. Otherwise the recipients' events are
+      // written between the UPDATE and the messages' own, in the order they happened.
+      const alone = postgres && transitions.every(hasNoRecipientEvents);
+      const changed = await runStatement<{ id: string; status: MessageStatus }>(
+        manager,
+        alone
+          ? `${outcomes}, changed AS (${update}),
+             recorded AS (
+               INSERT INTO message_event (message_id, source, type, attempt, detail, occurred_at, recorded_at, provider)
+               SELECT changed.id, outcome.source, ${cancelledWhen('event_type')}, outcome.attempt,
+                      ${cancelledWhen('detail')}, CAST(${at(now)} AS BIGINT), CAST(${at(Date.now())} AS BIGINT), outcome.provider
+                 FROM changed JOIN outcome ON outcome.id = changed.id)
+             SELECT id, status FROM changed`
+          : `${outcomes} ${update}`,
         parameters.values,
       );
+      if (alone) {
+        const recorded = new Set(changed.map(({ id }) => id));
+        return transitions.map(({ claim }) => recorded.has(claim.id));
+      }
       // A cancel that came during the attempt turns "retry later" into the end of the message.
       const statusOf = new Map(changed.map((row) => [row.id, row.status]));
       const applied = new Set(statusOf.keys());
@@ -301,9 +486,7 @@ export class OutboxLeases {
               {
                 ...about,
                 type,
-                detail: cancelled
-                  ? `cancelled: requested during attempt ${claim.attempt}, which ended: ${detail}`
-                  : detail,
+                detail: cancelled ? cancelledDetail(claim.attempt, detail) : detail,
                 occurredAt: now,
               },
               ...refusedRecipients.map((refusal) => ({
@@ -325,15 +508,31 @@ export class OutboxLeases {
   }
 }
 
-function toClaimedMessage(row: ClaimedRow): ClaimedMessage {
+/** A retry that became the end of a message cancelled during its attempt: the event it records. */
+function cancelledWhen(column: 'event_type' | 'detail'): string {
+  const cancelled = column === 'event_type' ? `'${MessageEventType.Cancelled}'` : 'outcome.cancelled_detail';
+  return `CASE WHEN outcome.status = '${MessageStatus.Retrying}' AND changed.status = '${MessageStatus.Cancelled}'
+               THEN ${cancelled} ELSE outcome.${column} END`;
+}
+
+function cancelledDetail(attempt: number, detail: string): string {
+  return `cancelled: requested during attempt ${attempt}, which ended: ${detail}`;
+}
+
+function hasNoRecipientEvents(transition: Transition): boolean {
+  return transition.suppressedRecipients.length === 0 && transition.refusedRecipients.length === 0;
+}
+
+function toClaimedMessage(row: ClaimedRow, mail: Mail, leasedUntil: number): ClaimedMessage {
   return {
     id: row.id,
     source: row.source,
     idempotencyKey: row.idempotency_key,
-    mail: deserializeMail(row.payload),
+    mail,
     attempt: row.attempts,
     sparedAttempts: Number(row.spared_attempts ?? 0),
     leaseToken: row.lease_token,
+    leasedUntil,
     acceptedAt: Number(row.accepted_at),
     expiresAt: Number(row.expires_at),
     traceparent: row.traceparent ?? null,

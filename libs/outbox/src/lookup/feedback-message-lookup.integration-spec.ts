@@ -1,4 +1,11 @@
-import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
+} from '@mailgateway/testing';
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
 import { FeedSignal } from '../feed/feed-signal';
 import { FeedbackMessageReference, findFeedbackMessage } from './feedback-message-lookup';
@@ -14,6 +21,8 @@ describe.each(DATABASE_KINDS)(`${findFeedbackMessage.name} on %s`, (kind) => {
       database.transactions,
       { maxQueuedMessages: 5_000, messageMaxAgeMs: 60_000 },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
     const results = await enqueuer.enqueue([
       {

@@ -23,7 +23,11 @@ interface MessageRow {
   id: string;
   source: string;
   payload: string;
+  content_key_id: string | null;
+  recipients: string | null;
 }
+
+const COLUMNS = 'id, source, payload, content_key_id, recipients';
 
 /**
  * Finds the message by the gateway's id first, else by the provider's id for it (indexed by
@@ -39,7 +43,7 @@ export async function findFeedbackMessage(
     const parameters = new SqlParameters(dialect);
     const [row] = await runStatement<MessageRow>(
       manager,
-      `SELECT id, source, payload FROM outbox_message WHERE id = ${parameters.add(reference.gatewayMessageId)}`,
+      `SELECT ${COLUMNS} FROM outbox_message WHERE id = ${parameters.add(reference.gatewayMessageId)}`,
       parameters.values,
     );
     if (row) return toFeedbackMessage(row);
@@ -49,7 +53,7 @@ export async function findFeedbackMessage(
     // A provider's ids are unique to it; should two messages share one, the newer is meant.
     const [row] = await runStatement<MessageRow>(
       manager,
-      `SELECT id, source, payload FROM outbox_message
+      `SELECT ${COLUMNS} FROM outbox_message
         WHERE provider = ${parameters.add(reference.provider)}
           AND provider_message_id = ${parameters.add(reference.providerMessageId)}
         ORDER BY accepted_at DESC LIMIT 1`,
@@ -61,5 +65,10 @@ export async function findFeedbackMessage(
 }
 
 function toFeedbackMessage(row: MessageRow): FeedbackMessage {
-  return { id: row.id, source: row.source, recipients: [...new Set(storedAddresses(row.payload))] };
+  const addresses = storedAddresses({
+    payload: row.payload,
+    contentKeyId: row.content_key_id,
+    recipients: row.recipients,
+  });
+  return { id: row.id, source: row.source, recipients: [...new Set(addresses)] };
 }

@@ -4,6 +4,8 @@ import {
   MigratedTestDatabase,
   openMigratedTestDatabase,
   waitFor,
+  testContentSealer,
+  testContentFingerprinter,
 } from '@mailgateway/testing';
 import type { TransactionRunner } from '@mailgateway/database';
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
@@ -22,6 +24,8 @@ describe.each(DATABASE_KINDS)(`${applyRecipientUpdates.name} on %s`, (kind) => {
       database.transactions,
       { maxQueuedMessages: 5_000, messageMaxAgeMs: 60_000 },
       new FeedSignal(database.transactions),
+      testContentSealer(),
+      testContentFingerprinter(),
     );
   });
   afterAll(() => database.close());

@@ -47,24 +47,31 @@ interface RecipientEventRecord {
 export async function applyRecipientUpdates(
   manager: EntityManager,
   dialect: SqlDialect,
-  updates: readonly RecipientUpdate[],
+  given: readonly RecipientUpdate[],
 ): Promise<RecipientUpdate[]> {
+  let updates = given;
   if (updates.length === 0) return [];
-  const recordedStates = updates.map(({ state }) => {
-    if (!isRecordedState(state))
-      throw new Error(`a recipient update cannot record the derived state ${state}`);
-    return state;
-  });
-  const messageIds = [...new Set(updates.map((update) => update.messageId))].sort();
+  let messageIds = [...new Set(updates.map((update) => update.messageId))].sort();
   if (dialect === 'postgres') {
     const lock = new SqlParameters(dialect);
-    await runStatement(
+    const locked = await runStatement<{ id: string }>(
       manager,
       `SELECT id FROM outbox_message WHERE id IN (${messageIds.map((id) => lock.add(id)).join(', ')})
         ORDER BY id FOR UPDATE`,
       lock.values,
     );
+    // A message retention deleted while this waited for its lock takes no events: they would
+    // outlive it, and nothing would ever purge them.
+    const kept = new Set(locked.map((row) => row.id));
+    updates = updates.filter((update) => kept.has(update.messageId));
+    messageIds = messageIds.filter((id) => kept.has(id));
+    if (updates.length === 0) return [];
   }
+  const recordedStates = updates.map(({ state }) => {
+    if (!isRecordedState(state))
+      throw new Error(`a recipient update cannot record the derived state ${state}`);
+    return state;
+  });
   const outcomes = await readOutcomes(manager, dialect, messageIds);
 
   const changed: RecipientUpdate[] = [];

@@ -1,4 +1,11 @@
-import { aMail, DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  aMail,
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  testContentSealer,
+  testContentFingerprinter,
+} from '@mailgateway/testing';
 import { OutboxEnqueuer } from '../enqueue/outbox-enqueuer';
 import { FeedSignal } from '../feed/feed-signal';
 import { OutboxLeases } from '../leases/outbox-leases';
@@ -33,8 +40,14 @@ describe.each(DATABASE_KINDS)(`${OutboxSchedule.name} on %s`, (kind) => {
   beforeEach(async () => {
     database = await openMigratedTestDatabase(kind);
     const signal = new FeedSignal(database.transactions);
-    enqueuer = new OutboxEnqueuer(database.transactions, CONFIG, signal);
-    leases = new OutboxLeases(database.transactions, signal);
+    enqueuer = new OutboxEnqueuer(
+      database.transactions,
+      CONFIG,
+      signal,
+      testContentSealer(),
+      testContentFingerprinter(),
+    );
+    leases = new OutboxLeases(database.transactions, signal, testContentSealer());
     sut = new OutboxSchedule(database.transactions, CONFIG, signal);
   });
   afterEach(() => database.close());

@@ -93,6 +93,18 @@ export interface SourcePolicy {
    * the whole message with FAILED_PRECONDITION.
    */
   suppressedRecipients: SuppressedRecipients;
+  /**
+   * Seconds a final message keeps its content (subject, bodies, headers, attachments) before it is
+   * shredded; 0 shreds at once. Unset: the gateway's BODY_RETENTION_MS. At most the history
+   * retention.
+   */
+  bodyRetentionSeconds?: number | undefined;
+  /**
+   * Seconds a final message's status, events and recipient outcomes are kept, after which the
+   * message is gone (GetMessage answers NOT_FOUND, its idempotency key is free again). Unset: the
+   * gateway's HISTORY_RETENTION_MS. At least one hour.
+   */
+  historyRetentionSeconds?: number | undefined;
 }
 
 /** A calling system, e.g. "billing": what it may do and how it is recognised. */
@@ -325,4 +337,47 @@ export interface RemoveSuppressionRequest {
 export interface RemoveSuppressionResponse {
   /** As it was. */
   suppression?: Suppression | undefined;
+}
+
+/** A person to erase. */
+export interface EraseAddressRequest {
+  /** Required: the email address, matched without regard to case. */
+  address: string;
+  /** Required: why, e.g. a ticket reference (up to 500 characters). Kept in the erasure record. */
+  reason: string;
+}
+
+/** What an erasure did. */
+export interface EraseAddressResponse {
+  /**
+   * The erasure record's id (a lowercase UUID); the record holds the address's hash, never the
+   * address.
+   */
+  erasureId: string;
+  /** The address's keyed hash, as it now stands in what is kept ("h:" and 64 hex digits). */
+  addressHash: string;
+  /** Messages to or from the address whose content was shredded now. */
+  messagesShredded: number;
+  /** Stored rows (messages, events, notifications) in which the address was replaced by its hash. */
+  recordsRedacted: number;
+  /** Suppressions of the address kept as its hash (each scope counts once). */
+  suppressionsKept: number;
+  /** When it was done (millisecond precision). */
+  erasedAt?: Timestamp | undefined;
+}
+
+/** How much to re-wrap in one call. */
+export interface RewrapContentKeysRequest {
+  /** Most messages to re-wrap in this call; 0 means 1000. */
+  limit: number;
+}
+
+/** What a re-wrap did. */
+export interface RewrapContentKeysResponse {
+  /** The content key id every re-wrapped message now uses. */
+  keyId: string;
+  /** Messages re-wrapped (or encrypted) by this call. */
+  rewrapped: number;
+  /** Messages still under an older key or stored before encryption. */
+  remaining: number;
 }

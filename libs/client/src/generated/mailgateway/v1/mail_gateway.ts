@@ -331,9 +331,9 @@ export interface SendMailRequest {
    * Optional: up to 255 printable US-ASCII characters, no spaces, scoped to the calling source.
    * The same key with the same content (every field of mail) returns the first message's id and
    * accepted_at with replayed set, and stores nothing new; the same key with different content is
-   * refused with INVALID_ARGUMENT naming idempotency_key. A key is held by its message, and the
-   * gateway never deletes messages, so a key stays bound to its first message for good. send_at
-   * counts as content.
+   * refused with INVALID_ARGUMENT naming idempotency_key. A key is held by its message: it stays
+   * bound to it until the message's history retention has passed and the message is purged, after
+   * which the key is free and a new call with it stores a new message. send_at counts as content.
    */
   idempotencyKey: string;
   /**
@@ -474,6 +474,11 @@ export interface GetMessageResponse {
    * out at accept) and where each stands.
    */
   recipients: MessageRecipient[];
+  /**
+   * When the message's content (subject, bodies, headers, attachments) was shredded by retention
+   * or erasure; unset while it is kept.
+   */
+  contentShreddedAt?: Timestamp | undefined;
 }
 
 /** Which message to withdraw. */

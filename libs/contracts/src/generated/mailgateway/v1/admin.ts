@@ -96,6 +96,18 @@ export interface SourcePolicy {
    * the whole message with FAILED_PRECONDITION.
    */
   suppressedRecipients: SuppressedRecipients;
+  /**
+   * Seconds a final message keeps its content (subject, bodies, headers, attachments) before it is
+   * shredded; 0 shreds at once. Unset: the gateway's BODY_RETENTION_MS. At most the history
+   * retention.
+   */
+  bodyRetentionSeconds?: number | undefined;
+  /**
+   * Seconds a final message's status, events and recipient outcomes are kept, after which the
+   * message is gone (GetMessage answers NOT_FOUND, its idempotency key is free again). Unset: the
+   * gateway's HISTORY_RETENTION_MS. At least one hour.
+   */
+  historyRetentionSeconds?: number | undefined;
 }
 
 /** A calling system, e.g. "billing": what it may do and how it is recognised. */
@@ -330,6 +342,49 @@ export interface RemoveSuppressionResponse {
   suppression?: Suppression | undefined;
 }
 
+/** A person to erase. */
+export interface EraseAddressRequest {
+  /** Required: the email address, matched without regard to case. */
+  address: string;
+  /** Required: why, e.g. a ticket reference (up to 500 characters). Kept in the erasure record. */
+  reason: string;
+}
+
+/** What an erasure did. */
+export interface EraseAddressResponse {
+  /**
+   * The erasure record's id (a lowercase UUID); the record holds the address's hash, never the
+   * address.
+   */
+  erasureId: string;
+  /** The address's keyed hash, as it now stands in what is kept ("h:" and 64 hex digits). */
+  addressHash: string;
+  /** Messages to or from the address whose content was shredded now. */
+  messagesShredded: number;
+  /** Stored rows (messages, events, notifications) in which the address was replaced by its hash. */
+  recordsRedacted: number;
+  /** Suppressions of the address kept as its hash (each scope counts once). */
+  suppressionsKept: number;
+  /** When it was done (millisecond precision). */
+  erasedAt?: Timestamp | undefined;
+}
+
+/** How much to re-wrap in one call. */
+export interface RewrapContentKeysRequest {
+  /** Most messages to re-wrap in this call; 0 means 1000. */
+  limit: number;
+}
+
+/** What a re-wrap did. */
+export interface RewrapContentKeysResponse {
+  /** The content key id every re-wrapped message now uses. */
+  keyId: string;
+  /** Messages re-wrapped (or encrypted) by this call. */
+  rewrapped: number;
+  /** Messages still under an older key or stored before encryption. */
+  remaining: number;
+}
+
 /**
  * MailGatewayAdmin manages the sources that may call the gateway, their API keys and the
  * suppression list. Every RPC
@@ -387,7 +442,9 @@ export interface MailGatewayAdminClient {
   rotateApiKey(request: RotateApiKeyRequest, metadata?: Metadata): Observable<RotateApiKeyResponse>;
 
   /**
-   * Refuses a key from now on, on every replica (within API_KEY_CACHE_MS when that is set).
+   * Refuses a key from now on, on every replica: every call looks its key up, and SendMail and
+   * SendMailBatch, which may reuse a key verified within API_KEY_CACHE_MS, check it again in the
+   * statement that commits the message.
    * Revoking a revoked key again answers it unchanged. INVALID_ARGUMENT: prefix is not 12 hex
    * digits. NOT_FOUND: there is no such key.
    */
@@ -432,6 +489,27 @@ export interface MailGatewayAdminClient {
     request: RemoveSuppressionRequest,
     metadata?: Metadata,
   ): Observable<RemoveSuppressionResponse>;
+
+  /**
+   * Erases a person: shreds the content of every message to or from the address, replaces the
+   * address with its keyed hash in every status, event and outcome kept, keeps a suppression of it
+   * as that hash, and records that it was done (without the address). Erasing an address again
+   * finds nothing more and answers zero counts. INVALID_ARGUMENT: address is not an email address,
+   * or reason is empty or over 500 characters.
+   */
+
+  eraseAddress(request: EraseAddressRequest, metadata?: Metadata): Observable<EraseAddressResponse>;
+
+  /**
+   * Re-wraps up to limit messages' data keys with the newest content key (and encrypts messages
+   * stored before encryption), and answers how many are left: call again until remaining is 0.
+   * Content is not re-encrypted, only its data key. INVALID_ARGUMENT: limit over 10000.
+   */
+
+  rewrapContentKeys(
+    request: RewrapContentKeysRequest,
+    metadata?: Metadata,
+  ): Observable<RewrapContentKeysResponse>;
 }
 
 /**
@@ -509,7 +587,9 @@ export interface MailGatewayAdminController {
   ): Promise<RotateApiKeyResponse> | Observable<RotateApiKeyResponse> | RotateApiKeyResponse;
 
   /**
-   * Refuses a key from now on, on every replica (within API_KEY_CACHE_MS when that is set).
+   * Refuses a key from now on, on every replica: every call looks its key up, and SendMail and
+   * SendMailBatch, which may reuse a key verified within API_KEY_CACHE_MS, check it again in the
+   * statement that commits the message.
    * Revoking a revoked key again answers it unchanged. INVALID_ARGUMENT: prefix is not 12 hex
    * digits. NOT_FOUND: there is no such key.
    */
@@ -560,6 +640,30 @@ export interface MailGatewayAdminController {
     request: RemoveSuppressionRequest,
     metadata?: Metadata,
   ): Promise<RemoveSuppressionResponse> | Observable<RemoveSuppressionResponse> | RemoveSuppressionResponse;
+
+  /**
+   * Erases a person: shreds the content of every message to or from the address, replaces the
+   * address with its keyed hash in every status, event and outcome kept, keeps a suppression of it
+   * as that hash, and records that it was done (without the address). Erasing an address again
+   * finds nothing more and answers zero counts. INVALID_ARGUMENT: address is not an email address,
+   * or reason is empty or over 500 characters.
+   */
+
+  eraseAddress(
+    request: EraseAddressRequest,
+    metadata?: Metadata,
+  ): Promise<EraseAddressResponse> | Observable<EraseAddressResponse> | EraseAddressResponse;
+
+  /**
+   * Re-wraps up to limit messages' data keys with the newest content key (and encrypts messages
+   * stored before encryption), and answers how many are left: call again until remaining is 0.
+   * Content is not re-encrypted, only its data key. INVALID_ARGUMENT: limit over 10000.
+   */
+
+  rewrapContentKeys(
+    request: RewrapContentKeysRequest,
+    metadata?: Metadata,
+  ): Promise<RewrapContentKeysResponse> | Observable<RewrapContentKeysResponse> | RewrapContentKeysResponse;
 }
 
 export function MailGatewayAdminControllerMethods() {
@@ -576,6 +680,8 @@ export function MailGatewayAdminControllerMethods() {
       'checkSuppressions',
       'addSuppression',
       'removeSuppression',
+      'eraseAddress',
+      'rewrapContentKeys',
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);

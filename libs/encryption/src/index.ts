@@ -1,0 +1,14 @@
+export { ADDRESS_HASH_PATTERN, AddressHasher } from './address-hasher';
+export { EncryptionModule } from './encryption.module';
+export { encryptionConfig } from './encryption.settings';
+export type { EncryptionConfig } from './encryption.settings';
+export { ENCRYPTION_SCHEMA } from './encryption.schema';
+export { CONTENT_KEY_BYTES, KeyRing } from './key-ring';
+export type { ContentKey } from './key-ring';
+export { EMBEDDED_KEY_ID, loadKeyRing } from './key-ring-source';
+export { ContentSealer, ContentUnreadableException } from './content-sealer';
+export type { SealedContent, StoredContent } from './content-sealer';
+export { ContentKeyException, ContentKeyMissingException } from './content-key.exception';
+export { ADDRESS_HASH_KEY, CONTENT_FINGERPRINT_KEY, GatewaySecrets } from './gateway-secrets';
+export { ContentFingerprinter } from './content-fingerprinter';
+export { verifyKeyRing } from './content-key-registry';
