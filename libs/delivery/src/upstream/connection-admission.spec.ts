@@ -27,20 +27,22 @@ describe(ConnectionAdmission.name, () => {
     const sut = new ConnectionAdmission(slots, 'api.provider.test', 5_000);
     const first = await sut.admit();
     const second = await sut.admit();
-    let third: (() => void) | undefined;
-    void sut.admit().then((done) => (third = done));
+    let thirdAdmitted = false;
+    const admittingThird = sut.admit().then((done) => {
+      thirdAdmitted = true;
+      return done;
+    });
     // The pool opens a connection for each admitted request, on the slots taken for them.
     const sockets = [await sut.connectionSlot(), await sut.connectionSlot()];
     await sleep(20);
-    expect(third).toBeUndefined();
+    expect(thirdAdmitted).toBe(false);
     expect(slots.inUse).toBe(2);
 
     first();
-    await sleep(0);
-    expect(third).toBeDefined(); // onto the socket the first request left free: no slot more
+    const third = await admittingThird; // onto the socket the first request left free: no slot more
     expect(slots.inUse).toBe(2);
     second();
-    third!();
+    third();
     for (const close of sockets) close();
     expect(slots.inUse).toBe(0);
   });
