@@ -165,13 +165,14 @@ describe.each(DATABASE_KINDS)('Scheduled send and cancel on %s', (kind) => {
   });
 
   it('cancels a message not yet sent for good, and refuses what is final, foreign or not an id', async () => {
-    const sendAt = Date.now() + 500;
+    // Far enough ahead that the cancel lands first even on a loaded machine.
+    const sendAt = Date.now() + 3_000;
     const { messageId } = await send('cancel me', sendAt);
     const cancelled = await cancel(messageId);
     expect(cancelled.messageId).toBe(messageId);
 
     // Well past its send time: it was never handed to the driver.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await new Promise((resolve) => setTimeout(resolve, sendAt + 1_000 - Date.now()));
     const message = await get(messageId);
     expect(message.status).toBe(MessageStatus.MESSAGE_STATUS_CANCELLED);
     expect(types(message)).toEqual([

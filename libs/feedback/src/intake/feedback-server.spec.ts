@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { GatewayMetrics } from '@mailgateway/observability';
+import { waitFor } from '@mailgateway/testing';
 import type { ProviderFeedback } from '../provider-feedback';
 import { FeedbackIntakeMetrics } from './feedback-intake-metrics';
 import { FeedbackServer } from './feedback-server';
@@ -83,7 +84,7 @@ describe(FeedbackServer.name, () => {
   });
 
   it('answers 204 only once the store has committed', async () => {
-    let commit!: () => void;
+    let commit: (() => void) | undefined;
     store = (feedback) =>
       new Promise((resolve) => {
         commit = () => {
@@ -94,9 +95,11 @@ describe(FeedbackServer.name, () => {
     const answer = post(port, '/webhooks/test', '[]');
     let answered = false;
     void answer.then(() => (answered = true));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const commitNow = await waitFor('the store called', () => commit);
+    // Time enough for an answer sent before the commit to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(answered).toBe(false);
-    commit();
+    commitNow();
     const { status, at } = await answer;
     expect(status).toBe(204);
     expect(stored.at(-1)!.at).toBeLessThanOrEqual(at);
