@@ -20,6 +20,7 @@ import { MessageStatus } from '@mailgateway/contracts';
 import { Client } from 'pg';
 import { expectGrpcError } from './support/grpc-assertions';
 import { gatewayPerTest, TestGateway } from './support/test-gateway';
+import { WireCaller } from './support/wire-caller';
 
 const address = (gateway: TestGateway) => gateway.address;
 const scrape = async (gateway: TestGateway) => {
@@ -72,6 +73,35 @@ describe.each(DATABASE_KINDS)('Metrics on %s', (kind) => {
     expect(value('mailgateway_delivery_attempt_duration_seconds_count', { provider: 'scripted' })).toBe(8);
     expect(value('mailgateway_outbox_messages', { status: 'queued' })).toBe(0);
     expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
+  });
+
+  it('counts an event stream once, OK for none and CANCELLED when its client leaves', async () => {
+    await start({ DELIVERY_ENABLED: 'false' });
+    await gateway.client.sendMail(aSendMailRequest());
+    const wire = new WireCaller(address(gateway), TEST_API_KEY);
+    try {
+      const stream = wire.stream();
+      stream.on('error', () => undefined);
+      await new Promise((resolve) => stream.once('data', resolve));
+      stream.cancel();
+      const counted = await waitFor('the stream to be counted', async () => {
+        const text = await scrape(gateway);
+        return sampleValue(text, 'mailgateway_grpc_calls_total', {
+          method: 'StreamEvents',
+          code: 'CANCELLED',
+        })
+          ? text
+          : undefined;
+      });
+      expect(
+        sampleValue(counted, 'mailgateway_grpc_calls_total', { method: 'StreamEvents', code: 'CANCELLED' }),
+      ).toBe(1);
+      expect(
+        sampleValue(counted, 'mailgateway_grpc_calls_total', { method: 'StreamEvents', code: 'OK' }),
+      ).toBe(undefined);
+    } finally {
+      wire.close();
+    }
   });
 
   it('reports outbox depth by status and the age of the oldest due message at scrape time', async () => {

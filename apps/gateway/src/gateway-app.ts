@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { INestMicroservice, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { CustomStrategy, ServerGrpc } from '@nestjs/microservices';
+import { CustomStrategy } from '@nestjs/microservices';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { LoadedConfig } from '@mailgateway/config';
@@ -16,7 +16,6 @@ import { Dispatcher } from '@mailgateway/delivery';
 import {
   CallTelemetry,
   createObservability,
-  GrpcCall,
   GatewayHealth,
   Observability,
   ObservabilityOverrides,
@@ -28,6 +27,7 @@ import { EventStreams } from './events/event-streams';
 import { GatewayConfig, gatewayConfig } from './gateway.settings';
 import { GatewayModule } from './gateway.module';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
+import { GatewayGrpcServer } from './operations/gateway-grpc-server';
 
 /** Room for the protobuf envelope around the largest allowed message or batch. */
 const GRPC_ENVELOPE_BYTES = 64 * 1024;
@@ -54,24 +54,23 @@ export function grpcServerOptions(
   observability: Observability,
 ): CustomStrategy & { logger: LoggerService } {
   const { grpc, tls } = config.get(gatewayConfig);
-  const server = new ServerGrpc({
-    package: MAIL_GATEWAY_PACKAGE,
-    protoPath: [MAIL_GATEWAY_PROTO_PATH, MAIL_GATEWAY_ADMIN_PROTO_PATH],
-    url: `${grpc.host}:${grpc.port}`,
-    loader: PROTO_LOADER_OPTIONS,
-    // Slightly above the message cap: an oversized message gets a precise INVALID_ARGUMENT, and
-    // anything larger still gets RESOURCE_EXHAUSTED from grpc-js rather than a dropped connection.
-    maxReceiveMessageLength: maxReceiveMessageBytes(config),
-    gracefulShutdown: true,
-    // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
-    onLoadPackageDefinition: (_definition: PackageDefinition, grpcServer: Server) =>
-      observability.health.addToServer(grpcServer, readFileSync(MAIL_GATEWAY_DESCRIPTOR_SET_PATH)),
-    credentials: serverCredentials(tls),
-  });
-  // Each call's telemetry wraps its whole handling, guards included (they run before interceptors).
-  server.setOnProcessingStartHook((_transport, call, handle) => {
-    void observability.calls.run(call as GrpcCall, handle);
-  });
+  const server = new GatewayGrpcServer(
+    {
+      package: MAIL_GATEWAY_PACKAGE,
+      protoPath: [MAIL_GATEWAY_PROTO_PATH, MAIL_GATEWAY_ADMIN_PROTO_PATH],
+      url: `${grpc.host}:${grpc.port}`,
+      loader: PROTO_LOADER_OPTIONS,
+      // Slightly above the message cap: an oversized message gets a precise INVALID_ARGUMENT, and
+      // anything larger still gets RESOURCE_EXHAUSTED from grpc-js rather than a dropped connection.
+      maxReceiveMessageLength: maxReceiveMessageBytes(config),
+      gracefulShutdown: true,
+      // grpc.health.v1 (what Kubernetes' gRPC probes call) and reflection (for grpcurl).
+      onLoadPackageDefinition: (_definition: PackageDefinition, grpcServer: Server) =>
+        observability.health.addToServer(grpcServer, readFileSync(MAIL_GATEWAY_DESCRIPTOR_SET_PATH)),
+      credentials: serverCredentials(tls),
+    },
+    observability.calls,
+  );
   return { strategy: server, logger: new PinoLoggerService(observability.logger) };
 }
 

@@ -34,8 +34,8 @@ const ACCEPT_METHODS = new Set(['SendMail', 'SendMailBatch']);
 /**
  * One log line, one metric sample and one span per gRPC call. run() wraps the call's whole
  * handling, guards included, so the key lookup and the rate limit's Redis command are traced in
- * the call; end() runs on the answer (interceptor) or the error (exception filter). Calls are told
- * apart by their metadata object, the one thing the server hook, guards, interceptor and filter
+ * the call; end() runs on the answer (the transport) or the error (exception filter). Calls are told
+ * apart by their metadata object, the one thing the transport, guards, handler and filter
  * all see.
  */
 export class CallTelemetry {

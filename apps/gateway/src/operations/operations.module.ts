@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { OutboxModule } from '@mailgateway/outbox';
-import { GrpcCallInterceptor } from './grpc-call.interceptor';
 import { ReadinessMonitor } from './readiness-monitor';
 
-/** What the platform sees of the process: readiness, and telemetry for every call. */
+/** What the platform sees of the process: readiness (each call's telemetry is the transport's, GatewayGrpcServer). */
 @Module({
   imports: [OutboxModule],
-  providers: [ReadinessMonitor, { provide: APP_INTERCEPTOR, useClass: GrpcCallInterceptor }],
+  providers: [ReadinessMonitor],
 })
 export class OperationsModule {}
