@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, GatewayException } from '@mailgateway/errors';
 import { CONTENT_KEY_BYTES, KeyRing } from './key-ring';
 import { IV_BYTES, openBytes, sealBytes, wrappingKey } from './envelope';
+import { RandomPool } from './random-pool';
 
 /** A message's content as stored: sealed with its data key, which content_key_id wrapped. */
 export interface SealedContent {
@@ -31,6 +31,8 @@ const PAYLOAD_VERSION = 'v1:';
  * data), so neither can be moved to another row. Re-wrapping touches only the data key.
  */
 export class ContentSealer {
+  private readonly random = new RandomPool();
+
   constructor(readonly ring: KeyRing) {}
 
   get activeKeyId(): string {
@@ -38,8 +40,8 @@ export class ContentSealer {
   }
 
   seal(messageId: string, content: string): SealedContent {
-    // One call for the data key and both ivs: the accept path pays for randomness once.
-    const random = randomBytes(CONTENT_KEY_BYTES + 2 * IV_BYTES);
+    // One draw for the data key and both ivs, from a pool filled in bulk.
+    const random = this.random.take(CONTENT_KEY_BYTES + 2 * IV_BYTES);
     const dataKey = random.subarray(0, CONTENT_KEY_BYTES);
     const contentIv = random.subarray(CONTENT_KEY_BYTES, CONTENT_KEY_BYTES + IV_BYTES);
     const wrapIv = random.subarray(CONTENT_KEY_BYTES + IV_BYTES);
@@ -91,7 +93,7 @@ export class ContentSealer {
     const keyId = this.ring.activeKeyId;
     const wrapped = sealBytes(
       dataKeyWrappingKey(this.ring.activeKey, messageId),
-      randomBytes(IV_BYTES),
+      this.random.take(IV_BYTES),
       dataKey,
       dataKeyContext(messageId, keyId),
     );
