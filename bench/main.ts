@@ -61,6 +61,7 @@ const outFile = args.includes('--out')
 const settings = smoke
   ? {
       durationMs: 1_000,
+      acceptWarmUpMs: 200,
       concurrency: 8,
       deliveryMessages: 300,
       batchCalls: 4,
@@ -70,6 +71,10 @@ const settings = smoke
     }
   : {
       durationMs: option('--seconds') ? option('--seconds')! * 1000 : 10_000,
+      // Load before each measured closed loop, gateway and peers alike: long enough for V8 to
+      // optimize the hot path (CPU per call was still falling after half a second), so the ratios
+      // compare steady states.
+      acceptWarmUpMs: 3_000,
       concurrency: 32,
       deliveryMessages: option('--messages') ?? 20_000,
       batchCalls: 40,
@@ -146,7 +151,10 @@ async function benchAccept(serverUrl: string): Promise<void> {
         : undefined,
     ]);
     const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
-    await closedLoop(() => client.sendMail(aBenchMessage()), { ...load, durationMs: 500 });
+    await closedLoop(() => client.sendMail(aBenchMessage()), {
+      ...load,
+      durationMs: settings.acceptWarmUpMs,
+    });
     const meter = new CpuMeter(gateway.child.pid!, databaseUrl);
     const result = await closedLoop(() => client.sendMail(aBenchMessage()), load);
     const cpu = meter.perCall(result.requests);
@@ -240,7 +248,10 @@ async function loadPeer(
   const server = await BenchProcess.start(peerScript(peer), args, {}, 'listening');
   const client = new BenchClient(`127.0.0.1:${port}`, BENCH_API_KEY);
   try {
-    await closedLoop(() => client.sendMail(aBenchMessage()), { ...load, durationMs: 500 }); // warm-up
+    await closedLoop(() => client.sendMail(aBenchMessage()), {
+      ...load,
+      durationMs: settings.acceptWarmUpMs,
+    });
     const meter = new CpuMeter(server.child.pid!, databaseUrl);
     const result = await closedLoop(() => client.sendMail(aBenchMessage()), load);
     rows.push(withCpu(rate(measure, result, 'calls/s'), meter.perCall(result.requests)));

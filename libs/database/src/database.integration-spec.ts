@@ -3,6 +3,7 @@ import { loadConfigSlice } from '@mailgateway/config';
 import { dataSourceOptions, openDataSource } from './data-source';
 import { databaseConfig } from './database.settings';
 import { prepareSchema, runMigrations } from './migrations';
+import { isUniqueViolation } from './storage-errors';
 import { TransactionRunner } from './transaction-runner';
 
 describe.each(DATABASE_KINDS)('the database on %s', (kind) => {
@@ -66,5 +67,53 @@ describe('migrations on postgres', () => {
       await dataSource.destroy();
       await database.drop();
     }
+  });
+});
+
+describe('lone statements on postgres', () => {
+  const withRunner = async (
+    settings: Record<string, string>,
+    work: (runner: TransactionRunner) => Promise<void>,
+  ): Promise<void> => {
+    const database = await provisionTestDatabase('postgres');
+    // One connection, so every statement lands on the session whose prepared statements are read.
+    const env = { ...database.env, DATABASE_POOL_SIZE: '1', ...settings };
+    const dataSource = await openTestDataSource(env);
+    try {
+      await work(new TransactionRunner(dataSource, loadConfigSlice(databaseConfig, env)));
+    } finally {
+      await dataSource.destroy();
+      await database.drop();
+    }
+  };
+  const prepared = (runner: TransactionRunner) =>
+    runner.statement<{ statement: string }>('SELECT statement FROM pg_prepared_statements', []);
+  const commit = 'SELECT $1::int + 1 AS answer';
+
+  it('prepares each text once per connection, and answers as an unnamed statement would', async () => {
+    await withRunner({}, async (runner) => {
+      expect(await runner.statement(commit, [41])).toEqual([{ answer: 42 }]);
+      expect(await runner.statement(commit, [1])).toEqual([{ answer: 2 }]);
+      const statements = (await prepared(runner)).map(({ statement }) => statement);
+      expect(statements.filter((text) => text === commit)).toHaveLength(1);
+    });
+  });
+
+  it('prepares nothing with DATABASE_PREPARED_STATEMENTS=false', async () => {
+    await withRunner({ DATABASE_PREPARED_STATEMENTS: 'false' }, async (runner) => {
+      await runner.statement(commit, [41]);
+      expect(await prepared(runner)).toEqual([]);
+    });
+  });
+
+  it('reports a failed statement as a query failure the callers recognise', async () => {
+    await withRunner({}, async (runner) => {
+      await runner.statement('CREATE TABLE once (id int PRIMARY KEY)', []);
+      await runner.statement('INSERT INTO once VALUES ($1)', [1]);
+      const failure = await runner.statement('INSERT INTO once VALUES ($1)', [1]).catch((error) => error);
+      expect(isUniqueViolation(failure)).toBe(true);
+      // The connection stays usable after a failed prepared statement.
+      expect(await runner.statement(commit, [1])).toEqual([{ answer: 2 }]);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { defineConfig, integer, setting } from '@mailgateway/config';
+import { boolean, defineConfig, integer, setting } from '@mailgateway/config';
 import { z } from 'zod';
 
 export type DatabaseConfig =
@@ -8,6 +8,7 @@ export type DatabaseConfig =
       readonly url: string;
       readonly poolSize: number;
       readonly connectTimeoutMs: number;
+      readonly preparedStatements: boolean;
     };
 
 export const databaseConfig = defineConfig({
@@ -34,6 +35,11 @@ export const databaseConfig = defineConfig({
         'How long to wait for a PostgreSQL connection (from the pool or a new one) before failing.',
       schema: integer(100, 120_000).default(5_000),
     }),
+    DATABASE_PREPARED_STATEMENTS: setting({
+      description:
+        "Prepare the accept path's commit statement once per PostgreSQL connection. Turn off behind a pooler in transaction mode that cannot carry prepared statements (pgbouncer before 1.21, or without max_prepared_statements).",
+      schema: boolean.default(true),
+    }),
   },
   build: (values): DatabaseConfig =>
     values.DATABASE_URL
@@ -42,6 +48,7 @@ export const databaseConfig = defineConfig({
           url: values.DATABASE_URL,
           poolSize: values.DATABASE_POOL_SIZE,
           connectTimeoutMs: values.DATABASE_CONNECT_TIMEOUT_MS,
+          preparedStatements: values.DATABASE_PREPARED_STATEMENTS,
         }
       : { type: 'sqlite', path: values.SQLITE_PATH },
 });

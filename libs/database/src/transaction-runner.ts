@@ -1,8 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
-import type { Client } from 'pg';
-import { DataSource, EntityManager } from 'typeorm';
+import type { Client, Pool } from 'pg';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { InjectConfig } from '@mailgateway/config';
 import type { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
+import { DatabaseConfig, databaseConfig } from './database.settings';
 import { SqlDialect, SqlParameters } from './sql-statements';
 import { classifyStorageError } from './storage-errors';
 
@@ -17,11 +19,18 @@ export class TransactionRunner {
   /** Transactions that can run side by side: the pool's size on PostgreSQL, one on SQLite. */
   readonly connections: number;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Names of the statements prepared on PostgreSQL connections, by their text. */
+  private readonly preparedNames = new Map<string, string>();
+  private readonly prepareStatements: boolean;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() @InjectConfig(databaseConfig) config?: DatabaseConfig,
+  ) {
     this.dialect = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'postgres';
     const extra = dataSource.options.extra as { max?: number } | undefined;
     this.connections = this.dialect === 'sqlite' ? 1 : (extra?.max ?? 10);
+    this.prepareStatements = config?.type === 'postgres' ? config.preparedStatements : true;
   }
 
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
@@ -35,19 +44,30 @@ export class TransactionRunner {
    * PostgreSQL only: one statement on a pooled connection, without BEGIN/COMMIT. A single statement
    * is its own transaction, so when it resolves its writes are committed: one round trip where an
    * explicit transaction takes three. (On SQLite a statement could land inside an open transaction
-   * of the one connection: use run().)
+   * of the one connection: use run().) Straight to the pool, past TypeORM's query runner, and
+   * prepared once per connection (unless DATABASE_PREPARED_STATEMENTS is off): PostgreSQL then
+   * neither parses nor plans the accept path's commit again, about a fifth of its CPU per call.
    */
   async statement<Row>(sql: string, parameters: unknown[]): Promise<Row[]> {
     if (this.dialect !== 'postgres') throw new Error('a lone statement commits by itself only on PostgreSQL');
-    const runner = this.dataSource.createQueryRunner();
+    const pool = (this.dataSource.driver as unknown as { master: Pool }).master;
     try {
-      const result = await runner.query(sql, parameters, true);
-      return (result.records ?? []) as Row[];
+      const result = await pool.query({ name: this.preparedName(sql), text: sql, values: parameters });
+      return result.rows as Row[];
     } catch (error) {
-      return rethrowClassified(error);
-    } finally {
-      await runner.release();
+      // As TypeORM reports a failed query, so isUniqueViolation and the rest read it the same way.
+      return rethrowClassified(new QueryFailedError(sql, parameters, error as Error));
     }
+  }
+
+  /** A name for `sql` to be prepared under, or undefined to send it unnamed (parsed every time). */
+  private preparedName(sql: string): string | undefined {
+    if (!this.prepareStatements) return undefined;
+    const known = this.preparedNames.get(sql);
+    if (known !== undefined || this.preparedNames.size >= MAX_PREPARED_STATEMENTS) return known;
+    const name = `mailgateway_${this.preparedNames.size + 1}`;
+    this.preparedNames.set(sql, name);
+    return name;
   }
 
   /**
@@ -111,6 +131,13 @@ export class TransactionRunner {
     bookkeeping.transactionDepth = 0;
   }
 }
+
+/**
+ * Statement texts prepared on each connection, at most: the callers of statement() send a few
+ * fixed texts; should one ever vary, those past this bound go unnamed instead of growing every
+ * connection's cache.
+ */
+const MAX_PREPARED_STATEMENTS = 50;
 
 function rethrowClassified(error: unknown): never {
   throw classifyStorageError(error);
