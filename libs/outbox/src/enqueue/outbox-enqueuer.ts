@@ -74,9 +74,23 @@ interface TakenKey {
 /** A request that stores a new message if its key allows it, with everything its commit writes. */
 interface NewMessage {
   readonly id: string;
+  /** Epoch ms: when the request was drafted, its accepted_at. */
+  readonly acceptedAt: number;
   /** Values in MESSAGE_COLUMNS order. */
   readonly row: unknown[];
   readonly events: NewEvent[];
+}
+
+/**
+ * A request worked out before it joins a commit group: its fingerprint and the message it would
+ * store, sealed (none when it refuses a suppressed recipient). Drafted outside the group, so the
+ * one commit in flight holds only its statement, not the sealing of everything in it.
+ */
+interface Draft {
+  readonly request: EnqueueRequest;
+  readonly contentHash: string;
+  readonly scope: string | null;
+  readonly message: NewMessage | null;
 }
 
 /** What one request of a group comes to before the commit; its result is known only after. */
@@ -183,7 +197,7 @@ const EVENT_ARRAYS: readonly ArrayColumn[] = EVENT_COLUMNS.map((name) => ({
  */
 @Injectable()
 export class OutboxEnqueuer {
-  private readonly commits: GroupCommit<EnqueueRequest, EnqueueResult>;
+  private readonly commits: GroupCommit<Draft, EnqueueResult>;
 
   constructor(
     private readonly transactions: TransactionRunner,
@@ -201,7 +215,7 @@ export class OutboxEnqueuer {
     const parallelCommits = 1;
     // Admission control: past this many waiting messages, callers are refused rather than queued.
     this.commits = new GroupCommit(
-      (requests) => this.commitWithRetries(requests),
+      (drafts) => this.commitWithRetries(drafts),
       parallelCommits,
       MAX_ENQUEUE_GROUP,
       'outbox enqueue',
@@ -225,21 +239,22 @@ export class OutboxEnqueuer {
    * is already taken (by the same source) come back as replays or conflicts and store nothing;
    * requests whose API key is no longer valid at the commit come back credential-refused.
    */
-  enqueue(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
-    return this.commits.submit(requests);
+  async enqueue(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
+    const now = Date.now();
+    return this.commits.submit(requests.map((request) => this.draft(request, now)));
   }
 
   /**
    * Commits in rounds: a request whose outcome a round cannot settle (its key's holder vanished
    * before it could be read, or the request it followed was refused) goes again in the next.
    */
-  private async commitWithRetries(requests: readonly EnqueueRequest[]): Promise<EnqueueResult[]> {
-    const results: (EnqueueResult | undefined)[] = requests.map(() => undefined);
-    let pending = requests.map((_request, index) => index);
+  private async commitWithRetries(drafts: readonly Draft[]): Promise<EnqueueResult[]> {
+    const results: (EnqueueResult | undefined)[] = drafts.map(() => undefined);
+    let pending = drafts.map((_draft, index) => index);
     for (let attempt = 1; pending.length > 0; attempt++) {
       let round: (EnqueueResult | undefined)[];
       try {
-        round = await this.commitRound(pending.map((index) => requests[index]));
+        round = await this.commitRound(pending.map((index) => drafts[index]));
       } catch (error) {
         // Two writers raced on one idempotency key and the round rolled back: the retry finds the
         // winner's row.
@@ -255,10 +270,10 @@ export class OutboxEnqueuer {
     return results as EnqueueResult[];
   }
 
-  /** One commit of `requests`; undefined for a request to try again. */
-  private async commitRound(requests: readonly EnqueueRequest[]): Promise<(EnqueueResult | undefined)[]> {
+  /** One commit of `drafts`; undefined for a request to try again. */
+  private async commitRound(drafts: readonly Draft[]): Promise<(EnqueueResult | undefined)[]> {
     const now = Date.now();
-    const planned = this.plan(requests, now);
+    const planned = plan(drafts);
     const outcome =
       this.transactions.dialect === 'postgres'
         ? await this.commitOnPostgres(planned, now)
@@ -268,31 +283,16 @@ export class OutboxEnqueuer {
         .filter((item) => item.kind === 'new' && outcome.inserted.has(item.message.id))
         .map((item) => item.request.source),
     );
-    return planned.map((item) => resolve(item, outcome, now));
+    return planned.map((item) => resolve(item, outcome));
   }
 
-  /** Everything a commit writes, worked out in memory, and how each request relates to the others. */
-  private plan(requests: readonly EnqueueRequest[], now: number): Planned[] {
-    const leaders = new Map<string, Planned & { kind: 'new' }>();
-    return requests.map((request): Planned => {
-      const contentHash = contentFingerprint(request, this.fingerprinter.digest());
-      const scope = request.idempotencyKey ? idempotencyScope(request.source, request.idempotencyKey) : null;
-      const leader = scope ? leaders.get(scope) : undefined;
-      if (leader) return { kind: 'follows', request, contentHash, scope, leader };
-      const suppressed = request.suppressed ?? [];
-      if (suppressed.length > 0 && request.refuseSuppressed) {
-        return { kind: 'refuses-suppressed', request, contentHash, scope, suppressed };
-      }
-      const item = {
-        kind: 'new',
-        request,
-        contentHash,
-        scope,
-        message: this.newMessage(request, contentHash, now),
-      } as const;
-      if (scope) leaders.set(scope, item);
-      return item;
-    });
+  /** A request's fingerprint and, unless it refuses its suppressed recipients, its message. */
+  private draft(request: EnqueueRequest, now: number): Draft {
+    const contentHash = contentFingerprint(request, this.fingerprinter.digest());
+    const scope = request.idempotencyKey ? idempotencyScope(request.source, request.idempotencyKey) : null;
+    const refusesSuppressed = (request.suppressed?.length ?? 0) > 0 && !!request.refuseSuppressed;
+    const message = refusesSuppressed ? null : this.newMessage(request, contentHash, now);
+    return { request, contentHash, scope, message };
   }
 
   /**
@@ -483,7 +483,7 @@ export class OutboxEnqueuer {
         occurredAt: now,
       });
     }
-    return { id, row, events };
+    return { id, acceptedAt: now, row, events };
   }
 
   /** A new message's values in MESSAGE_COLUMNS order. */
@@ -537,8 +537,29 @@ function contentFingerprint({ mail, sendAt }: EnqueueRequest, hash?: Hmac): stri
   return sendAt == null ? fingerprint : createHash('sha256').update(`${fingerprint}:${sendAt}`).digest('hex');
 }
 
+/** How each request of a group relates to the others: the first holder of a key leads it. */
+function plan(drafts: readonly Draft[]): Planned[] {
+  const leaders = new Map<string, Planned & { kind: 'new' }>();
+  return drafts.map(({ request, contentHash, scope, message }): Planned => {
+    const leader = scope ? leaders.get(scope) : undefined;
+    if (leader) return { kind: 'follows', request, contentHash, scope, leader };
+    if (message === null) {
+      return {
+        kind: 'refuses-suppressed',
+        request,
+        contentHash,
+        scope,
+        suppressed: request.suppressed ?? [],
+      };
+    }
+    const item = { kind: 'new', request, contentHash, scope, message } as const;
+    if (scope) leaders.set(scope, item);
+    return item;
+  });
+}
+
 /** A request's result once its commit's outcome is known; undefined to try it again. */
-function resolve(item: Planned, outcome: CommitOutcome, now: number): EnqueueResult | undefined {
+function resolve(item: Planned, outcome: CommitOutcome): EnqueueResult | undefined {
   const { request, scope } = item;
   const failure = request.apiKeyPrefix ? outcome.failures.get(request.apiKeyPrefix) : null;
   if (failure) return { kind: 'credential-refused', failure };
@@ -549,7 +570,7 @@ function resolve(item: Planned, outcome: CommitOutcome, now: number): EnqueueRes
         return {
           kind: 'accepted',
           messageId: item.message.id,
-          acceptedAt: now,
+          acceptedAt: item.message.acceptedAt,
           replayed: false,
           suppressedRecipients: (request.suppressed ?? []).map(({ address }) => address),
         };
@@ -561,7 +582,7 @@ function resolve(item: Planned, outcome: CommitOutcome, now: number): EnqueueRes
         return replayOrConflict(item, {
           id: leader.message.id,
           contentHash: leader.contentHash,
-          acceptedAt: now,
+          acceptedAt: leader.message.acceptedAt,
         });
       }
       // The leader was refused for its own API key: this request goes again, on its own.
