@@ -38,7 +38,13 @@ describe(loadGatewayConfig.name, () => {
       url: 'postgresql://mail@db:5432/mail',
       poolSize: 4,
       connectTimeoutMs: 5000,
+      preparedStatements: true,
     });
+    const behindPooler = loadGatewayConfig({
+      DATABASE_URL: 'postgresql://mail@db:5432/mail',
+      DATABASE_PREPARED_STATEMENTS: 'false',
+    });
+    expect(behindPooler.get(databaseConfig)).toMatchObject({ preparedStatements: false });
   });
 
   it('treats an empty variable as unset', () => {
