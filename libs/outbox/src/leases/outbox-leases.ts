@@ -12,6 +12,7 @@ import { SuppressedRecipient, suppressedRecipientDetail } from '../enqueue/suppr
 import { applyRecipientUpdates } from '../recipients/recipient-outcomes';
 import { RecipientState } from '../recipients/recipient-state';
 import { claimDueStatement } from './claim-due-statement';
+import { fencedUpdateStatement, recordOutcomesStatement } from './outcome-statements';
 
 /** A message claimed for one delivery attempt; leaseToken fences the attempt's outcome. */
 export interface ClaimedMessage {
@@ -391,132 +392,121 @@ export class OutboxLeases {
    * sending under the same lease token. Events are written for the rows that changed.
    */
   private async apply(transitions: Transition[]): Promise<boolean[]> {
-    const results = await this.transactions.run(async (manager) => {
-      const now = Date.now();
-      const parameters = this.transactions.parameters();
-      const at = (value: unknown) => parameters.add(value);
-      const rows = transitions.map(
-        (transition) =>
-          `(${at(transition.claim.id)}, CAST(${at(transition.claim.leaseToken)} AS INTEGER), ${at(transition.status)}, ` +
-          `CAST(${at(transition.nextAttemptAt)} AS BIGINT), ${at(transition.provider)}, ${at(transition.providerMessageId)}, ` +
-          `${at(transition.lastError)}, CAST(${at(transition.spared)} AS INTEGER), ${at(transition.claim.source)}, ` +
-          `CAST(${at(transition.claim.attempt)} AS INTEGER), ${at(transition.eventType)}, ${at(truncate(transition.detail))}, ` +
-          `${at(truncate(cancelledDetail(transition.claim.attempt, transition.detail)))})`,
-      );
-      // On PostgreSQL the rows are locked in id order first, as a cancel of many messages locks
-      // them: the UPDATE alone takes them in whatever order its plan visits them, and two such
-      // orders can deadlock. In the same statement, so the hot path pays no extra round trip.
-      const postgres = this.transactions.dialect === 'postgres';
-      const lockInIdOrder = postgres
-        ? ', locked AS MATERIALIZED (SELECT id FROM outbox_message WHERE id IN (SELECT id FROM outcome) ORDER BY id FOR UPDATE)'
-        : '';
-      const onlyLocked = postgres ? ' AND outbox_message.id IN (SELECT id FROM locked)' : '';
-      const outcomes = `WITH outcome (id, lease_token, status, next_attempt_at, provider, provider_message_id, last_error, spared,
-                                      source, attempt, event_type, detail, cancelled_detail) AS (
-           VALUES ${rows.join(', ')})${lockInIdOrder}`;
-      const update = `UPDATE outbox_message
-            SET status = CASE WHEN outcome.status = '${MessageStatus.Retrying}'
-                               AND outbox_message.cancel_requested_at IS NOT NULL
-                              THEN '${MessageStatus.Cancelled}' ELSE outcome.status END,
-                next_attempt_at = COALESCE(outcome.next_attempt_at, outbox_message.next_attempt_at),
-                provider = COALESCE(outcome.provider, outbox_message.provider),
-                provider_message_id = COALESCE(outcome.provider_message_id, outbox_message.provider_message_id),
-                last_error = outcome.last_error,
-                spared_attempts = outbox_message.spared_attempts + outcome.spared,
-                updated_at = ${at(now)}
-           FROM outcome
-          WHERE outbox_message.id = outcome.id
-            AND outbox_message.lease_token = outcome.lease_token
-            AND outbox_message.status = '${MessageStatus.Sending}'${onlyLocked}
-         RETURNING outbox_message.id, outbox_message.status`;
-      // The usual group (no recipient left out or refused) on PostgreSQL is one statement: the
-      // fenced UPDATE, and the event of each row it changed. Otherwise the recipients' events are
-      // written between the UPDATE and the messages' own, in the order they happened.
-      const alone = postgres && transitions.every(hasNoRecipientEvents);
-      const changed = await runStatement<{ id: string; status: MessageStatus }>(
-        manager,
-        alone
-          ? `${outcomes}, changed AS (${update}),
-             recorded AS (
-               INSERT INTO message_event (message_id, source, type, attempt, detail, occurred_at, recorded_at, provider)
-               SELECT changed.id, outcome.source, ${cancelledWhen('event_type')}, outcome.attempt,
-                      ${cancelledWhen('detail')}, CAST(${at(now)} AS BIGINT), CAST(${at(Date.now())} AS BIGINT), outcome.provider
-                 FROM changed JOIN outcome ON outcome.id = changed.id)
-             SELECT id, status FROM changed`
-          : `${outcomes} ${update}`,
-        parameters.values,
-      );
-      if (alone) {
-        const recorded = new Set(changed.map(({ id }) => id));
-        return transitions.map(({ claim }) => recorded.has(claim.id));
-      }
-      // A cancel that came during the attempt turns "retry later" into the end of the message.
-      const statusOf = new Map(changed.map((row) => [row.id, row.status]));
-      const applied = new Set(statusOf.keys());
-      // Left out before the send, so recorded first; a recipient already suppressed stays as it was.
-      await applyRecipientUpdates(
-        manager,
-        this.transactions.dialect,
-        transitions
-          .filter((transition) => applied.has(transition.claim.id))
-          .flatMap(({ claim, provider, suppressedRecipients }) =>
-            suppressedRecipients.map((recipient) => ({
-              messageId: claim.id,
-              source: claim.source,
-              address: recipient.address,
-              state: RecipientState.Suppressed,
-              detail: suppressedRecipientDetail(recipient),
-              occurredAt: now,
-              provider,
-              attempt: claim.attempt,
-            })),
-          ),
-      );
-      await insertEvents(
-        manager,
-        this.transactions.dialect,
-        transitions
-          .filter((transition) => applied.has(transition.claim.id))
-          .flatMap(({ claim, status, eventType, detail, provider, refusedRecipients }) => {
-            const cancelled =
-              status === MessageStatus.Retrying && statusOf.get(claim.id) === MessageStatus.Cancelled;
-            const about = { messageId: claim.id, source: claim.source, attempt: claim.attempt, provider };
-            const type = cancelled ? MessageEventType.Cancelled : eventType;
-            return [
-              {
-                ...about,
-                type,
-                detail: cancelled ? cancelledDetail(claim.attempt, detail) : detail,
-                occurredAt: now,
-              },
-              ...refusedRecipients.map((refusal) => ({
-                ...about,
-                type: MessageEventType.RecipientRefused,
-                detail: refusal.detail,
-                recipient: refusal.address,
-                occurredAt: now,
-              })),
-            ];
-          }),
-      );
-      return transitions.map((transition) => applied.has(transition.claim.id));
-    });
+    const postgres = this.transactions.dialect === 'postgres';
+    const results =
+      postgres && transitions.every(hasNoRecipientEvents)
+        ? await this.applyInOneStatement(transitions)
+        : await this.transactions.run((manager) => this.applyInTransaction(manager, transitions));
     this.feedSignal.published(
       transitions.filter((_transition, index) => results[index]).map(({ claim }) => claim.source),
     );
     return results;
   }
-}
 
-/** A retry that became the end of a message cancelled during its attempt: the event it records. */
-function cancelledWhen(column: 'event_type' | 'detail'): string {
-  const cancelled = column === 'event_type' ? `'${MessageEventType.Cancelled}'` : 'outcome.cancelled_detail';
-  return `CASE WHEN outcome.status = '${MessageStatus.Retrying}' AND changed.status = '${MessageStatus.Cancelled}'
-               THEN ${cancelled} ELSE outcome.${column} END`;
+  /** The usual group on PostgreSQL: the UPDATE and the messages' events, one prepared statement. */
+  private async applyInOneStatement(transitions: readonly Transition[]): Promise<boolean[]> {
+    const parameters = this.transactions.parameters();
+    const sql = recordOutcomesStatement(parameters, transitions.map(outcomeRow), Date.now(), Date.now());
+    const changed = await this.transactions.statement<{ id: string }>(sql, parameters.values);
+    const recorded = new Set(changed.map(({ id }) => id));
+    return transitions.map(({ claim }) => recorded.has(claim.id));
+  }
+
+  /**
+   * On SQLite, and for groups with recipients' events: the UPDATE, then the recipients' events
+   * (left out or refused), then the messages' own, in the order they happened.
+   */
+  private async applyInTransaction(
+    manager: EntityManager,
+    transitions: readonly Transition[],
+  ): Promise<boolean[]> {
+    const now = Date.now();
+    const parameters = this.transactions.parameters();
+    const changed = await runStatement<{ id: string; status: MessageStatus }>(
+      manager,
+      fencedUpdateStatement(
+        parameters,
+        this.transactions.dialect === 'postgres',
+        transitions.map(outcomeRow),
+        now,
+      ),
+      parameters.values,
+    );
+    // A cancel that came during the attempt turns "retry later" into the end of the message.
+    const statusOf = new Map(changed.map((row) => [row.id, row.status]));
+    const applied = new Set(statusOf.keys());
+    // Left out before the send, so recorded first; a recipient already suppressed stays as it was.
+    await applyRecipientUpdates(
+      manager,
+      this.transactions.dialect,
+      transitions
+        .filter((transition) => applied.has(transition.claim.id))
+        .flatMap(({ claim, provider, suppressedRecipients }) =>
+          suppressedRecipients.map((recipient) => ({
+            messageId: claim.id,
+            source: claim.source,
+            address: recipient.address,
+            state: RecipientState.Suppressed,
+            detail: suppressedRecipientDetail(recipient),
+            occurredAt: now,
+            provider,
+            attempt: claim.attempt,
+          })),
+        ),
+    );
+    await insertEvents(
+      manager,
+      this.transactions.dialect,
+      transitions
+        .filter((transition) => applied.has(transition.claim.id))
+        .flatMap(({ claim, status, eventType, detail, provider, refusedRecipients }) => {
+          const cancelled =
+            status === MessageStatus.Retrying && statusOf.get(claim.id) === MessageStatus.Cancelled;
+          const about = { messageId: claim.id, source: claim.source, attempt: claim.attempt, provider };
+          const type = cancelled ? MessageEventType.Cancelled : eventType;
+          return [
+            {
+              ...about,
+              type,
+              detail: cancelled ? cancelledDetail(claim.attempt, detail) : detail,
+              occurredAt: now,
+            },
+            ...refusedRecipients.map((refusal) => ({
+              ...about,
+              type: MessageEventType.RecipientRefused,
+              detail: refusal.detail,
+              recipient: refusal.address,
+              occurredAt: now,
+            })),
+          ];
+        }),
+    );
+    return transitions.map((transition) => applied.has(transition.claim.id));
+  }
 }
 
 function cancelledDetail(attempt: number, detail: string): string {
   return `cancelled: requested during attempt ${attempt}, which ended: ${detail}`;
+}
+
+/** The transition's values in the order of OUTCOME_COLUMNS. */
+function outcomeRow(transition: Transition): unknown[] {
+  const { claim } = transition;
+  return [
+    claim.id,
+    claim.leaseToken,
+    transition.status,
+    transition.nextAttemptAt,
+    transition.provider,
+    transition.providerMessageId,
+    transition.lastError,
+    transition.spared,
+    claim.source,
+    claim.attempt,
+    transition.eventType,
+    truncate(transition.detail),
+    truncate(cancelledDetail(claim.attempt, transition.detail)),
+  ];
 }
 
 function hasNoRecipientEvents(transition: Transition): boolean {
