@@ -1,6 +1,12 @@
 import type { ConnectionSlots } from './connection-slots';
 import { UpstreamUnavailableException } from './upstream-unavailable.exception';
 
+/**
+ * The reason an ask for a slot is withdrawn. One object for all: on a busy pool asks are withdrawn
+ * about once per request, and abort() without a reason builds a DOMException, stack and all, each time.
+ */
+const NO_LONGER_NEEDED = new Error('no request waits for this slot any more');
+
 interface Waiter<T> {
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
@@ -148,7 +154,7 @@ export class ConnectionAdmission {
   private trim(): void {
     const unconnected = Math.max(0, this.inFlight + this.waiting.length - this.sockets);
     while (this.spare.length > unconnected) this.spare.pop()!();
-    while (this.pending.length > Math.max(0, this.needed)) this.pending.pop()!.abort();
+    while (this.pending.length > Math.max(0, this.needed)) this.pending.pop()!.abort(NO_LONGER_NEEDED);
   }
 
   private giveUp<T>(queue: Waiter<T>[], waiter: Waiter<T>, error: unknown): void {
