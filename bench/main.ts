@@ -508,8 +508,9 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       DELIVERY_POLL_INTERVAL_MS: '10',
     });
     const meter = new CpuMeter(gateway.child.pid!, env.DATABASE_URL);
-    await waitForDelivered(env.DATABASE_URL, count);
-    const gatewayRate = count / ((performance.now() - startedAt) / 1000);
+    const { drainSeconds } = await waitForDelivered(env.DATABASE_URL, count);
+    const withStartUp = count / ((performance.now() - startedAt) / 1000);
+    const gatewayRate = count / drainSeconds;
     const cpu = meter.perCall(count);
     peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
     await gateway.stop();
@@ -520,8 +521,9 @@ async function benchDelivery(serverUrl: string): Promise<void> {
       baseline: { name: 'ideal delivery loop', value: idealRate },
       target: { kind: 'ratio-at-least', value: 0.7 },
       detail:
-        `${count} messages, start-up included (CPU from the gateway's readiness on); ` +
-        `${(gatewayRate / bareRate).toFixed(2)}x bare undici; ${describeCpu(cpu, 'message')}`,
+        `${count} messages, from the first attempt to the last delivery (${withStartUp.toFixed(0)}/s with the ` +
+        `gateway's start-up); ${(gatewayRate / bareRate).toFixed(2)}x bare undici; CPU from its readiness on: ` +
+        describeCpu(cpu, 'message'),
       cpu,
     });
 
@@ -663,8 +665,9 @@ async function benchSmtpDelivery(serverUrl: string): Promise<void> {
       DELIVERY_POLL_INTERVAL_MS: '10',
     });
     const meter = new CpuMeter(gateway.child.pid!, env.DATABASE_URL);
-    await waitForDelivered(env.DATABASE_URL, count);
-    const gatewayRate = count / ((performance.now() - startedAt) / 1000);
+    const { drainSeconds } = await waitForDelivered(env.DATABASE_URL, count);
+    const withStartUp = count / ((performance.now() - startedAt) / 1000);
+    const gatewayRate = count / drainSeconds;
     const gatewayCpuMs = (gateway.cpuSeconds() * 1000) / count;
     const cpu = meter.perCall(count);
     peakGatewayRssMiB = Math.max(peakGatewayRssMiB, gateway.peakRssMiB());
@@ -676,7 +679,8 @@ async function benchSmtpDelivery(serverUrl: string): Promise<void> {
       unit: 'messages/s',
       baseline: { name: 'bare nodemailer', value: bareRate },
       detail:
-        `${count} messages, start-up included; the relay took ${after.received - afterBare.received} ` +
+        `${count} messages, from the first attempt to the last delivery (${withStartUp.toFixed(0)}/s with the ` +
+        `gateway's start-up); the relay took ${after.received - afterBare.received} ` +
         `over ${after.connections - afterBare.connections} connections, at most ${after.maxOpen} open at once; ` +
         `gateway CPU ${gatewayCpuMs.toFixed(2)} ms per message, start-up included; ` +
         `from its readiness on: ${describeCpu(cpu, 'message')}`,
@@ -844,7 +848,12 @@ async function fillOutbox(env: Record<string, string>, count: number): Promise<v
   await gateway.stop();
 }
 
-async function waitForDelivered(url: string, count: number): Promise<void> {
+/**
+ * Waits until `count` messages are delivered; answers when the first attempt started and the last
+ * delivery was recorded (epoch ms), from the events' own times, so the gateway's start-up is left
+ * out and how often this polls does not matter.
+ */
+async function waitForDelivered(url: string, count: number): Promise<{ drainSeconds: number }> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -852,9 +861,14 @@ async function waitForDelivered(url: string, count: number): Promise<void> {
       const { rows: result } = await client.query(
         "SELECT COUNT(*)::int AS n FROM outbox_message WHERE status = 'delivered'",
       );
-      if (result[0].n >= count) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (result[0].n >= count) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
+    const { rows: span } = await client.query<{ first: string; last: string }>(
+      `SELECT (SELECT min(occurred_at) FROM message_event WHERE type = 'attempt_started') AS first,
+              (SELECT max(occurred_at) FROM message_event WHERE type = 'delivered') AS last`,
+    );
+    return { drainSeconds: (Number(span[0].last) - Number(span[0].first)) / 1000 };
   } finally {
     await client.end();
   }
