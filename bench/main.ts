@@ -849,9 +849,9 @@ async function fillOutbox(env: Record<string, string>, count: number): Promise<v
 }
 
 /**
- * Waits until `count` messages are delivered; answers when the first attempt started and the last
- * delivery was recorded (epoch ms), from the events' own times, so the gateway's start-up is left
- * out and how often this polls does not matter.
+ * Waits until `count` messages are delivered; answers how long it took from the first attempt's
+ * start to the last delivery, by the events' own times, so the gateway's start-up is left out and
+ * how often this polls does not matter.
  */
 async function waitForDelivered(url: string, count: number): Promise<{ drainSeconds: number }> {
   const client = new Client({ connectionString: url });

@@ -489,7 +489,7 @@ function cancelledDetail(attempt: number, detail: string): string {
   return `cancelled: requested during attempt ${attempt}, which ended: ${detail}`;
 }
 
-/** The transition's values in the order of OUTCOME_COLUMNS. */
+/** The transition's values in the order of OUTCOME_COLUMNS (outcome-statements.ts). */
 function outcomeRow(transition: Transition): unknown[] {
   const { claim } = transition;
   return [

@@ -2,7 +2,7 @@ import { ArrayColumn, SqlParameters, unnestRows } from '@mailgateway/database';
 import { MessageEventType, MessageStatus } from '../message-status';
 
 /** One attempt's outcome, in the columns the statements below read; rows give values in this order. */
-export const OUTCOME_COLUMNS: readonly ArrayColumn[] = [
+const OUTCOME_COLUMNS: readonly ArrayColumn[] = [
   { name: 'id', type: 'text' },
   { name: 'lease_token', type: 'integer' },
   { name: 'status', type: 'text' },
