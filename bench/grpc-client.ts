@@ -92,6 +92,14 @@ export class BenchClient {
   }
 }
 
+/** A SendMailRequest as protobuf bytes, the way grpc-js would put it on the wire. */
+export function encodeSendMailRequest(request: unknown): Buffer {
+  const definition = loadSync(PROTO_FILE, PROTO_LOADER_OPTIONS)['mailgateway.v1.MailGateway'] as unknown as {
+    SendMail: { requestSerialize(value: unknown): Buffer };
+  };
+  return definition.SendMail.requestSerialize(request);
+}
+
 let sequence = 0;
 
 /** A typical transactional message (about 1 KiB), with a fresh idempotency key. */

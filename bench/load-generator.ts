@@ -87,7 +87,12 @@ export async function openLoop(
   return summarize(latencies, errors, (performance.now() - started) / 1000, firstError);
 }
 
-function summarize(latencies: number[], errors: number, seconds: number, firstError?: string): LoadResult {
+export function summarize(
+  latencies: number[],
+  errors: number,
+  seconds: number,
+  firstError?: string,
+): LoadResult {
   latencies.sort((a, b) => a - b);
   const at = (quantile: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(quantile * latencies.length))] ?? 0;

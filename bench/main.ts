@@ -19,7 +19,8 @@ import type { GetSocketCallback } from 'nodemailer/lib/mailer';
 import PgBoss from 'pg-boss';
 import { Pool } from 'undici';
 import { CpuMeter, CpuPerCall, describeCpu } from './cpu-meter';
-import { aBenchMessage, BenchClient } from './grpc-client';
+import { aBenchMessage, BenchClient, encodeSendMailRequest } from './grpc-client';
+import { grpcFrame, h2loadInstalled, h2loadOpenLoop } from './h2load';
 import { drainOutbox } from './ideal-delivery-loop';
 import { closedLoop, LoadResult, openLoop } from './load-generator';
 import { StreamEventsResponse } from './proto';
@@ -89,6 +90,8 @@ let peakGatewayRssMiB = 0;
 /** The closed-loop SendMail rate on PostgreSQL, when this run measured it: the soak takes half. */
 let acceptPerSecond: number | undefined;
 let soakWindows: SoakWindow[] = [];
+/** What this run could not measure and why, printed under the table and kept in the JSON. */
+const notes: string[] = [];
 const loadAverageAtStart = readLoadAverage();
 
 async function main(): Promise<void> {
@@ -182,8 +185,9 @@ async function benchAccept(serverUrl: string): Promise<void> {
         value: half.p99Ms,
         unit: 'ms',
         target: { kind: 'at-most', value: 10 },
-        detail: `p50 ${half.p50Ms.toFixed(2)} ms, ${half.errors} errors`,
+        detail: `p50 ${half.p50Ms.toFixed(2)} ms, ${half.errors} errors; load from the harness's grpc-js client`,
       });
+      await benchHalfRateFromH2load(serverUrl, { port, databaseUrl: databaseUrl! }, halfRate);
       const end = await benchFeedRead(`127.0.0.1:${port}`, kind, gateway, databaseUrl);
       await benchStreamLag(`127.0.0.1:${port}`, `127.0.0.1:${replicaPort}`, end, halfRate);
       peakGatewayRssMiB = Math.max(peakGatewayRssMiB, replica.peakRssMiB());
@@ -289,6 +293,88 @@ const FEED_PAGE = 1000;
  * One reader pages the whole feed from its start, as the accept runs left it. Returns the cursor
  * it ended on: the feed's end, from where the streams below start.
  */
+/**
+ * The same open loop from h2load, a client without garbage-collection pauses of its own, on the
+ * gateway and then on the ideal durable server at the same rate: the latency's floor here. h2load
+ * sends one prebuilt request again and again, so without an idempotency key (each call a new
+ * message), and cannot see gRPC statuses: a call counts as failed unless its message was stored.
+ */
+async function benchHalfRateFromH2load(
+  serverUrl: string,
+  gateway: { port: number; databaseUrl: string },
+  ratePerSecond: number,
+): Promise<void> {
+  if (!h2loadInstalled()) {
+    notes.push(
+      'h2load is not installed (Debian: nghttp2-client): SendMail latency at half rate comes from the grpc-js client alone',
+    );
+    return;
+  }
+  const load = await h2loadSendMail(gateway.port, gateway.databaseUrl, ratePerSecond);
+  const idealDatabase = (await newPostgresDatabase(serverUrl)).DATABASE_URL;
+  const idealPort = await freePort();
+  const ideal = await BenchProcess.start(
+    peerScript('ideal-durable-server'),
+    [String(idealPort), idealDatabase, 'insert'],
+    {},
+    'listening',
+  );
+  let floor: Awaited<ReturnType<typeof h2loadSendMail>>;
+  try {
+    const client = new BenchClient(`127.0.0.1:${idealPort}`, BENCH_API_KEY);
+    await closedLoop(() => client.sendMail(aBenchMessage()), {
+      concurrency: settings.concurrency,
+      durationMs: settings.acceptWarmUpMs,
+    });
+    client.close();
+    floor = await h2loadSendMail(idealPort, idealDatabase, ratePerSecond);
+  } finally {
+    await ideal.stop();
+  }
+  const describe = (result: typeof load) =>
+    `p50 ${result.p50Ms.toFixed(2)} ms, ${result.perSecond.toFixed(0)} calls/s sent over ${result.connections} ` +
+    `connections, ${result.errors} errors (not HTTP 200, or not stored)`;
+  rows.push({
+    measure: `SendMail p99 on the ideal durable server, same rate (${ratePerSecond}/s, open loop from h2load)`,
+    value: floor.p99Ms,
+    unit: 'ms',
+    detail: describe(floor),
+  });
+  rows.push({
+    measure: `SendMail p99 at half the maximum rate (${ratePerSecond}/s, open loop from h2load)`,
+    value: load.p99Ms,
+    unit: 'ms',
+    target: { kind: 'at-most', value: 10 },
+    detail: `${describe(load)}; ${(load.p99Ms / floor.p99Ms).toFixed(2)}x the ideal durable server's p99`,
+  });
+}
+
+/** h2load's open loop of SendMail on one server, its errors counted from what that server stored. */
+async function h2loadSendMail(port: number, databaseUrl: string, ratePerSecond: number) {
+  const { mail } = aBenchMessage();
+  const before = await countMessages(databaseUrl);
+  const load = await h2loadOpenLoop({
+    url: `http://127.0.0.1:${port}/mailgateway.v1.MailGateway/SendMail`,
+    headers: { 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${BENCH_API_KEY}` },
+    body: grpcFrame(encodeSendMailRequest({ mail })),
+    ratePerSecond,
+    durationMs: settings.durationMs,
+  });
+  const notStored = load.requests - ((await countMessages(databaseUrl)) - before);
+  return { ...load, errors: load.errors + notStored };
+}
+
+async function countMessages(url: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows: result } = await client.query('SELECT COUNT(*)::int AS n FROM outbox_message');
+    return result[0].n;
+  } finally {
+    await client.end();
+  }
+}
+
 async function benchFeedRead(
   address: string,
   kind: string,
@@ -1006,6 +1092,7 @@ function report(): void {
       `load average ${loadAverage.start} at start, ${loadAverage.end} at end`,
   );
   console.table(table);
+  for (const note of notes) console.log(`not measured: ${note}`);
   if (soakWindows.length > 0) {
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     console.log('soak, per 10-second window (sizes in MiB: total = heap + indexes + TOAST):');
@@ -1038,7 +1125,7 @@ function report(): void {
   writeFileSync(
     outFile,
     JSON.stringify(
-      { at: new Date().toISOString(), smoke, settings, machine, loadAverage, rows, soakWindows },
+      { at: new Date().toISOString(), smoke, settings, machine, loadAverage, rows, notes, soakWindows },
       null,
       2,
     ),

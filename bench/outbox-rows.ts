@@ -32,13 +32,16 @@ export interface MailFields {
   readonly metadata?: Record<string, string>;
 }
 
-/** One accepted message's values, from the mail as the caller sent it (about 1 KiB of JSON). */
+/**
+ * One accepted message's values, from the mail as the caller sent it (about 1 KiB of JSON). An
+ * empty idempotency key is none, as protobuf decodes an unset one and as the gateway reads it.
+ */
 export function messageValues(mail: MailFields, idempotencyKey: string, now: number): unknown[] {
   const json = JSON.stringify(mail);
   return [
     randomUUID(),
     'dev',
-    idempotencyKey,
+    idempotencyKey || null,
     createHash('sha256').update(json).digest('hex'),
     // The gateway stores the mail sealed and base64-encoded: about 4/3 of the JSON, as here.
     `v1:${Buffer.from(json).toString('base64')}`,

@@ -27,8 +27,10 @@ describe('Benchmark harness (smoke run)', () => {
       rows: {
         measure: string;
         value: number;
+        detail?: string;
         cpu?: { serverUsPerCall: number; postgresUsPerCall?: number };
       }[];
+      notes: string[];
     };
     expect(report.smoke).toBe(true);
     expect(report.loadAverage).toEqual({ start: expect.any(String), end: expect.any(String) });
@@ -79,6 +81,17 @@ describe('Benchmark harness (smoke run)', () => {
         measure: row.measure,
         server: true,
       });
+    }
+    // Latency from h2load where it is installed; where it is not, the report says so.
+    const fromH2load = report.rows.filter((row) => row.measure.endsWith('open loop from h2load)'));
+    if (report.notes.some((note) => note.startsWith('h2load is not installed'))) {
+      expect(fromH2load).toEqual([]);
+    } else {
+      expect(fromH2load.map((row) => row.measure.replace(/\(\d+\/s/, '(N/s'))).toEqual([
+        'SendMail p99 on the ideal durable server, same rate (N/s, open loop from h2load)',
+        'SendMail p99 at half the maximum rate (N/s, open loop from h2load)',
+      ]);
+      for (const row of fromH2load) expect(row.detail).toContain(' 0 errors (not HTTP 200, or not stored)');
     }
     // The smoke run schedules 300 messages over 3 s: every one was delivered.
     const scheduled = report.rows.find((row) => row.measure === 'scheduled send delivered');
