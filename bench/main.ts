@@ -290,10 +290,6 @@ async function benchRawBatchInsert(serverUrl: string, size: number): Promise<num
 const FEED_PAGE = 1000;
 
 /**
- * One reader pages the whole feed from its start, as the accept runs left it. Returns the cursor
- * it ended on: the feed's end, from where the streams below start.
- */
-/**
  * The same open loop from h2load, a client without garbage-collection pauses of its own, on the
  * gateway and then on the ideal durable server at the same rate: the latency's floor here. h2load
  * sends one prebuilt request again and again, so without an idempotency key (each call a new
@@ -375,6 +371,10 @@ async function countMessages(url: string): Promise<number> {
   }
 }
 
+/**
+ * One reader pages the whole feed from its start, as the accept runs left it. Returns the cursor
+ * it ended on: the feed's end, from where the streams below start.
+ */
 async function benchFeedRead(
   address: string,
   kind: string,
