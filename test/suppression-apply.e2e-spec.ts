@@ -6,8 +6,9 @@ import {
   MessageStatus,
   SuppressedRecipients,
 } from '@mailgateway/contracts';
+import { TransactionRunner } from '@mailgateway/database';
+import { SuppressionList, SuppressionReason } from '@mailgateway/suppression';
 import { aMail, DATABASE_KINDS, ScriptedDriver, waitFor } from '@mailgateway/testing';
-import { DataSource } from 'typeorm';
 import { expectGrpcError } from './support/grpc-assertions';
 import { gatewayForAllTests } from './support/test-gateway';
 
@@ -49,14 +50,16 @@ describe.each(DATABASE_KINDS)('Suppressed recipients at accept and at claim on %
     );
   });
 
-  /** Straight into the table, as the suppression list's own writers would leave it. */
+  /** Through the list's writer, as provider feedback adds an entry. */
   const suppress = async (address: string, reason: string, scope = '*') => {
-    const p = (index: number) => (kind === 'postgres' ? `$${index}` : '?');
-    await gateway.app.get(DataSource).query(
-      `INSERT INTO suppression_entry (address, scope, reason, origin, created_at, expires_at)
-         VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, NULL)`,
-      [address, scope, reason, 'e2e', Date.now()],
-    );
+    const list = gateway.app.get(SuppressionList);
+    await gateway.app
+      .get(TransactionRunner)
+      .run((manager) =>
+        list.add(manager, [
+          { address, scope, reason: reason as SuppressionReason, origin: 'e2e', expiresAt: null },
+        ]),
+      );
   };
   const to = (...addresses: string[]) => addresses.map((address) => ({ address, name: '' }));
   const finalOf = (client: MailGatewayClient, messageId: string) =>

@@ -96,6 +96,8 @@ export class TransactionRunner {
       connectionString: options.url,
       application_name: applicationName,
       connectionTimeoutMillis: options.extra?.connectionTimeoutMillis,
+      // A listener only reads: without TCP keep-alive a silently dropped connection would go unnoticed.
+      keepAlive: true,
     });
   }
 

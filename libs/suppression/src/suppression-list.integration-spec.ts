@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { ErrorCode } from '@mailgateway/errors';
-import { DATABASE_KINDS, MigratedTestDatabase, openMigratedTestDatabase } from '@mailgateway/testing';
+import {
+  DATABASE_KINDS,
+  MigratedTestDatabase,
+  openMigratedTestDatabase,
+  waitFor,
+} from '@mailgateway/testing';
 import { SuppressionEntryEntity } from './entities/suppression-entry.entity';
 import { ALL_SOURCES, NewSuppression, SuppressionReason } from './suppression';
 import { SuppressionException, SuppressionProblem } from './suppression.exception';
@@ -32,12 +37,30 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
 
   const add = (entries: NewSuppression[], now = NOW) =>
     database.transactions.run((manager) => sut.add(manager, entries, now));
+  /** Calls findShared, counting the statements it takes. */
+  const findCounted = async (list: SuppressionList, addresses: string[]) => {
+    const reads = jest.spyOn(database.transactions, 'read');
+    try {
+      const found = await list.findShared('billing', addresses);
+      return { found: [...found.keys()], statements: reads.mock.calls.length };
+    } finally {
+      reads.mockRestore();
+    }
+  };
+  /** Once its filter is built, an address with no entry takes no statement. */
+  const filterReady = (list: SuppressionList) =>
+    waitFor('the filter built', async () =>
+      (await findCounted(list, ['nobody@example.com'])).statements === 0 ? true : undefined,
+    );
 
   beforeAll(async () => {
     database = await openMigratedTestDatabase(kind);
     sut = new SuppressionList(database.transactions);
   });
-  afterAll(() => database.close());
+  afterAll(async () => {
+    await sut.onModuleDestroy();
+    await database.close();
+  });
   beforeEach(() => database.dataSource.query('DELETE FROM suppression_entry'));
 
   it('has a table with every column the entity maps, read back through the entity', async () => {
@@ -191,6 +214,33 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
         ['crm-only@example.com', 'crm', SuppressionReason.Complaint],
       ];
       expect(described).toEqual([billing, crm, billing, crm, billing, crm]);
+    });
+
+    it('asks the table only about addresses its filter cannot rule out, and finds what was added since', async () => {
+      await add([entry('before@example.com', SuppressionReason.HardBounce)]);
+      await filterReady(sut);
+      await add([entry('after@example.com', SuppressionReason.Complaint)]);
+      await database.transactions.run(async (manager) => {
+        const manual = new SuppressionList(database.transactions);
+        await manual.add(manager, [entry('other-list@example.com', SuppressionReason.Manual)]);
+      });
+
+      expect(await findCounted(sut, ['free-1@example.com', 'free-2@example.com'])).toEqual({
+        found: [],
+        statements: 0,
+      });
+      expect(
+        await findCounted(sut, ['Before@Example.com', 'free-1@example.com', 'after@example.com']),
+      ).toEqual({
+        found: ['before@example.com', 'after@example.com'],
+        statements: 1,
+      });
+      // Written through another list (another replica's): here once its announcement arrives.
+      if (kind === 'postgres') {
+        await waitFor('the other list’s entry', async () =>
+          (await sut.findShared('billing', ['other-list@example.com'])).size === 1 ? true : undefined,
+        );
+      }
     });
   });
 
@@ -575,6 +625,23 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
       statements.mockRestore();
       // Without the hasher only plain entries match: the hash is what finds an erased address.
       expect([...(await sut.find('billing', ['erased@example.com'], undefined, NOW)).keys()]).toEqual([]);
+    });
+
+    it('finds them through the filter by the address, the hash being what the filter holds', async () => {
+      const list = hashing();
+      try {
+        await filterReady(list);
+        await database.transactions.run((manager) =>
+          list.add(manager, [entry(HASH, SuppressionReason.Complaint)]),
+        );
+
+        expect(await findCounted(list, ['Erased@example.com', 'free@example.com'])).toEqual({
+          found: ['erased@example.com'],
+          statements: 1,
+        });
+      } finally {
+        await list.onModuleDestroy();
+      }
     });
 
     it('lifts an entry kept as the hash by the address, with force for a complaint as before', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { GroupCommit, runStatement, SqlParameters, TransactionRunner } from '@mailgateway/database';
 import { ERASED_ADDRESS_HASH, ErasedAddressHash } from './erased-address-hash';
@@ -7,6 +7,7 @@ import { decodePageToken, encodePageToken } from './page-token';
 import { RECIPIENT_REASONS, REASON_STRENGTH, reasonStrengthSql } from './reason-strength';
 import { ALL_SOURCES, NewSuppression, Suppression, SuppressionReason } from './suppression';
 import { SuppressionException, SuppressionProblem } from './suppression.exception';
+import { SuppressionFilter } from './suppression-filter';
 
 const TABLE = 'suppression_entry';
 const COLUMNS = ['address', 'scope', 'reason', 'origin', 'created_at', 'expires_at'] as const;
@@ -76,8 +77,10 @@ const SHARED_LOOKUP_GROUP = 500;
 const SHARED_LOOKUPS_IN_PARALLEL = 2;
 
 @Injectable()
-export class SuppressionList {
+export class SuppressionList implements OnModuleDestroy {
   private readonly logger = new Logger('SuppressionList');
+  /** Spares the accept path a lookup for the recipients surely not listed: nearly all of them. */
+  private readonly filter: SuppressionFilter;
 
   /**
    * Lookups of concurrent calls (SendMail's, one per call) asked while one runs share the next
@@ -89,6 +92,7 @@ export class SuppressionList {
     private readonly transactions: TransactionRunner,
     @Optional() @Inject(ERASED_ADDRESS_HASH) private readonly erasedHash?: ErasedAddressHash,
   ) {
+    this.filter = new SuppressionFilter(transactions);
     this.sharedLookups = new GroupCommit(
       (lookups) => this.findEach(lookups),
       SHARED_LOOKUPS_IN_PARALLEL,
@@ -98,12 +102,20 @@ export class SuppressionList {
   }
 
   /**
-   * `find` outside any transaction, answered by a statement shared with the lookups of other
-   * calls made meanwhile: what the accept path uses.
+   * `find` outside any transaction, for the accept path: addresses the filter says are surely not
+   * listed are not looked up; the rest share a statement with the lookups of other calls made
+   * meanwhile. An entry another replica adds counts here once its announcement arrives (at its
+   * commit, a few milliseconds on); delivery checks the table itself when an attempt is due.
    */
   async findShared(source: string, addresses: readonly string[]): Promise<Map<string, Suppression>> {
-    const [found] = await this.sharedLookups.submit([{ source, addresses }]);
+    const maybe = addresses.filter((address) => this.mayBeListed(lowercase(address)));
+    if (maybe.length === 0) return new Map();
+    const [found] = await this.sharedLookups.submit([{ source, addresses: maybe }]);
     return found;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.filter.close();
   }
 
   /**
@@ -205,6 +217,10 @@ export class SuppressionList {
         ` OR ${reasonStrengthSql('excluded.reason')} > ${reasonStrengthSql(`${TABLE}.reason`)}` +
         ` RETURNING ${SELECTED}`;
       const rows = await runStatement<SuppressionRow>(manager, sql, parameters.values);
+      await this.filter.announce(
+        manager,
+        rows.map((row) => row.address),
+      );
       added.push(...rows.map(toSuppression));
     }
     return added;
@@ -262,7 +278,10 @@ export class SuppressionList {
         ` OR ${expired(`${TABLE}.expires_at`, parameters, now)}` +
         ` RETURNING ${SELECTED}`;
       const [row] = await runStatement<SuppressionRow>(manager, sql, parameters.values);
-      if (row) return toSuppression(row);
+      if (row) {
+        await this.filter.announce(manager, [row.address]);
+        return toSuppression(row);
+      }
       const held = await this.entry(manager, address, entry.scope, now);
       throw new SuppressionException(
         SuppressionProblem.SuppressedForAnotherReason,
@@ -334,6 +353,7 @@ export class SuppressionList {
       select.values,
     );
     const live = held.filter((row) => row.expires_at === null || Number(row.expires_at) > now);
+    if (live.length > 0) await this.filter.announce(manager, [hash]);
     for (const row of live) {
       const parameters = this.transactions.parameters();
       const values = [hash, row.scope, row.reason, redactOrigin(row.origin).slice(0, MAX_ORIGIN_CHARS)]
@@ -359,6 +379,12 @@ export class SuppressionList {
       );
     }
     return live.length;
+  }
+
+  /** Whether a lowercased address, or the hash an erased address is kept as, may have an entry. */
+  private mayBeListed(address: string): boolean {
+    if (this.filter.mayContain(address)) return true;
+    return this.erasedHash ? this.filter.mayContain(this.erasedHash.hash(address)) : false;
   }
 
   /** The entry of one address in one scope, unless expired; locked for the transaction on request. */

@@ -1,0 +1,208 @@
+import { Logger } from '@nestjs/common';
+import type { Client, Notification } from 'pg';
+import type { EntityManager } from 'typeorm';
+import { runStatement, TransactionRunner } from '@mailgateway/database';
+import { AddressFilter, addressDigest, isAddressDigest } from './address-filter';
+
+/** The PostgreSQL channel on which a transaction that adds entries tells every replica, at its commit. */
+export const SUPPRESSION_CHANNEL = 'mailgateway_suppressions';
+/** PostgreSQL refuses payloads of 8000 bytes: larger announcements go as several. */
+const MAX_PAYLOAD_LENGTH = 7_000;
+/** Room for the list to grow before the filter is rebuilt larger. */
+const MIN_CAPACITY = 65_536;
+const CAPACITY_PER_ENTRY = 2;
+/** Rows per statement of a build. */
+const SCAN_PAGE = 10_000;
+/** A fresh build drops what was lifted, expired, or written past the gateway (by hand in SQL). */
+const REBUILD_EVERY_MS = 10 * 60_000;
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * Which addresses may be on the suppression list, in memory, so that an accept asks the table
+ * only about those (about 1% of the others by chance) instead of about every recipient.
+ *
+ * Until it is ready, and whenever it may have missed an entry (on PostgreSQL: while its LISTEN
+ * connection is down), it answers "maybe" for every address: lookups as if there were no filter.
+ * Entries are added to it when this process writes them (before their commit: a rollback only
+ * leaves a false positive) and, from other replicas, by the NOTIFY their writing transaction sends
+ * at its commit. It starts on first use, so processes that never accept mail do not hold one.
+ */
+export class SuppressionFilter {
+  private readonly logger = new Logger('SuppressionFilter');
+  private readonly postgres: boolean;
+  /** Null: not ready, every address may be suppressed. */
+  private filter: AddressFilter | null = null;
+  /** The filter being built, fed what is announced meanwhile as well. */
+  private building: AddressFilter | null = null;
+  private rebuilding = false;
+  /** Bumped whenever announcements may have been missed: a build begun before is not installed. */
+  private generation = 0;
+  private started = false;
+  private closed = false;
+  /** On PostgreSQL, whether LISTEN holds: only then may a filter be used. */
+  private listening = false;
+  private listenClient: Client | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private rebuildTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = RETRY_MIN_MS;
+
+  constructor(private readonly transactions: TransactionRunner) {
+    this.postgres = transactions.dialect === 'postgres';
+  }
+
+  /** Whether the filter is in use: built, and on PostgreSQL listening for other replicas' entries. */
+  get ready(): boolean {
+    return this.filter !== null;
+  }
+
+  /** False only where the address (lowercased, or the hash an erased one is kept as) is surely not listed. */
+  mayContain(address: string): boolean {
+    if (!this.started) this.start();
+    return this.filter?.mayContain(addressDigest(address)) ?? true;
+  }
+
+  /**
+   * In the transaction that writes entries for these addresses (as stored): into this process's
+   * filter at once and, on PostgreSQL, to every replica's when the transaction commits.
+   */
+  async announce(manager: EntityManager, addresses: readonly string[]): Promise<void> {
+    const digests = [...new Set(addresses)].map(addressDigest);
+    this.remember(digests);
+    if (!this.postgres) return;
+    for (const payload of payloads(digests)) {
+      await runStatement(manager, 'SELECT pg_notify($1, $2)', [SUPPRESSION_CHANNEL, payload]);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.generation += 1;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.rebuildTimer) clearInterval(this.rebuildTimer);
+    const client = this.listenClient;
+    this.listenClient = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  private start(): void {
+    this.started = true;
+    if (this.closed) return;
+    this.rebuildTimer = setInterval(() => void this.rebuild(), REBUILD_EVERY_MS).unref();
+    if (this.postgres) this.listen();
+    else void this.rebuild();
+  }
+
+  private remember(digests: readonly string[]): void {
+    for (const digest of digests) {
+      this.filter?.add(digest);
+      this.building?.add(digest);
+    }
+    this.rebuildIfFull();
+  }
+
+  private rebuildIfFull(): void {
+    if (this.filter && this.filter.entries > this.filter.capacity) void this.rebuild();
+  }
+
+  /** Every entry's address, with what is announced while the table is read. */
+  private async rebuild(): Promise<void> {
+    if (this.rebuilding || this.closed || (this.postgres && !this.listening)) return;
+    this.rebuilding = true;
+    const generation = this.generation;
+    const wasReady = this.filter !== null;
+    try {
+      const [{ count }] = await this.transactions.read(
+        (manager) =>
+          manager.query('SELECT COUNT(*) AS count FROM suppression_entry') as Promise<{ count: string }[]>,
+      );
+      const next = new AddressFilter(Math.max(MIN_CAPACITY, CAPACITY_PER_ENTRY * Number(count)));
+      this.building = next;
+      // Read after `building` is set: an entry committed behind the read's position is announced into it.
+      for (let after: string | null = null; ;) {
+        const rows = await this.page(after);
+        for (const { address } of rows) next.add(addressDigest(address));
+        if (rows.length < SCAN_PAGE) break;
+        after = rows[rows.length - 1].address;
+      }
+      if (generation !== this.generation) return;
+      this.filter = next;
+      this.retryDelayMs = RETRY_MIN_MS;
+      if (!wasReady) this.logger.log(`Suppression filter ready: ${next.entries} entries`);
+    } catch (error) {
+      if (this.closed) return;
+      const meanwhile = this.filter ? 'the one built before stays in use' : 'accepts look up every recipient';
+      this.logger.warn(`Could not build the suppression filter (${(error as Error).message}); ${meanwhile}`);
+      this.retryLater(() => void this.rebuild());
+    } finally {
+      this.rebuilding = false;
+      this.building = null;
+      // Announcements were missed while this build ran: another, from the start.
+      if (generation !== this.generation && !this.closed) void this.rebuild();
+      // Or it filled up meanwhile (with what was announced during the build).
+      else this.rebuildIfFull();
+    }
+  }
+
+  private page(after: string | null): Promise<{ address: string }[]> {
+    const parameters = this.transactions.parameters();
+    const where = after === null ? '' : ` WHERE address > ${parameters.add(after)}`;
+    const sql = `SELECT address FROM suppression_entry${where} ORDER BY address LIMIT ${parameters.add(SCAN_PAGE)}`;
+    return this.transactions.read(
+      (manager) => manager.query(sql, parameters.values) as Promise<{ address: string }[]>,
+    );
+  }
+
+  /** One connection per process that only listens; while it is down the filter is not used. */
+  private listen(): void {
+    if (this.closed) return;
+    const client = this.transactions.dedicatedConnection('mailgateway-suppressions');
+    this.listenClient = client;
+    const broken = (error?: Error) => {
+      if (this.listenClient !== client) return;
+      this.listenClient = null;
+      this.listening = false;
+      this.filter = null;
+      this.generation += 1;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.logger.warn(
+        `Suppression announcements lost (${error?.message ?? 'connection ended'}); accepts look up every recipient until the filter is rebuilt`,
+      );
+      this.retryLater(() => this.listen());
+    };
+    client.on('error', broken);
+    client.on('end', () => broken());
+    client.on('notification', (notification) => this.onNotification(notification));
+    client
+      .connect()
+      .then(() => client.query(`LISTEN ${SUPPRESSION_CHANNEL}`))
+      .then(() => {
+        this.listening = true;
+        return this.rebuild();
+      })
+      .catch(broken);
+  }
+
+  private retryLater(retry: () => void): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(retry, this.retryDelayMs).unref();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
+  }
+
+  private onNotification({ channel, payload }: Notification): void {
+    if (channel !== SUPPRESSION_CHANNEL || !payload) return;
+    this.remember(payload.split(',').filter(isAddressDigest));
+  }
+}
+
+/** Comma-separated digests, each payload under PostgreSQL's limit. */
+function payloads(digests: readonly string[]): string[] {
+  const perPayload = Math.floor(MAX_PAYLOAD_LENGTH / 17);
+  const chunks: string[] = [];
+  for (let start = 0; start < digests.length; start += perPayload) {
+    chunks.push(digests.slice(start, start + perPayload).join(','));
+  }
+  return chunks;
+}
