@@ -6,6 +6,8 @@ export type { DatabaseSchema } from './database-schema';
 export { dataSourceOptions, openDataSource } from './data-source';
 export { prepareSchema, runMigrations } from './migrations';
 export { DatabaseMonitor } from './database-monitor';
+export { ChannelListener } from './channel-listener';
+export type { ChannelListenerEvents } from './channel-listener';
 export { TransactionRunner } from './transaction-runner';
 export { SqlParameters, insertRows, runStatement, unnestRows } from './sql-statements';
 export type { ArrayColumn } from './sql-statements';

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { Client, Notification } from 'pg';
 import type { EntityManager } from 'typeorm';
-import { runStatement, TransactionRunner } from '@mailgateway/database';
+import { ChannelListener, runStatement, TransactionRunner } from '@mailgateway/database';
 import { AddressFilter, addressDigest, isAddressDigest } from './address-filter';
 
 /** The PostgreSQL channel on which a transaction that adds entries tells every replica, at its commit. */
@@ -42,7 +41,7 @@ export class SuppressionFilter {
   private closed = false;
   /** On PostgreSQL, whether LISTEN holds: only then may a filter be used. */
   private listening = false;
-  private listenClient: Client | null = null;
+  private listener: ChannelListener | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private rebuildTimer: NodeJS.Timeout | null = null;
   private retryDelayMs = RETRY_MIN_MS;
@@ -80,9 +79,7 @@ export class SuppressionFilter {
     this.generation += 1;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.rebuildTimer) clearInterval(this.rebuildTimer);
-    const client = this.listenClient;
-    this.listenClient = null;
-    await client?.end().catch(() => undefined);
+    await this.listener?.close();
   }
 
   private start(): void {
@@ -133,7 +130,7 @@ export class SuppressionFilter {
       if (this.closed) return;
       const meanwhile = this.filter ? 'the one built before stays in use' : 'accepts look up every recipient';
       this.logger.warn(`Could not build the suppression filter (${(error as Error).message}); ${meanwhile}`);
-      this.retryLater(() => void this.rebuild());
+      this.retryRebuild();
     } finally {
       this.rebuilding = false;
       this.building = null;
@@ -153,47 +150,31 @@ export class SuppressionFilter {
     );
   }
 
-  /** One connection per process that only listens; while it is down the filter is not used. */
+  /** While the connection is down the filter is not used; once it is back, it is built again. */
   private listen(): void {
-    if (this.closed) return;
-    const client = this.transactions.dedicatedConnection('mailgateway-suppressions');
-    this.listenClient = client;
-    const broken = (error?: Error) => {
-      if (this.listenClient !== client) return;
-      this.listenClient = null;
-      this.listening = false;
-      this.filter = null;
-      this.generation += 1;
-      client.removeAllListeners('notification');
-      void client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.logger.warn(
-        `Suppression announcements lost (${error?.message ?? 'connection ended'}); accepts look up every recipient until the filter is rebuilt`,
-      );
-      this.retryLater(() => this.listen());
-    };
-    client.on('error', broken);
-    client.on('end', () => broken());
-    client.on('notification', (notification) => this.onNotification(notification));
-    client
-      .connect()
-      .then(() => client.query(`LISTEN ${SUPPRESSION_CHANNEL}`))
-      .then(() => {
+    this.listener = new ChannelListener(this.transactions, 'mailgateway-suppressions', SUPPRESSION_CHANNEL, {
+      notification: (payload) => this.remember(payload.split(',').filter(isAddressDigest)),
+      listening: () => {
         this.listening = true;
-        return this.rebuild();
-      })
-      .catch(broken);
+        void this.rebuild();
+      },
+      lost: (error) => {
+        this.listening = false;
+        this.filter = null;
+        this.generation += 1;
+        this.logger.warn(
+          `Suppression announcements lost (${error?.message ?? 'connection ended'}); accepts look up every recipient until the filter is rebuilt`,
+        );
+      },
+    });
+    this.listener.start();
   }
 
-  private retryLater(retry: () => void): void {
+  /** After a failed build: again in 0.5 s, doubling to 30 s while builds keep failing. */
+  private retryRebuild(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(retry, this.retryDelayMs).unref();
+    this.retryTimer = setTimeout(() => void this.rebuild(), this.retryDelayMs).unref();
     this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
-  }
-
-  private onNotification({ channel, payload }: Notification): void {
-    if (channel !== SUPPRESSION_CHANNEL || !payload) return;
-    this.remember(payload.split(',').filter(isAddressDigest));
   }
 }
 

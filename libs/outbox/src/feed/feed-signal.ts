@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { TransactionRunner } from '@mailgateway/database';
-import type { Client, Notification } from 'pg';
+import { ChannelListener, TransactionRunner } from '@mailgateway/database';
 
 /** The PostgreSQL channel on which replicas tell each other that a source's feed has new events. */
 export const FEED_CHANNEL = 'mailgateway_feed';
@@ -9,8 +8,6 @@ export const FEED_CHANNEL = 'mailgateway_feed';
 const NOTIFY_WINDOW_MS = 10;
 /** PostgreSQL refuses payloads of 8000 bytes; a longer list of sources becomes "wake everyone". */
 const MAX_PAYLOAD_LENGTH = 7_000;
-const RECONNECT_MIN_MS = 500;
-const RECONNECT_MAX_MS = 30_000;
 
 interface WakeUp {
   /** The process that sent it, so it can ignore its own. */
@@ -35,10 +32,8 @@ export class FeedSignal implements OnModuleDestroy {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly unsent = new Set<string>();
   private notifyTimer: NodeJS.Timeout | null = null;
-  private listenClient: Client | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private reconnectDelayMs = RECONNECT_MIN_MS;
-  private listening = false;
+  /** On PostgreSQL, once a stream subscribes: one connection per process that only listens. */
+  private listener: ChannelListener | null = null;
   private closed = false;
   /** Whether the last NOTIFY failed: warned once per outage, not once per commit. */
   private notifyFailing = false;
@@ -61,7 +56,16 @@ export class FeedSignal implements OnModuleDestroy {
 
   /** Calls `listener` whenever `source` may have new events; returns the unsubscribe function. */
   subscribe(source: string, listener: Listener): () => void {
-    if (this.postgres && !this.listening) this.listen();
+    if (this.postgres && !this.listener && !this.closed) {
+      this.listener = new ChannelListener(this.transactions, 'mailgateway-feed', FEED_CHANNEL, {
+        notification: (payload) => this.onNotification(payload),
+        // Whatever was sent while not listening is lost: every reader looks again.
+        listening: () => this.wakeAll(),
+        lost: (error) =>
+          this.logger.warn(`Feed wake-ups lost (${error?.message ?? 'connection ended'}); reconnecting`),
+      });
+      this.listener.start();
+    }
     const forSource = this.listeners.get(source) ?? new Set<Listener>();
     forSource.add(listener);
     this.listeners.set(source, forSource);
@@ -74,10 +78,7 @@ export class FeedSignal implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const client = this.listenClient;
-    this.listenClient = null;
-    await client?.end().catch(() => undefined);
+    await this.listener?.close();
   }
 
   private wake(source: string): void {
@@ -105,38 +106,7 @@ export class FeedSignal implements OnModuleDestroy {
       });
   }
 
-  /** One connection per process that only listens; it comes back by itself after it breaks. */
-  private listen(): void {
-    if (this.closed) return;
-    this.listening = true;
-    const client = this.transactions.dedicatedConnection('mailgateway-feed');
-    this.listenClient = client;
-    const broken = (error?: Error) => {
-      if (this.listenClient !== client) return;
-      this.listenClient = null;
-      client.removeAllListeners('notification');
-      void client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.logger.warn(`Feed wake-ups lost (${error?.message ?? 'connection ended'}); reconnecting`);
-      this.reconnectTimer = setTimeout(() => this.listen(), this.reconnectDelayMs).unref();
-      this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, RECONNECT_MAX_MS);
-    };
-    client.on('error', broken);
-    client.on('end', () => broken());
-    client.on('notification', (notification) => this.onNotification(notification));
-    client
-      .connect()
-      .then(() => client.query(`LISTEN ${FEED_CHANNEL}`))
-      .then(() => {
-        this.reconnectDelayMs = RECONNECT_MIN_MS;
-        // Whatever was sent while not listening is lost: every reader looks again.
-        this.wakeAll();
-      })
-      .catch(broken);
-  }
-
-  private onNotification({ channel, payload }: Notification): void {
-    if (channel !== FEED_CHANNEL || !payload) return;
+  private onNotification(payload: string): void {
     let wakeUp: WakeUp;
     try {
       wakeUp = JSON.parse(payload) as WakeUp;
