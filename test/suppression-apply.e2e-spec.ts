@@ -8,7 +8,7 @@ import {
 } from '@mailgateway/contracts';
 import { TransactionRunner } from '@mailgateway/database';
 import { SuppressionList, SuppressionReason } from '@mailgateway/suppression';
-import { aMail, DATABASE_KINDS, ScriptedDriver, waitFor } from '@mailgateway/testing';
+import { aMail, DATABASE_KINDS, httpGet, sampleValue, ScriptedDriver, waitFor } from '@mailgateway/testing';
 import { expectGrpcError } from './support/grpc-assertions';
 import { gatewayForAllTests } from './support/test-gateway';
 
@@ -71,6 +71,15 @@ describe.each(DATABASE_KINDS)('Suppressed recipients at accept and at claim on %
     message.events
       .filter(({ type }) => type === MessageEventType.MESSAGE_EVENT_TYPE_RECIPIENT_SUPPRESSED)
       .map(({ recipient, detail, attempt }) => ({ recipient, detail, attempt }));
+
+  it('shows on /metrics that SendMail asks only about the recipients its filter may hold, once started', async () => {
+    await dropping.sendMail({ mail: aMail({ to: to('metrics@example.org') }), idempotencyKey: '' });
+
+    await waitFor('the suppression filter in use', async () => {
+      const { body } = await httpGet(`${gateway.metricsUrl}/metrics`);
+      return sampleValue(body, 'mailgateway_suppression_filter_ready') === 1 ? true : undefined;
+    });
+  });
 
   it('drops suppressed recipients, answers them, and sends the message to the others', async () => {
     await suppress('ada-1@example.org', 'complaint');

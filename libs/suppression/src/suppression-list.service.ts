@@ -114,6 +114,11 @@ export class SuppressionList implements OnModuleDestroy {
     return found;
   }
 
+  /** Whether `findShared` asks only about the recipients the filter may hold (else about every one). */
+  get filterReady(): boolean {
+    return this.filter.ready;
+  }
+
   async onModuleDestroy(): Promise<void> {
     await this.filter.close();
   }

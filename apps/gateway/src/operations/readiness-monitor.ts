@@ -3,11 +3,12 @@ import { InjectConfig } from '@mailgateway/config';
 import { DatabaseMonitor } from '@mailgateway/database';
 import { GatewayHealth, GatewayMetrics } from '@mailgateway/observability';
 import { OutboxMonitor } from '@mailgateway/outbox';
+import { SuppressionList } from '@mailgateway/suppression';
 import { GatewayConfig, gatewayConfig } from '../gateway.settings';
 
 /**
  * Re-checks readiness (database answers, schema current) every HEALTH_CHECK_INTERVAL_MS and feeds
- * the outbox gauges. A replica whose database is gone stops receiving traffic; it stays alive.
+ * the gauges read at scrape time (the outbox's, the suppression filter's). A replica whose database is gone stops receiving traffic; it stays alive.
  */
 @Injectable()
 export class ReadinessMonitor implements OnApplicationBootstrap, OnModuleDestroy {
@@ -21,11 +22,13 @@ export class ReadinessMonitor implements OnApplicationBootstrap, OnModuleDestroy
     private readonly outbox: OutboxMonitor,
     private readonly health: GatewayHealth,
     private readonly metrics: GatewayMetrics,
+    private readonly suppressions: SuppressionList,
     @InjectConfig(gatewayConfig) private readonly config: GatewayConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.metrics.setOutboxDepthReader(() => this.outbox.depth());
+    this.metrics.setSuppressionFilterReader(() => this.suppressions.filterReady);
     await this.check();
     this.timer = setInterval(() => void this.check(), this.config.healthCheckIntervalMs);
     this.timer.unref();

@@ -29,6 +29,15 @@ describe(GatewayMetrics.name, () => {
     expect(await sut.render()).not.toContain('mailgateway_outbox_messages{');
   });
 
+  it('reads whether the suppression filter is in use at each scrape', async () => {
+    const sut = new GatewayMetrics();
+    let ready = false;
+    sut.setSuppressionFilterReader(() => ready);
+    expect(await sut.render()).toContain('mailgateway_suppression_filter_ready 0');
+    ready = true;
+    expect(await sut.render()).toContain('mailgateway_suppression_filter_ready 1');
+  });
+
   it('reports the build it runs as mailgateway_build_info, always 1', async () => {
     const sut = new GatewayMetrics({ version: '1.2.3', commit: 'abc123' });
     expect(await sut.render()).toContain('mailgateway_build_info{version="1.2.3",commit="abc123"} 1');

@@ -22,6 +22,7 @@ const DELIVERY_LATENCY_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600, 14
 export class GatewayMetrics {
   readonly registry = new Registry();
   private outboxDepthReader: OutboxDepthReader | null = null;
+  private suppressionFilterReader: (() => boolean) | null = null;
 
   readonly grpcCalls = new Counter({
     name: 'mailgateway_grpc_calls_total',
@@ -240,6 +241,17 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** Read at each scrape from setSuppressionFilterReader (0 until one is set). */
+  readonly suppressionFilterReady = new Gauge({
+    name: 'mailgateway_suppression_filter_ready',
+    help: '1 while SendMail looks up only the recipients the suppression filter may hold; 0 while it looks every recipient up (before the first SendMail, while the filter is built, while its LISTEN connection is down).',
+    registers: [this.registry],
+    collect: () => {
+      if (this.suppressionFilterReader)
+        this.suppressionFilterReady.set(this.suppressionFilterReader() ? 1 : 0);
+    },
+  });
+
   readonly suppressionsAdded = new Counter({
     name: 'mailgateway_suppressions_added_total',
     help: 'Suppression list entries added or strengthened by provider feedback, by reason.',
@@ -269,6 +281,11 @@ export class GatewayMetrics {
   /** Where the outbox gauges read from at scrape time. */
   setOutboxDepthReader(reader: OutboxDepthReader): void {
     this.outboxDepthReader = reader;
+  }
+
+  /** Where mailgateway_suppression_filter_ready reads from at scrape time. */
+  setSuppressionFilterReader(reader: () => boolean): void {
+    this.suppressionFilterReader = reader;
   }
 
   /** For the upstream HTTP client: one request to one address ended. */
