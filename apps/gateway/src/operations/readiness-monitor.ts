@@ -8,7 +8,8 @@ import { GatewayConfig, gatewayConfig } from '../gateway.settings';
 
 /**
  * Re-checks readiness (database answers, schema current) every HEALTH_CHECK_INTERVAL_MS and feeds
- * the gauges read at scrape time (the outbox's, the suppression filter's). A replica whose database is gone stops receiving traffic; it stays alive.
+ * the gauges read at scrape time (the outbox's, the suppression filter's). A replica whose database
+ * is gone stops receiving traffic; it stays alive.
  */
 @Injectable()
 export class ReadinessMonitor implements OnApplicationBootstrap, OnModuleDestroy {
