@@ -33,6 +33,13 @@ function insert(manager: EntityManager, dialect: string, address: string): Promi
 const ready = (filter: SuppressionFilter) =>
   waitFor('the filter ready', () => (filter.ready ? true : undefined));
 
+/** Starts the filter (on first use, as an accept does) and waits until it is built. */
+async function started(filter: SuppressionFilter): Promise<SuppressionFilter> {
+  filter.mayContain('warm-up@example.com');
+  await ready(filter);
+  return filter;
+}
+
 describe.each(DATABASE_KINDS)(`${SuppressionFilter.name} on %s`, (kind) => {
   let database: MigratedTestDatabase;
   const filters: SuppressionFilter[] = [];
@@ -62,9 +69,7 @@ describe.each(DATABASE_KINDS)(`${SuppressionFilter.name} on %s`, (kind) => {
   });
 
   it('holds an entry this process writes from inside its transaction on', async () => {
-    const filter = newFilter();
-    filter.mayContain('warm-up@example.com');
-    await ready(filter);
+    const filter = await started(newFilter());
 
     await database.transactions.run(async (manager) => {
       await filter.announce(manager, ['new@example.com']);
@@ -74,9 +79,7 @@ describe.each(DATABASE_KINDS)(`${SuppressionFilter.name} on %s`, (kind) => {
   });
 
   it('builds itself again, larger, once it holds more than its capacity', async () => {
-    const filter = newFilter();
-    filter.mayContain('warm-up@example.com');
-    await ready(filter);
+    const filter = await started(newFilter());
     const count = 200_000;
     const bulk = Array.from({ length: count }, (_, index) => `bulk-${index + 1}@example.com`);
     const numbers =
@@ -115,11 +118,10 @@ describe('SuppressionFilter between replicas on postgres', () => {
     replica = await database.openReplica();
   });
   beforeEach(async () => {
-    here = new SuppressionFilter(database.transactions);
-    there = new SuppressionFilter(replica.transactions);
-    here.mayContain('warm-up@example.com');
-    there.mayContain('warm-up@example.com');
-    await Promise.all([ready(here), ready(there)]);
+    [here, there] = await Promise.all([
+      started(new SuppressionFilter(database.transactions)),
+      started(new SuppressionFilter(replica.transactions)),
+    ]);
   });
   afterEach(async () => {
     await here.close();

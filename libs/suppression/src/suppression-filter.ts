@@ -4,7 +4,7 @@ import { ChannelListener, runStatement, TransactionRunner } from '@mailgateway/d
 import { AddressFilter, addressDigest, isAddressDigest } from './address-filter';
 
 /** The PostgreSQL channel on which a transaction that adds entries tells every replica, at its commit. */
-export const SUPPRESSION_CHANNEL = 'mailgateway_suppressions';
+const SUPPRESSION_CHANNEL = 'mailgateway_suppressions';
 /** PostgreSQL refuses payloads of 8000 bytes: larger announcements go as several. */
 const MAX_PAYLOAD_LENGTH = 7_000;
 /** Room for the list to grow before the filter is rebuilt larger. */
