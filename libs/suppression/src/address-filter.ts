@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** About 1% false positives while a filter holds no more than its capacity. */
 const BITS_PER_ENTRY = 10;
@@ -7,10 +7,11 @@ const DIGEST = /^[0-9a-f]{16}$/;
 
 /**
  * What the filter (and the NOTIFY between replicas) knows an address by: 64 bits of its SHA-256
- * in hex, so neither holds the address itself.
+ * in hex, so neither holds the address itself. The one-shot hash: about half the cost of a Hash
+ * object, and it runs for every recipient at accept.
  */
 export function addressDigest(address: string): string {
-  return createHash('sha256').update(address).digest('hex').slice(0, 16);
+  return hash('sha256', address, 'hex').slice(0, 16);
 }
 
 export function isAddressDigest(text: string): boolean {

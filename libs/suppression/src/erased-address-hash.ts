@@ -10,3 +10,10 @@ export interface ErasedAddressHash {
 
 /** DI token of the ErasedAddressHash the SuppressionList uses. */
 export const ERASED_ADDRESS_HASH = Symbol('ERASED_ADDRESS_HASH');
+
+/** Whether an address as stored is an erased address's hash rather than an address. */
+export function isErasedAddressHash(address: string): boolean {
+  return ERASED_HASH_FORM.test(address);
+}
+
+const ERASED_HASH_FORM = /^h:[0-9a-f]{64}$/;

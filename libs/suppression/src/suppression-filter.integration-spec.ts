@@ -8,6 +8,8 @@ import type { EntityManager } from 'typeorm';
 import { SuppressionFilter } from './suppression-filter';
 
 const NOW = 1_800_000_000_000;
+/** An entry as erasure keeps it: an address's keyed hash. */
+const ERASED = `h:${'0a'.repeat(32)}`;
 
 /** A row as the list's writers leave it, and their announcement, in one transaction. */
 async function write(
@@ -78,6 +80,20 @@ describe.each(DATABASE_KINDS)(`${SuppressionFilter.name} on %s`, (kind) => {
     expect(filter.mayContain('other@example.com')).toBe(false);
   });
 
+  it("knows whether an erased address's hash may be listed: from the table, and from what this process writes", async () => {
+    await database.transactions.run((manager) => insert(manager, kind, 'plain@example.com'));
+    const unbuilt = newFilter();
+    // Not built: anything may be listed.
+    expect(unbuilt.mayHoldErased).toBe(true);
+    await started(unbuilt);
+    expect(unbuilt.mayHoldErased).toBe(false);
+
+    await write(database, unbuilt, ERASED);
+    expect(unbuilt.mayHoldErased).toBe(true);
+    expect(unbuilt.mayContain(ERASED)).toBe(true);
+    expect((await started(newFilter())).mayHoldErased).toBe(true);
+  });
+
   it('builds itself again, larger, once it holds more than its capacity', async () => {
     const filter = await started(newFilter());
     const count = 200_000;
@@ -126,6 +142,7 @@ describe('SuppressionFilter between replicas on postgres', () => {
   afterEach(async () => {
     await here.close();
     await there.close();
+    await database.dataSource.query('DELETE FROM suppression_entry');
   });
   afterAll(() => database.close());
 
@@ -134,6 +151,15 @@ describe('SuppressionFilter between replicas on postgres', () => {
 
     await waitFor('the announcement', () => (here.mayContain('from-there@example.com') ? true : undefined));
     expect(here.mayContain('still-free@example.com')).toBe(false);
+  });
+
+  it("learns from another replica's entry that an erased address's hash is listed", async () => {
+    expect(here.mayHoldErased).toBe(false);
+
+    await write(replica, there, ERASED);
+
+    await waitFor('the announcement', () => (here.mayHoldErased ? true : undefined));
+    expect(here.mayContain(ERASED)).toBe(true);
   });
 
   it('says "maybe" while its LISTEN connection is down, and after it is back holds what was written meanwhile', async () => {

@@ -2,11 +2,17 @@ import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ChannelListener, runStatement, TransactionRunner } from '@mailgateway/database';
 import { AddressFilter, addressDigest, isAddressDigest } from './address-filter';
+import { isErasedAddressHash } from './erased-address-hash';
 
 /** The PostgreSQL channel on which a transaction that adds entries tells every replica, at its commit. */
 const SUPPRESSION_CHANNEL = 'mailgateway_suppressions';
 /** PostgreSQL refuses payloads of 8000 bytes: larger announcements go as several. */
 const MAX_PAYLOAD_LENGTH = 7_000;
+/**
+ * An announcement's item that says some of its entries are erased addresses' hashes. Not a
+ * digest, so a process that does not know it passes over it.
+ */
+const ERASED_MARKER = 'erased';
 /** Room for the list to grow before the filter is rebuilt larger. */
 const MIN_CAPACITY = 65_536;
 const CAPACITY_PER_ENTRY = 2;
@@ -32,8 +38,11 @@ export class SuppressionFilter {
   private readonly postgres: boolean;
   /** Null: not ready, every address may be suppressed. */
   private filter: AddressFilter | null = null;
+  /** Whether the filter in use may hold an erased address's hash (none: no need to hash for it). */
+  private holdsErased = false;
   /** The filter being built, fed what is announced meanwhile as well. */
   private building: AddressFilter | null = null;
+  private buildingHoldsErased = false;
   private rebuilding = false;
   /** Bumped whenever announcements may have been missed: a build begun before is not installed. */
   private generation = 0;
@@ -55,6 +64,14 @@ export class SuppressionFilter {
     return this.filter !== null;
   }
 
+  /**
+   * False only where the list surely holds no entry under an erased address's hash, so that the
+   * keyed hash of each recipient need not be worked out to ask for it.
+   */
+  get mayHoldErased(): boolean {
+    return this.filter === null || this.holdsErased;
+  }
+
   /** False only where the address (lowercased, or the hash an erased one is kept as) is surely not listed. */
   mayContain(address: string): boolean {
     if (!this.started) this.start();
@@ -67,9 +84,10 @@ export class SuppressionFilter {
    */
   async announce(manager: EntityManager, addresses: readonly string[]): Promise<void> {
     const digests = [...new Set(addresses)].map(addressDigest);
-    this.remember(digests);
+    const erased = addresses.some(isErasedAddressHash);
+    this.remember(digests, erased);
     if (!this.postgres) return;
-    for (const payload of payloads(digests)) {
+    for (const payload of payloads(digests, erased)) {
       await runStatement(manager, 'SELECT pg_notify($1, $2)', [SUPPRESSION_CHANNEL, payload]);
     }
   }
@@ -90,7 +108,11 @@ export class SuppressionFilter {
     else void this.rebuild();
   }
 
-  private remember(digests: readonly string[]): void {
+  private remember(digests: readonly string[], erased: boolean): void {
+    if (erased) {
+      this.holdsErased = true;
+      this.buildingHoldsErased = true;
+    }
     for (const digest of digests) {
       this.filter?.add(digest);
       this.building?.add(digest);
@@ -115,15 +137,20 @@ export class SuppressionFilter {
       );
       const next = new AddressFilter(Math.max(MIN_CAPACITY, CAPACITY_PER_ENTRY * Number(count)));
       this.building = next;
+      this.buildingHoldsErased = false;
       // Read after `building` is set: an entry committed behind the read's position is announced into it.
       for (let after: string | null = null; ;) {
         const rows = await this.page(after);
-        for (const { address } of rows) next.add(addressDigest(address));
+        for (const { address } of rows) {
+          next.add(addressDigest(address));
+          if (isErasedAddressHash(address)) this.buildingHoldsErased = true;
+        }
         if (rows.length < SCAN_PAGE) break;
         after = rows[rows.length - 1].address;
       }
       if (generation !== this.generation) return;
       this.filter = next;
+      this.holdsErased = this.buildingHoldsErased;
       this.retryDelayMs = RETRY_MIN_MS;
       if (!wasReady) this.logger.log(`Suppression filter ready: ${next.entries} entries`);
     } catch (error) {
@@ -153,7 +180,10 @@ export class SuppressionFilter {
   /** While the connection is down the filter is not used; once it is back, it is built again. */
   private listen(): void {
     this.listener = new ChannelListener(this.transactions, 'mailgateway-suppressions', SUPPRESSION_CHANNEL, {
-      notification: (payload) => this.remember(payload.split(',').filter(isAddressDigest)),
+      notification: (payload) => {
+        const items = payload.split(',');
+        this.remember(items.filter(isAddressDigest), items.includes(ERASED_MARKER));
+      },
       listening: () => {
         this.listening = true;
         void this.rebuild();
@@ -178,12 +208,13 @@ export class SuppressionFilter {
   }
 }
 
-/** Comma-separated digests, each payload under PostgreSQL's limit. */
-function payloads(digests: readonly string[]): string[] {
-  const perPayload = Math.floor(MAX_PAYLOAD_LENGTH / 17);
+/** Comma-separated digests (after the erased marker, if any), each payload under PostgreSQL's limit. */
+function payloads(digests: readonly string[], erased: boolean): string[] {
+  const perPayload = Math.floor(MAX_PAYLOAD_LENGTH / 17) - 1;
   const chunks: string[] = [];
   for (let start = 0; start < digests.length; start += perPayload) {
-    chunks.push(digests.slice(start, start + perPayload).join(','));
+    const chunk = digests.slice(start, start + perPayload);
+    chunks.push((erased ? [ERASED_MARKER, ...chunk] : chunk).join(','));
   }
   return chunks;
 }

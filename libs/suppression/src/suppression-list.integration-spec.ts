@@ -644,6 +644,29 @@ describe.each(DATABASE_KINDS)(`${SuppressionList.name} on %s`, (kind) => {
       }
     });
 
+    it("works out each recipient's hash for the filter only once an erased address's entry may be listed", async () => {
+      const counting = { hash: jest.fn(hasher.hash) };
+      const list = new SuppressionList(database.transactions, counting);
+      try {
+        await filterReady(list);
+        counting.hash.mockClear();
+
+        expect(await findCounted(list, ['free@example.com'])).toEqual({ found: [], statements: 0 });
+        expect(counting.hash).not.toHaveBeenCalled();
+
+        await database.transactions.run((manager) =>
+          list.add(manager, [entry(HASH, SuppressionReason.Complaint)]),
+        );
+        expect(await findCounted(list, ['Erased@example.com', 'free@example.com'])).toEqual({
+          found: ['erased@example.com'],
+          statements: 1,
+        });
+        expect(counting.hash).toHaveBeenCalledWith('erased@example.com');
+      } finally {
+        await list.onModuleDestroy();
+      }
+    });
+
     it('lifts an entry kept as the hash by the address, with force for a complaint as before', async () => {
       await add([entry(HASH, SuppressionReason.Complaint)]);
       const removal = { address: 'Erased@example.com', scope: ALL_SOURCES, force: false, reason: '' };

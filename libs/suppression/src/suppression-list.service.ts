@@ -389,7 +389,9 @@ export class SuppressionList implements OnModuleDestroy {
   /** Whether a lowercased address, or the hash an erased address is kept as, may have an entry. */
   private mayBeListed(address: string): boolean {
     if (this.filter.mayContain(address)) return true;
-    return this.erasedHash ? this.filter.mayContain(this.erasedHash.hash(address)) : false;
+    // The keyed hash costs an HMAC per recipient: worked out only while such entries may exist.
+    if (!this.erasedHash || !this.filter.mayHoldErased) return false;
+    return this.filter.mayContain(this.erasedHash.hash(address));
   }
 
   /** The entry of one address in one scope, unless expired; locked for the transaction on request. */
