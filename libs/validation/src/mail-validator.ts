@@ -73,6 +73,10 @@ const CONTENT_TYPE = new RegExp(`^${MIME_TOKEN}/${MIME_TOKEN}$`);
 const TAG_FORBIDDEN = /[^A-Za-z0-9_.:-]/;
 const METADATA_KEY_FORBIDDEN = /[^A-Za-z0-9_.-]/;
 const WHITESPACE = /\s/u;
+/** C0 and C1 control characters. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+/** What would end a header line: CR, LF, NEL, Unicode line and paragraph separators, and NUL. */
+const LINE_BREAK_OR_NUL = /[\u0000\n\r\u0085\u2028\u2029]/u;
 
 const CHAR_NAMES: Record<number, string> = {
   0x00: 'NUL',
@@ -252,12 +256,12 @@ function checkMailbox(mailbox: EmailAddress, path: string): void {
 /** What is wrong with an email address (the checks SendMail applies), or undefined when nothing. */
 export function addressProblem(address: string): string | undefined {
   if (address === '') return 'address is required';
-  const control = firstChar(address, isControl);
+  const control = firstMatch(address, CONTROL);
   if (control !== undefined) {
     return `address contains ${describeChar(control)}; control characters such as CR, LF and NUL are not allowed`;
   }
   if (address.includes('"')) return 'quoted local parts are not supported';
-  const space = firstChar(address, (char) => WHITESPACE.test(char));
+  const space = firstMatch(address, WHITESPACE);
   if (space !== undefined) return `address contains whitespace (${describeChar(space)})`;
 
   const ats = address.split('@').length - 1;
@@ -416,29 +420,19 @@ function checkLength(value: string, limit: number, what: string, field: string):
 
 // Any of these would let a value end a header line and start a new one (header injection).
 function checkNoLineBreaks(value: string, what: string, field: string): void {
-  const bad = firstChar(value, isLineBreakOrNul);
+  const bad = firstMatch(value, LINE_BREAK_OR_NUL);
   if (bad !== undefined) {
     fail(field, `${what} contains ${describeChar(bad)}; CR, LF, NUL and Unicode line breaks are not allowed`);
   }
 }
 
-function firstChar(value: string, isBad: (char: string) => boolean): string | undefined {
-  for (const char of value) {
-    if (isBad(char)) return char;
-  }
-  return undefined;
+/** The first character of `value` that `pattern` (one character, no g flag) matches. */
+function firstMatch(value: string, pattern: RegExp): string | undefined {
+  return pattern.exec(value)?.[0];
 }
 
 function isControl(char: string): boolean {
-  const code = codePoint(char);
-  return code <= 0x1f || (code >= 0x7f && code <= 0x9f);
-}
-
-function isLineBreakOrNul(char: string): boolean {
-  const code = codePoint(char);
-  return (
-    code === 0x00 || code === 0x0a || code === 0x0d || code === 0x85 || code === 0x2028 || code === 0x2029
-  );
+  return CONTROL.test(char);
 }
 
 function describeChar(char: string): string {
