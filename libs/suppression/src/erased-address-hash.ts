@@ -11,7 +11,10 @@ export interface ErasedAddressHash {
 /** DI token of the ErasedAddressHash the SuppressionList uses. */
 export const ERASED_ADDRESS_HASH = Symbol('ERASED_ADDRESS_HASH');
 
-/** Whether an address as stored is an erased address's hash rather than an address. */
+/**
+ * Whether an address as stored is an erased address's hash rather than an address: the form
+ * described above, which the gateway's AddressHasher gives.
+ */
 export function isErasedAddressHash(address: string): boolean {
   return ERASED_HASH_FORM.test(address);
 }
