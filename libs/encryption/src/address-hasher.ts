@@ -14,4 +14,9 @@ export class AddressHasher {
   hash(address: string): string {
     return `h:${createHmac('sha256', this.key).update(address.trim().toLowerCase()).digest('hex')}`;
   }
+
+  /** Whether a stored address is such a hash rather than an address. */
+  isHash(text: string): boolean {
+    return ADDRESS_HASH_PATTERN.test(text);
+  }
 }

@@ -6,17 +6,9 @@
  */
 export interface ErasedAddressHash {
   hash(address: string): string;
+  /** Whether a stored address is such a hash rather than an address. */
+  isHash(text: string): boolean;
 }
 
 /** DI token of the ErasedAddressHash the SuppressionList uses. */
 export const ERASED_ADDRESS_HASH = Symbol('ERASED_ADDRESS_HASH');
-
-/**
- * Whether an address as stored is an erased address's hash rather than an address: the form
- * described above, which the gateway's AddressHasher gives.
- */
-export function isErasedAddressHash(address: string): boolean {
-  return ERASED_HASH_FORM.test(address);
-}
-
-const ERASED_HASH_FORM = /^h:[0-9a-f]{64}$/;

@@ -10,6 +10,7 @@ import { SuppressionFilter } from './suppression-filter';
 const NOW = 1_800_000_000_000;
 /** An entry as erasure keeps it: an address's keyed hash. */
 const ERASED = `h:${'0a'.repeat(32)}`;
+const isErased = (address: string) => address.startsWith('h:');
 
 /** A row as the list's writers leave it, and their announcement, in one transaction. */
 async function write(
@@ -46,7 +47,7 @@ describe.each(DATABASE_KINDS)(`${SuppressionFilter.name} on %s`, (kind) => {
   let database: MigratedTestDatabase;
   const filters: SuppressionFilter[] = [];
   const newFilter = (transactions = database.transactions) => {
-    const filter = new SuppressionFilter(transactions);
+    const filter = new SuppressionFilter(transactions, isErased);
     filters.push(filter);
     return filter;
   };
@@ -135,8 +136,8 @@ describe('SuppressionFilter between replicas on postgres', () => {
   });
   beforeEach(async () => {
     [here, there] = await Promise.all([
-      started(new SuppressionFilter(database.transactions)),
-      started(new SuppressionFilter(replica.transactions)),
+      started(new SuppressionFilter(database.transactions, isErased)),
+      started(new SuppressionFilter(replica.transactions, isErased)),
     ]);
   });
   afterEach(async () => {

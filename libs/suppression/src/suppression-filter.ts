@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ChannelListener, runStatement, TransactionRunner } from '@mailgateway/database';
 import { AddressFilter, addressDigest, isAddressDigest } from './address-filter';
-import { isErasedAddressHash } from './erased-address-hash';
 
 /** The PostgreSQL channel on which a transaction that adds entries tells every replica, at its commit. */
 const SUPPRESSION_CHANNEL = 'mailgateway_suppressions';
@@ -55,7 +54,11 @@ export class SuppressionFilter {
   private rebuildTimer: NodeJS.Timeout | null = null;
   private retryDelayMs = RETRY_MIN_MS;
 
-  constructor(private readonly transactions: TransactionRunner) {
+  /** `isErased`: whether a stored address is an erased address's hash (none are without a hasher). */
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly isErased: (address: string) => boolean = () => false,
+  ) {
     this.postgres = transactions.dialect === 'postgres';
   }
 
@@ -84,7 +87,7 @@ export class SuppressionFilter {
    */
   async announce(manager: EntityManager, addresses: readonly string[]): Promise<void> {
     const digests = [...new Set(addresses)].map(addressDigest);
-    const erased = addresses.some(isErasedAddressHash);
+    const erased = addresses.some(this.isErased);
     this.remember(digests, erased);
     if (!this.postgres) return;
     for (const payload of payloads(digests, erased)) {
@@ -143,7 +146,7 @@ export class SuppressionFilter {
         const rows = await this.page(after);
         for (const { address } of rows) {
           next.add(addressDigest(address));
-          if (isErasedAddressHash(address)) this.buildingHoldsErased = true;
+          if (this.isErased(address)) this.buildingHoldsErased = true;
         }
         if (rows.length < SCAN_PAGE) break;
         after = rows[rows.length - 1].address;

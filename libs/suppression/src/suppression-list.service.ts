@@ -92,7 +92,7 @@ export class SuppressionList implements OnModuleDestroy {
     private readonly transactions: TransactionRunner,
     @Optional() @Inject(ERASED_ADDRESS_HASH) private readonly erasedHash?: ErasedAddressHash,
   ) {
-    this.filter = new SuppressionFilter(transactions);
+    this.filter = new SuppressionFilter(transactions, (address) => erasedHash?.isHash(address) ?? false);
     this.sharedLookups = new GroupCommit(
       (lookups) => this.findEach(lookups),
       SHARED_LOOKUPS_IN_PARALLEL,
